@@ -1,0 +1,122 @@
+"""Lark front end: Lark grammar text -> :class:`compilers.ir.Grammar`.
+
+Lark's own loader reads the text (rules, terminals, EBNF operators, templates, priorities,
+``%import common``, ``%ignore``) and expands it to BNF; this module turns the result into
+the IR and converts Lark's errors into :class:`GrammarSyntaxError` with line, column and a
+caret excerpt.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lark.exceptions import GrammarError, LarkError, UnexpectedInput
+from lark.lexer import PatternStr
+from lark.load_grammar import load_grammar
+
+from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
+from compilers.ir import Grammar, Rule, SourceSpan, Terminal
+from compilers.options import Limits
+from compilers.regex import has_lazy_quantifier
+
+__all__ = ["compile_lark"]
+
+# Lark's common.ESCAPED_STRING uses a look-behind, which no DFA can express; this pattern
+# has the same matches and, like Lark's lazy original, ends at the first unescaped quote.
+_EQUIVALENT_PATTERNS = {
+    '".*?(?<!\\\\)(\\\\\\\\)*?"': '"(?:[^"\\\\\\n]|\\\\[^\\n])*"',
+}
+
+
+def _locate(text: str, needle: str) -> tuple[int, int]:
+    idx = text.find(needle)
+    if idx < 0:
+        return 0, 0
+    line = text.count("\n", 0, idx) + 1
+    col = idx - (text.rfind("\n", 0, idx) + 1) + 1
+    return line, col
+
+
+def _syntax_error(text: str, source: str, message: str, line: int = 0,
+                  column: int = 0) -> GrammarSyntaxError:
+    return GrammarSyntaxError(message, source=source, line=line, column=column, text=text)
+
+
+def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
+                 limits: Limits | None = None) -> Grammar:
+    """Compile Lark grammar text to the IR.
+
+    Raises
+    ------
+    GrammarSyntaxError
+        The text is not a valid Lark grammar (with line, column and excerpt where known).
+    UnsupportedFeatureError
+        The grammar relies on something the engine does not handle (declared terminals
+        that need a post-lexer, a terminal that matches the empty string).
+    LimitExceededError
+        The grammar is larger than ``limits`` allow.
+    """
+    limits = limits or Limits()
+    if not isinstance(text, str):
+        raise TypeError(f"grammar text must be str, got {type(text).__name__}")
+    if len(text) > limits.max_grammar_chars:
+        raise LimitExceededError("max_grammar_chars", limits.max_grammar_chars, len(text),
+                                 source)
+    try:
+        lark_grammar, _ = load_grammar(text, source, None, False)
+        terms, rules, ignore = lark_grammar.compile([start], set())
+    except UnexpectedInput as e:
+        msg = str(e).split("\n", 1)[0]
+        raise _syntax_error(text, source, f"invalid Lark grammar: {msg}", e.line,
+                            e.column) from None
+    except GrammarError as e:
+        msg = str(e).strip()
+        inner = e.__context__
+        line = getattr(inner, "line", 0) or 0
+        column = getattr(inner, "column", 0) or 0
+        if not line:
+            m = re.search(r"'([^']+)'", msg) or re.search(r"line (\d+)", msg)
+            if m and not m.group(1).isdigit():
+                line, column = _locate(text, m.group(1))
+        raise _syntax_error(text, source, f"invalid Lark grammar: {msg}", line,
+                            column) from None
+    except (LarkError, KeyError, ValueError) as e:
+        raise _syntax_error(text, source, f"invalid Lark grammar: {e}") from None
+
+    if len(rules) > limits.max_rules:
+        raise LimitExceededError("max_rules", limits.max_rules, len(rules), source)
+
+    ignored = set(ignore)
+    terminals: list[Terminal] = []
+    for t in terms:
+        regexp = t.pattern.to_regexp()
+        is_literal = isinstance(t.pattern, PatternStr)
+        needle = f'"{t.pattern.value}"' if is_literal else f"/{t.pattern.value}/"
+        line, column = _locate(text, needle)
+        pattern = _EQUIVALENT_PATTERNS.get(regexp, regexp)
+        try:
+            lazy = pattern == regexp and has_lazy_quantifier(pattern)
+        except GrammarSyntaxError as e:
+            raise _syntax_error(text, source, f"terminal {t.name}: {e.message}", line,
+                                column) from None
+        terminals.append(Terminal(
+            name=t.name, pattern=pattern, is_literal=is_literal, priority=t.priority,
+            lazy=lazy, ignored=t.name in ignored,
+            span=SourceSpan(source=source, line=line, column=column),
+        ))
+    known = {t.name for t in terminals}
+    out_rules: list[Rule] = []
+    for r in rules:
+        rhs = tuple(s.name for s in r.expansion)
+        for s in r.expansion:
+            if s.is_term and s.name not in known:
+                line, column = _locate(text, s.name)
+                raise UnsupportedFeatureError(
+                    f"terminal {s.name} has no pattern (%declare needs a post-lexer)",
+                    location=f"{source}:{line}:{column}",
+                )
+        out_rules.append(Rule(lhs=r.origin.name, rhs=rhs, span=SourceSpan(source=source)))
+    if not any(r.lhs == start for r in out_rules):
+        raise _syntax_error(text, source, f"start rule {start!r} is not defined")
+    return Grammar(terminals=tuple(terminals), rules=tuple(out_rules), start=start,
+                   source=source)

@@ -1,0 +1,162 @@
+"""Grammar rules -> LALR(1) parse tables that keep every conflict.
+
+Lark's LALR analyser computes the LR(0) automaton and the LALR(1) look-ahead sets; unlike
+Lark's parser, which settles shift/reduce conflicts as shifts (changing the language), the
+table here keeps all actions of a conflicting cell. A conflict-free table is LALR(1) and the
+matcher runs one stack; otherwise it runs the general path, a GLR-style set of stacks, and
+the language is exactly the grammar's.
+
+Action encoding: ``a >= 0`` shifts to state ``a``; ``a < 0`` reduces rule ``-1 - a``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from lark.common import ParserConf
+from lark.grammar import NonTerminal
+from lark.grammar import Rule as LarkRule
+from lark.grammar import Terminal as LarkTerminal
+from lark.parsers.lalr_analysis import LALR_Analyzer
+from numpy.typing import NDArray
+
+from compilers.errors import GrammarSyntaxError
+from compilers.ir import END, Grammar
+
+__all__ = ["ParseTable", "build_parse_table"]
+
+
+@dataclass(frozen=True, eq=False)
+class ParseTable:
+    """LR parse tables as integer arrays.
+
+    Attributes
+    ----------
+    terminals : tuple[str, ...]
+        Terminal index -> name; the grammar's terminals in order, then ``$END``.
+    cell_start : int32[n_states * n_terminals + 1]
+        Actions of ``(state, terminal)`` are ``cell_actions[cell_start[k]:cell_start[k+1]]``
+        with ``k = state * n_terminals + terminal``.
+    goto : int32[n_states, n_nonterminals]
+        Target after reducing to a nonterminal (``-1`` = none).
+    rule_lhs, rule_len : int32[n_rules]
+        Nonterminal index and right-hand-side length of each rule.
+    start_state : int
+    """
+
+    terminals: tuple[str, ...]
+    nonterminals: tuple[str, ...]
+    cell_start: NDArray[np.int32]
+    cell_actions: NDArray[np.int32]
+    goto: NDArray[np.int32]
+    rule_lhs: NDArray[np.int32]
+    rule_len: NDArray[np.int32]
+    start_state: int
+
+    @property
+    def n_states(self) -> int:
+        return int(self.goto.shape[0])
+
+    @property
+    def n_terminals(self) -> int:
+        return len(self.terminals)
+
+    @property
+    def end_terminal(self) -> int:
+        return len(self.terminals) - 1
+
+    @property
+    def n_conflicts(self) -> int:
+        return int((np.diff(self.cell_start) > 1).sum())
+
+    @property
+    def is_deterministic(self) -> bool:
+        """True when the grammar is LALR(1): at most one action per cell."""
+        return self.n_conflicts == 0
+
+    def actions(self, state: int, terminal: int) -> NDArray[np.int32]:
+        k = state * len(self.terminals) + terminal
+        return self.cell_actions[self.cell_start[k] : self.cell_start[k + 1]]
+
+
+def build_parse_table(grammar: Grammar) -> ParseTable:
+    """Build LALR(1) tables for ``grammar`` (conflicts kept).
+
+    Raises
+    ------
+    GrammarSyntaxError
+        A nonterminal is used but has no rule.
+    """
+    term_names = list(grammar.terminal_names)
+    term_set = set(term_names)
+    nonterms = sorted({r.lhs for r in grammar.rules})
+    nt_set = set(nonterms)
+    lark_rules = []
+    for i, r in enumerate(grammar.rules):
+        expansion: list[LarkTerminal | NonTerminal] = []
+        for sym in r.rhs:
+            if sym in term_set:
+                expansion.append(LarkTerminal(sym))
+            elif sym in nt_set:
+                expansion.append(NonTerminal(sym))
+            else:
+                raise GrammarSyntaxError(f"symbol {sym!r} is used but not defined",
+                                         source=grammar.source)
+        lark_rules.append(LarkRule(NonTerminal(r.lhs), expansion, order=i))
+    analyzer = LALR_Analyzer(ParserConf(lark_rules, {}, [grammar.start]))
+    analyzer.compute_lr0_states()
+    analyzer.compute_reads_relations()
+    analyzer.compute_includes_lookback()
+    analyzer.compute_lookaheads()
+
+    all_terms = [*term_names, END]
+    t_index = {n: i for i, n in enumerate(all_terms)}
+    root = f"$root_{grammar.start}"
+    all_nts = [*nonterms, root]
+    nt_index = {n: i for i, n in enumerate(all_nts)}
+    rule_index = {id(r): i for i, r in enumerate(lark_rules)}
+
+    itemsets = list(analyzer.lr0_itemsets)
+    start_set = analyzer.lr0_start_states[grammar.start]
+    # Number states with the start state first.
+    itemsets.sort(key=lambda s: s is not start_set)
+    s_index = {id(s): i for i, s in enumerate(itemsets)}
+    n_states, n_terms = len(itemsets), len(all_terms)
+
+    extra_rules: list[tuple[int, int]] = []  # (lhs, len) for rules Lark added ($root)
+    cells: list[list[int]] = [[] for _ in range(n_states * n_terms)]
+    goto = np.full((n_states, len(all_nts)), -1, dtype=np.int32)
+    for itemset in itemsets:
+        s = s_index[id(itemset)]
+        for symbol, nxt in itemset.transitions.items():
+            target = s_index[id(nxt)]
+            if symbol.is_term:
+                cells[s * n_terms + t_index[symbol.name]].append(target)
+            else:
+                goto[s, nt_index[symbol.name]] = target
+        if any(rp.is_satisfied and rp.rule.origin.name == root for rp in itemset.closure):
+            # Lark's LR(0) root rule is ``$root: start``; accepting = shifting $END here.
+            cells[s * n_terms + t_index[END]].append(s)
+        for la, rules in itemset.lookaheads.items():
+            for rule in sorted(rules, key=lambda r: rule_index.get(id(r), 1 << 30)):
+                ri = rule_index.get(id(rule))
+                if ri is None:
+                    ri = len(lark_rules) + len(extra_rules)
+                    rule_index[id(rule)] = ri
+                    extra_rules.append((nt_index[rule.origin.name], len(rule.expansion)))
+                cells[s * n_terms + t_index[la.name]].append(-1 - ri)
+    cell_start = np.zeros(len(cells) + 1, dtype=np.int32)
+    flat: list[int] = []
+    for k, acts in enumerate(cells):
+        flat.extend(acts)
+        cell_start[k + 1] = len(flat)
+    rule_lhs = np.array([nt_index[r.lhs] for r in grammar.rules] + [x for x, _ in extra_rules],
+                        dtype=np.int32)
+    rule_len = np.array([len(r.rhs) for r in grammar.rules] + [n for _, n in extra_rules],
+                        dtype=np.int32)
+    return ParseTable(
+        terminals=tuple(all_terms), nonterminals=tuple(all_nts), cell_start=cell_start,
+        cell_actions=np.array(flat, dtype=np.int32), goto=goto, rule_lhs=rule_lhs,
+        rule_len=rule_len, start_state=0,
+    )

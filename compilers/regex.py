@@ -1,0 +1,230 @@
+"""Regex front end: Python ``re`` syntax -> a Thompson NFA over code-point ranges.
+
+Python's own parser (``re._parser``) reads the pattern, so the syntax and the meaning of
+classes (``\\d \\w \\s`` are Unicode unless ``(?a)``), flags and escapes are exactly those of
+``re``. Patterns are matched as a whole (``fullmatch``): ``^``/``\\A`` at the start and
+``$``/``\\Z`` at the end are accepted and mean nothing more. Constructs whose meaning is not
+a regular language over the match alone (look-around, back-references, word boundaries,
+possessive and atomic groups) raise :class:`UnsupportedFeatureError`. ``automata`` lowers
+the NFA to bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from re import _constants as C
+from re import _parser as sre_parse
+from typing import Any
+
+from compilers import charset as cs
+from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
+
+__all__ = ["NFA", "compile_regex_nfa", "has_lazy_quantifier"]
+
+
+@dataclass
+class NFA:
+    """Character-level NFA with one start and one accepting state."""
+
+    eps: list[list[int]] = field(default_factory=list)
+    edges: list[list[tuple[cs.CharSet, int]]] = field(default_factory=list)
+    start: int = 0
+    accept: int = 0
+    max_states: int = 100_000
+    where: str = ""
+
+    def new_state(self) -> int:
+        if len(self.eps) >= self.max_states:
+            raise LimitExceededError("max_nfa_states", self.max_states, len(self.eps) + 1,
+                                     self.where)
+        self.eps.append([])
+        self.edges.append([])
+        return len(self.eps) - 1
+
+
+def _parse(pattern: str, where: str) -> Any:
+    try:
+        return sre_parse.parse(pattern, 0)
+    except re.error as e:
+        pos = e.pos or 0
+        raise GrammarSyntaxError(
+            f"invalid regular expression: {e.msg}", source=where or "<regex>", line=1,
+            column=pos + 1, text=pattern,
+        ) from None
+
+
+def has_lazy_quantifier(pattern: str) -> bool:
+    """True if the pattern contains a lazy quantifier (``*?``, ``+?``, ``??``, ``{m,n}?``)."""
+
+    def walk(items: Any) -> bool:
+        for op, av in items:
+            if op is C.MIN_REPEAT:
+                return True
+            if op in (C.MAX_REPEAT, C.POSSESSIVE_REPEAT) and walk(av[2]):
+                return True
+            if op is C.SUBPATTERN and walk(av[3]):
+                return True
+            if op is C.BRANCH and any(walk(b) for b in av[1]):
+                return True
+            if op in (C.ASSERT, C.ASSERT_NOT) and walk(av[1]):
+                return True
+        return False
+
+    return walk(_parse(pattern, "<regex>").data)
+
+
+def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "") -> NFA:
+    """Parse ``pattern`` and build its NFA.
+
+    Raises
+    ------
+    GrammarSyntaxError
+        The pattern is not valid Python regex syntax.
+    UnsupportedFeatureError
+        The pattern uses look-around, back-references, ``\\b`` or similar.
+    LimitExceededError
+        The NFA would have more than ``max_states`` states (large counted repetition).
+    """
+    parsed = _parse(pattern, where)
+    nfa = NFA(max_states=max_states, where=where or f"regex {pattern!r}")
+    builder = _Builder(nfa, pattern, where)
+    start, end = builder.seq(parsed.data, parsed.state.flags, True, True)
+    nfa.start, nfa.accept = start, end
+    return nfa
+
+
+class _Builder:
+    def __init__(self, nfa: NFA, pattern: str, where: str) -> None:
+        self.nfa = nfa
+        self.pattern = pattern
+        self.where = where or f"regex {pattern!r}"
+
+    def unsupported(self, what: str) -> UnsupportedFeatureError:
+        return UnsupportedFeatureError(what, location=self.where)
+
+    def chars(self, s: cs.CharSet) -> tuple[int, int]:
+        a, b = self.nfa.new_state(), self.nfa.new_state()
+        if s:
+            self.nfa.edges[a].append((s, b))
+        return a, b
+
+    def empty(self) -> tuple[int, int]:
+        a = self.nfa.new_state()
+        return a, a
+
+    def seq(self, items: Any, flags: int, at_start: bool, at_end: bool) -> tuple[int, int]:
+        items = list(items)
+        is_anchor = [op is C.AT for op, _ in items]
+        frags: list[tuple[int, int]] = []
+        for i, (op, av) in enumerate(items):
+            starts = at_start and all(is_anchor[:i])
+            ends = at_end and all(is_anchor[i + 1 :])
+            if op is C.AT:
+                if av in (C.AT_BEGINNING, C.AT_BEGINNING_STRING) and starts:
+                    continue
+                if av in (C.AT_END, C.AT_END_STRING) and ends:
+                    continue
+                if av in (C.AT_BOUNDARY, C.AT_NON_BOUNDARY):
+                    raise self.unsupported("word boundary (\\b, \\B) in a regex")
+                raise self.unsupported("an anchor (^, $, \\A, \\Z) not at the pattern's ends")
+            frags.append(self.item(op, av, flags, starts, ends))
+        if not frags:
+            return self.empty()
+        for (_, e1), (s2, _) in itertools.pairwise(frags):
+            self.nfa.eps[e1].append(s2)
+        return frags[0][0], frags[-1][1]
+
+    def item(self, op: Any, av: Any, flags: int, at_start: bool,
+             at_end: bool) -> tuple[int, int]:
+        ic = bool(flags & re.IGNORECASE)
+        if op is C.LITERAL:
+            s = cs.from_chars([av])
+            return self.chars(cs.case_closure(s) if ic else s)
+        if op is C.NOT_LITERAL:
+            s = cs.from_chars([av])
+            return self.chars(cs.complement(cs.case_closure(s) if ic else s))
+        if op is C.ANY:
+            if flags & re.DOTALL:
+                return self.chars(cs.ANY_CHAR)
+            return self.chars(cs.complement(cs.from_chars([10])))
+        if op is C.IN:
+            return self.chars(self.charclass(av, flags))
+        if op is C.BRANCH:
+            a, b = self.nfa.new_state(), self.nfa.new_state()
+            for alt in av[1]:
+                alt_start, alt_end = self.seq(alt, flags, at_start, at_end)
+                self.nfa.eps[a].append(alt_start)
+                self.nfa.eps[alt_end].append(b)
+            return a, b
+        if op is C.SUBPATTERN:
+            _group, add, rem, sub = av
+            return self.seq(sub, (flags | add) & ~rem, at_start, at_end)
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT):
+            lo, hi, sub = av
+            return self.repeat(lo, hi, sub, flags)
+        if op is C.POSSESSIVE_REPEAT or op is C.ATOMIC_GROUP:
+            raise self.unsupported("possessive quantifiers and atomic groups in a regex")
+        if op in (C.ASSERT, C.ASSERT_NOT):
+            raise self.unsupported("look-ahead and look-behind assertions in a regex")
+        if op in (C.GROUPREF, C.GROUPREF_EXISTS):
+            raise self.unsupported("back-references in a regex")
+        raise self.unsupported(f"regex construct {op}")
+
+    def repeat(self, lo: int, hi: int, sub: Any, flags: int) -> tuple[int, int]:
+        unbounded = hi is C.MAXREPEAT or hi >= C.MAXREPEAT
+        start, end = self.empty()
+        cur = end
+        for _ in range(lo):
+            s, e = self.seq(sub, flags, False, False)
+            self.nfa.eps[cur].append(s)
+            cur = e
+        if unbounded:
+            s, e = self.seq(sub, flags, False, False)
+            loop = self.nfa.new_state()
+            self.nfa.eps[cur].append(loop)
+            self.nfa.eps[loop].append(s)
+            self.nfa.eps[e].append(loop)
+            return start, loop
+        final = self.nfa.new_state()
+        self.nfa.eps[cur].append(final)
+        for _ in range(hi - lo):
+            s, e = self.seq(sub, flags, False, False)
+            self.nfa.eps[cur].append(s)
+            self.nfa.eps[e].append(final)
+            cur = e
+        return start, final
+
+    def charclass(self, items: Any, flags: int) -> cs.CharSet:
+        ic = bool(flags & re.IGNORECASE)
+        ascii_only = bool(flags & re.ASCII)
+        negate = False
+        parts: list[cs.CharSet] = []
+        for op, av in items:
+            if op is C.NEGATE:
+                negate = True
+            elif op is C.LITERAL:
+                parts.append(cs.from_chars([av]))
+            elif op is C.RANGE:
+                parts.append(cs.normalize([av]))
+            elif op is C.CATEGORY:
+                parts.append(self.category(av, ascii_only))
+            else:
+                raise self.unsupported(f"character class item {op}")
+        s = cs.union(*parts) if parts else ()
+        if ic:
+            s = cs.case_closure(s)
+        return cs.complement(s) if negate else s
+
+    def category(self, cat: Any, ascii_only: bool) -> cs.CharSet:
+        table = {
+            C.CATEGORY_DIGIT: ("d", False), C.CATEGORY_NOT_DIGIT: ("d", True),
+            C.CATEGORY_SPACE: ("s", False), C.CATEGORY_NOT_SPACE: ("s", True),
+            C.CATEGORY_WORD: ("w", False), C.CATEGORY_NOT_WORD: ("w", True),
+        }
+        if cat not in table:
+            raise self.unsupported(f"character category {cat}")
+        name, neg = table[cat]
+        s = cs.category_set(name, ascii_only)
+        return cs.complement(s) if neg else s

@@ -1,0 +1,107 @@
+"""Public compile functions: grammar text or regex + vocabulary -> CompiledGrammar.
+
+Results are cached per process by (kind, source, options, vocabulary fingerprint), so a
+server compiling the same grammar for many requests pays once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from compilers.compiled import CompiledGrammar, build_compiled_grammar
+from compilers.lark_grammar import compile_lark
+from compilers.options import CompileOptions, Limits
+from compilers.regex_grammar import compile_regex_grammar
+from compilers.vocab import Vocabulary
+
+__all__ = ["clear_compile_cache", "compile_grammar", "compile_regex"]
+
+_CACHE_SIZE = 128
+_cache: OrderedDict[tuple[Any, ...], CompiledGrammar] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _vocab(vocab: Any) -> Vocabulary:
+    return vocab if isinstance(vocab, Vocabulary) else Vocabulary.load(vocab)
+
+
+def _cached(key: tuple[Any, ...], build: Any) -> CompiledGrammar:
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None:
+            _cache.move_to_end(key)
+            return hit
+    compiled: CompiledGrammar = build()
+    with _cache_lock:
+        _cache[key] = compiled
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return compiled
+
+
+def clear_compile_cache() -> None:
+    """Forget every cached compiled grammar."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
+                    limits: Limits | None = None, source: str = "<grammar>",
+                    cache: bool = True) -> CompiledGrammar:
+    """Compile Lark grammar text for a vocabulary.
+
+    Parameters
+    ----------
+    grammar : str
+        Lark grammar text.
+    vocab : Vocabulary, tokenizer, or path to a tokenizer folder / tokenizer.json
+    start : str
+        Start rule.
+    limits : Limits, optional
+    source : str
+        Name used in error messages (a file name).
+    cache : bool
+        Reuse an identical earlier compilation in this process.
+
+    Raises
+    ------
+    GrammarSyntaxError
+        The grammar text is malformed (line, column, caret excerpt).
+    UnsupportedFeatureError, LimitExceededError, VocabularyError
+    """
+    v = _vocab(vocab)
+    options = CompileOptions(start=start, limits=limits or Limits())
+
+    def build() -> CompiledGrammar:
+        ir = compile_lark(grammar, start=start, source=source, limits=options.limits)
+        return build_compiled_grammar(ir, v, options, kind="lark")
+
+    if not cache:
+        return build()
+    return _cached(("lark", grammar, options, v.fingerprint), build)
+
+
+def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
+                  cache: bool = True) -> CompiledGrammar:
+    """Compile a Python ``re`` pattern; the whole output must match it.
+
+    Raises
+    ------
+    GrammarSyntaxError
+        The pattern is malformed (with its column).
+    UnsupportedFeatureError
+        Look-around, back-references, ``\\b`` and other non-regular constructs.
+    LimitExceededError, VocabularyError
+    """
+    v = _vocab(vocab)
+    options = CompileOptions(limits=limits or Limits())
+
+    def build() -> CompiledGrammar:
+        ir = compile_regex_grammar(pattern, limits=options.limits)
+        return build_compiled_grammar(ir, v, options, kind="regex")
+
+    if not cache:
+        return build()
+    return _cached(("regex", pattern, options, v.fingerprint), build)

@@ -1,0 +1,187 @@
+"""Per-grammar run-time state: advancing over tokens and computing next-token masks.
+
+A matcher state is ``(q, stacks)``: the contextual-lexer state of the lexeme in progress and
+the parser stacks before it. Everything here is shared by the matchers of one compiled
+grammar (thread-safe: caches are dictionaries written whole, the lexer and index lock
+their own growth).
+
+The mask for ``(q, stacks)`` is assembled from the token index (see
+``compilers.token_index``): the cached ``inside`` bits of ``q``; the tokens whose first byte
+ends the lexeme, taken from the next lexeme's mask; and the few boundary-crossing tokens,
+grouped by the terminal the lexeme becomes, so that the parser runs once per group and a
+kernel walks the rest of each token from the next lexer state.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+from compilers.compiled import CompiledGrammar
+from compilers.lexer import DEAD
+from grammar_engine.parser import LRParser, Stacks
+from native.kernels import KIND_BOUNDARY, KIND_INSIDE, set_bits, walk_tokens
+
+__all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
+
+_CACHE_LIMIT = 4096
+
+
+class MatchState(NamedTuple):
+    """Lexer state of the lexeme in progress and the parser stacks before it."""
+
+    q: int
+    stacks: Stacks
+
+
+class GrammarRuntime:
+    """Advance and mask operations for one compiled grammar."""
+
+    def __init__(self, compiled: CompiledGrammar) -> None:
+        self.compiled = compiled
+        lim = compiled.options.limits
+        self.parser = LRParser(compiled.table, lim.max_parser_stacks, lim.max_stack_depth)
+        self.lexer = compiled.lexer
+        self.index = compiled.index
+        self.vocab = compiled.vocab
+        self.varrays = compiled.vocab.arrays
+        self.ignored = self.lexer.ignored
+        self._start_cache: dict[Stacks, int] = {}
+        self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
+        self._lock = threading.Lock()
+        self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
+
+    # -- parser + lexer glue -----------------------------------------------------------
+    def lex_start(self, stacks: Stacks) -> int:
+        """Fresh lexer state for what the parser can shift after ``stacks``."""
+        q = self._start_cache.get(stacks)
+        if q is None:
+            q = self.lexer.start_state(self.parser.allowed(stacks))
+            if len(self._start_cache) >= _CACHE_LIMIT:
+                self._start_cache = {}
+            self._start_cache[stacks] = q
+        return q
+
+    def end_lexeme(self, stacks: Stacks, terminal: int) -> Stacks | None:
+        if terminal in self.ignored:
+            return stacks
+        return self.parser.feed(stacks, terminal)
+
+    def is_accepting(self, state: MatchState) -> bool:
+        q, stacks = state
+        if q == DEAD or self.lexer.is_fresh(q):
+            return self.parser.accepts_end(stacks)
+        t = self.lexer.top(q)
+        if t < 0:
+            return False
+        after = self.end_lexeme(stacks, t)
+        return after is not None and self.parser.accepts_end(after)
+
+    # -- advancing ---------------------------------------------------------------------
+    def advance_token(self, state: MatchState, token: int) -> MatchState | None:
+        """State after the bytes of text token ``token``, or None if they leave the language."""
+        va = self.varrays
+        return self._advance(state, va.token_data, int(va.token_start[token]),
+                             int(va.token_len[token]))
+
+    def advance_bytes(self, state: MatchState, data: bytes) -> MatchState | None:
+        buf = np.frombuffer(data, dtype=np.uint8)
+        return self._advance(state, buf, 0, len(data))
+
+    def _advance(self, state: MatchState, buf: NDArray[np.uint8], start: int,
+                 length: int) -> MatchState | None:
+        q, stacks = state
+        lexer = self.lexer
+        j = 0
+        while j < length:
+            if q == DEAD:
+                return None
+            nx = lexer.step(q, int(buf[start + j]))
+            if nx >= 0:
+                q = nx
+                j += 1
+                continue
+            t = lexer.top(q)
+            if t < 0:
+                return None
+            after = self.end_lexeme(stacks, t)
+            if after is None:
+                return None
+            stacks = after
+            q = self.lex_start(stacks)
+            if not lexer.is_fresh(q):
+                return None
+        return MatchState(q, stacks)
+
+    # -- masks -------------------------------------------------------------------------
+    def mask_words(self, state: MatchState) -> NDArray[np.uint32]:
+        """Bits of the text tokens allowed after ``state`` (EOS not included). Cached; do
+        not modify the returned array."""
+        bits = self._mask_cache.get(state)
+        if bits is None:
+            bits = self._compute_mask(state.q, state.stacks)
+            bits.flags.writeable = False
+            if len(self._mask_cache) >= _CACHE_LIMIT:
+                self._mask_cache = {}
+            self._mask_cache[state] = bits
+        return bits
+
+    def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
+        if q == DEAD:
+            return np.zeros(self.vocab.n_words, dtype=np.uint32)
+        table = self.index.get(q)
+        bits = table.inside.copy()
+        t = self.lexer.top(q)
+        if t >= 0 and table.first_dead.any():
+            after = self.end_lexeme(stacks, t)
+            if after is not None:
+                q2 = self.lex_start(after)
+                if q2 != DEAD:
+                    bits |= self.mask_words(MatchState(q2, after)) & table.first_dead
+        for term, toks, offs in table.groups:
+            after = self.end_lexeme(stacks, term)
+            if after is None:
+                continue
+            q2 = self.lex_start(after)
+            if q2 != DEAD:
+                self._resolve(q2, after, toks, offs, bits)
+        return bits
+
+    def _resolve(self, q: int, stacks: Stacks, toks: NDArray[np.int32],
+                 offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
+        """Set the bits of the tokens whose remaining bytes (from ``offs``) stay viable from
+        the fresh lexer state ``q``; recurse on the ones that cross another boundary."""
+        va = self.varrays
+        trans, top = self.lexer.arrays
+        kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs, va.token_data,
+                                    va.token_start, va.token_len)
+        set_bits(bits, toks[kind == KIND_INSIDE])
+        crossing = np.flatnonzero(kind == KIND_BOUNDARY)
+        if not len(crossing):
+            return
+        terms = top[st[crossing]]
+        for term in np.unique(terms).tolist():
+            sel = crossing[terms == term]
+            after = self.end_lexeme(stacks, term)
+            if after is None:
+                continue
+            q2 = self.lex_start(after)
+            if q2 != DEAD:
+                self._resolve(q2, after, toks[sel], pos[sel], bits)
+
+
+_runtime_lock = threading.Lock()
+
+
+def runtime_for(compiled: CompiledGrammar) -> GrammarRuntime:
+    """The shared :class:`GrammarRuntime` of ``compiled`` (created on first use)."""
+    rt = compiled.runtime
+    if rt is None:
+        with _runtime_lock:
+            rt = compiled.runtime
+            if rt is None:
+                rt = compiled.runtime = GrammarRuntime(compiled)
+    return rt  # type: ignore[no-any-return]

@@ -1,0 +1,82 @@
+"""Plain NumPy/Python twins of :mod:`native.kernels`, used by the tests as references.
+
+Each function has the kernel's signature and result but the simplest possible loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["apply_token_bitmask_ref", "classify_tokens_ref", "set_bits_ref", "walk_tokens_ref"]
+
+KIND_INSIDE, KIND_DEAD, KIND_BOUNDARY = 0, 1, 2
+
+
+def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.int64],
+              token_len: NDArray[np.int32]) -> bytes:
+    s = int(token_start[tid])
+    return bytes(token_data[s : s + int(token_len[tid])])
+
+
+def classify_tokens_ref(trans, top, q, sorted_ids, lcp, token_data, token_start,
+                        token_len, n_words, max_len):
+    inside = np.zeros(n_words, np.uint32)
+    first_dead = np.zeros(n_words, np.uint32)
+    bt: list[int] = []
+    bo: list[int] = []
+    bs: list[int] = []
+    for tid in sorted_ids.tolist():
+        data = _bytes_of(tid, token_data, token_start, token_len)
+        c = q
+        kind, depth, st = KIND_INSIDE, len(data), -1
+        for j, b in enumerate(data):
+            nx = int(trans[c, b])
+            if nx < 0:
+                kind = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
+                depth, st = j, c
+                break
+            c = nx
+        if kind == KIND_INSIDE:
+            inside[tid >> 5] |= np.uint32(1 << (tid & 31))
+        elif kind == KIND_BOUNDARY:
+            if depth == 0:
+                first_dead[tid >> 5] |= np.uint32(1 << (tid & 31))
+            else:
+                bt.append(tid)
+                bo.append(depth)
+                bs.append(st)
+    return (inside, first_dead, np.array(bt, np.int32), np.array(bo, np.int32),
+            np.array(bs, np.int32))
+
+
+def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
+                    token_len):
+    n = len(toks)
+    kind = np.zeros(n, np.int8)
+    pos = np.zeros(n, np.int32)
+    state = np.full(n, -1, np.int32)
+    for i in range(n):
+        data = _bytes_of(int(toks[i]), token_data, token_start, token_len)
+        c, j, k = q, int(offs[i]), KIND_INSIDE
+        while j < len(data):
+            nx = int(trans[c, data[j]])
+            if nx < 0:
+                k = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
+                break
+            c, j = nx, j + 1
+        kind[i], pos[i], state[i] = k, j, c
+    return kind, pos, state
+
+
+def set_bits_ref(words: NDArray[np.uint32], toks: NDArray[np.int32]) -> None:
+    for t in toks.tolist():
+        words[t >> 5] |= np.uint32(1 << (t & 31))
+
+
+def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.int32]) -> None:
+    vocab = logits.shape[1]
+    bits = np.unpackbits(bitmask.view(np.uint8), axis=1, bitorder="little")[:, :vocab]
+    if bits.shape[1] < vocab:
+        bits = np.pad(bits, ((0, 0), (0, vocab - bits.shape[1])))
+    logits[bits == 0] = -np.inf

@@ -1,0 +1,96 @@
+"""Every numba kernel against its plain NumPy twin in ``native.reference``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from native import kernels, reference
+
+
+def _random_lexer(rng: np.random.Generator, n_states: int) -> tuple[np.ndarray, np.ndarray]:
+    trans = rng.integers(-1, n_states, size=(n_states, 256)).astype(np.int32)
+    trans[rng.random((n_states, 256)) < 0.6] = -1
+    top = rng.integers(-1, 4, size=n_states).astype(np.int32)
+    return trans, top
+
+
+def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyped-def]
+    alphabet = np.array([0x20, 0x22, 0x61, 0x62, 0x7B, 0x7D, 0xC3, 0xA9], dtype=np.uint8)
+    toks = sorted({bytes(rng.choice(alphabet, size=rng.integers(1, 6)).tolist())
+                   for _ in range(size)})
+    ids = rng.permutation(len(toks))
+    by_id: list[bytes] = [b""] * len(toks)
+    for tok, i in zip(toks, ids):
+        by_id[i] = tok
+    data = np.frombuffer(b"".join(by_id), dtype=np.uint8)
+    lens = np.array([len(t) for t in by_id], dtype=np.int32)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64)
+    order = sorted(range(len(by_id)), key=lambda i: by_id[i])
+    lcp = [0]
+    for a, b in zip(order, order[1:]):
+        x, y = by_id[a], by_id[b]
+        k = 0
+        while k < min(len(x), len(y)) and x[k] == y[k]:
+            k += 1
+        lcp.append(k)
+    return (data, starts, lens, np.array(order, dtype=np.int32), np.array(lcp, dtype=np.int32),
+            int(lens.max()))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_classify_tokens_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    trans, top = _random_lexer(rng, 6)
+    data, starts, lens, order, lcp, max_len = _random_vocab(rng, 300)
+    n_words = (len(lens) + 31) // 32
+    for q in range(6):
+        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, data, starts, lens,
+                                      n_words, max_len)
+        want = reference.classify_tokens_ref(trans, top, q, order, lcp, data, starts, lens,
+                                             n_words, max_len)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])
+        g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
+        w = sorted(zip(want[2].tolist(), want[3].tolist(), want[4].tolist()))
+        assert g == w
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_walk_tokens_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    trans, top = _random_lexer(rng, 5)
+    data, starts, lens, _, _, _ = _random_vocab(rng, 200)
+    toks = rng.integers(0, len(lens), size=100).astype(np.int32)
+    offs = np.array([rng.integers(0, lens[t]) for t in toks], dtype=np.int32)
+    for q in range(5):
+        got = kernels.walk_tokens(trans, top, np.int32(q), toks, offs, data, starts, lens)
+        want = reference.walk_tokens_ref(trans, top, q, toks, offs, data, starts, lens)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+
+
+@pytest.mark.parametrize("vocab", [31, 32, 33, 32001, 32011])
+def test_set_bits_and_apply_bitmask(vocab: int) -> None:
+    rng = np.random.default_rng(vocab)
+    n_words = (vocab + 31) // 32
+    toks = rng.choice(vocab, size=min(vocab, 500), replace=False).astype(np.int32)
+    w1 = np.zeros(n_words, np.uint32)
+    w2 = np.zeros(n_words, np.uint32)
+    kernels.set_bits(w1, toks)
+    reference.set_bits_ref(w2, toks)
+    np.testing.assert_array_equal(w1, w2)
+
+    bitmask = rng.integers(-(2**31), 2**31, size=(3, n_words), dtype=np.int64).astype(np.int32)
+    logits = rng.standard_normal((3, vocab)).astype(np.float32)
+    a, b = logits.copy(), logits.copy()
+    kernels.apply_token_bitmask_kernel(a, bitmask)
+    reference.apply_token_bitmask_ref(b, bitmask)
+    np.testing.assert_array_equal(a, b)
+    # Logits wider than the bitmask: the extra tokens are masked.
+    wide = rng.standard_normal((3, vocab + 40)).astype(np.float32)
+    c, d = wide.copy(), wide.copy()
+    kernels.apply_token_bitmask_kernel(c, bitmask)
+    reference.apply_token_bitmask_ref(d, bitmask)
+    np.testing.assert_array_equal(c, d)
+    assert np.isneginf(c[:, -1]).all()

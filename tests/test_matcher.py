@@ -1,0 +1,184 @@
+"""Matcher API behaviour on a small synthetic vocabulary (every state checkable by hand)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import grammar_engine as ge
+from grammar_engine import Matcher, Vocabulary
+from tests.grammars import JSON
+
+TOKENS = [bytes([i]) for i in range(256)] + [
+    b'",', b'"}', b'": ', b'},{"', b"[{", b"1,", b"true]", b"\xc3\xa9", b"\xe2\x82", b"  ",
+    b'"a"', b'{"', b"e+", b".5", b"null",
+]
+EOS = len(TOKENS)
+SPECIAL = EOS + 1
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return Vocabulary.from_bytes([*TOKENS, b"", b"<special>"], eos_token_ids=[EOS],
+                                 special_ids=[EOS, SPECIAL], vocab_size=EOS + 40)
+
+
+@pytest.fixture(scope="module")
+def json_grammar(vocab: Vocabulary) -> ge.CompiledGrammar:
+    return ge.compile_grammar(JSON, vocab)
+
+
+def tid(vocab: Vocabulary, piece: bytes) -> int:
+    return vocab.token_bytes.index(piece)
+
+
+def test_consume_and_accept(vocab: Vocabulary, json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    assert not m.is_accepting()
+    for piece in [b'{"', b"a", b'": ', b"1", b"}"]:
+        assert m.consume_token(tid(vocab, piece)), piece
+    assert m.is_accepting()
+    assert not m.is_terminated()
+    assert m.consume_token(EOS)
+    assert m.is_terminated()
+    assert not m.consume_token(tid(vocab, b" "))
+
+
+def test_rejected_token_leaves_state_unchanged(vocab: Vocabulary,
+                                               json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    assert m.consume_token(tid(vocab, b"["))
+    before = m.allowed_token_ids().tolist()
+    assert not m.consume_token(tid(vocab, b"}"))
+    assert not m.consume_token(EOS)
+    assert not m.consume_token(SPECIAL)
+    assert m.allowed_token_ids().tolist() == before
+
+
+def test_mask_bits_agree_with_accepts_token(vocab: Vocabulary,
+                                            json_grammar: ge.CompiledGrammar) -> None:
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        m = Matcher(json_grammar)
+        for _ in range(30):
+            allowed = set(m.allowed_token_ids().tolist())
+            brute = {t for t in range(vocab.size) if m.accepts_token(t)}
+            assert allowed == brute
+            assert SPECIAL not in allowed
+            assert all(t < EOS + 2 for t in allowed)  # padding ids never allowed
+            choices = sorted(allowed - {EOS})
+            if not choices:
+                break
+            assert m.consume_token(int(rng.choice(choices)))
+
+
+def test_rollback_copy_reset(vocab: Vocabulary, json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    ids = [tid(vocab, p) for p in [b"[", b"1,", b" ", b"2", b"]"]]
+    assert m.consume_tokens(ids)
+    assert m.is_accepting()
+    masks = []
+    replay = Matcher(json_grammar)
+    for t in ids:
+        masks.append(replay.next_token_bitmask())
+        replay.consume_token(t)
+    m.rollback(2)
+    np.testing.assert_array_equal(m.next_token_bitmask(), masks[3])
+    c = m.copy()
+    assert not c.consume_token(tid(vocab, b"]"))  # "[1, ]" is not JSON
+    assert c.consume_tokens([tid(vocab, b"3"), tid(vocab, b"]")])
+    assert c.is_accepting()
+    assert not m.is_accepting()  # the copy moved, the original did not
+    np.testing.assert_array_equal(m.next_token_bitmask(), masks[3])
+    m.reset()
+    np.testing.assert_array_equal(m.next_token_bitmask(), masks[0])
+    with pytest.raises(ValueError, match="cannot roll back"):
+        m.rollback(1)
+
+
+def test_consume_tokens_is_atomic(vocab: Vocabulary, json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    start = m.next_token_bitmask()
+    assert not m.consume_tokens([tid(vocab, b"["), tid(vocab, b"}")])
+    np.testing.assert_array_equal(m.next_token_bitmask(), start)
+
+
+def test_eos_rollback(vocab: Vocabulary, json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    assert m.consume_token(tid(vocab, b"1"))
+    assert m.consume_token(EOS)
+    m.rollback(1)
+    assert not m.is_terminated()
+    assert m.consume_token(tid(vocab, b"2"))
+
+
+def test_jump_forward(vocab: Vocabulary) -> None:
+    g = ge.compile_grammar('start: "hello " NAME "!"\nNAME: /[a-z]+/', vocab)
+    m = Matcher(g)
+    assert m.find_jump_forward_string() == "hello "
+    assert m.consume_string("hello wor")
+    assert m.find_jump_forward_string() == ""
+    assert m.consume_string("ld")
+    assert m.consume_string("!")
+    assert m.find_jump_forward_string() == ""
+    r = ge.compile_regex(r"abc(d|e)é", vocab)
+    m2 = Matcher(r)
+    assert m2.find_jump_forward_string() == "abc"
+    assert m2.consume_string("abcd")
+    assert m2.find_jump_forward_string() == "é"
+
+
+def test_bitmask_validation(json_grammar: ge.CompiledGrammar) -> None:
+    m = Matcher(json_grammar)
+    with pytest.raises(ValueError, match="int32"):
+        m.fill_next_token_bitmask(np.zeros((1, 100), np.int64))
+    with pytest.raises(ValueError, match="shape"):
+        m.fill_next_token_bitmask(np.zeros((1, 2), np.int32))
+    with pytest.raises(ValueError, match="index"):
+        m.fill_next_token_bitmask(np.zeros((1, 100), np.int32), index=3)
+    with pytest.raises(ValueError, match="out of range"):
+        m.consume_token(10**6)
+    wide = np.full((2, 100), -1, np.int32)
+    m.fill_next_token_bitmask(wide, index=1)
+    assert (wide[0] == -1).all()
+    assert (wide[1, json_grammar.vocab.n_words :] == 0).all()
+
+
+def test_regex_language(vocab: Vocabulary) -> None:
+    g = ge.compile_regex(r"[0-9]{2,3}-x*", vocab)
+    for text, ok in [("12-", True), ("123-xx", True), ("1-", False), ("1234-", False)]:
+        m = Matcher(g)
+        assert (m.consume_string(text) and m.is_accepting()) == ok, text
+
+
+def test_regex_matching_empty_string(vocab: Vocabulary) -> None:
+    g = ge.compile_regex(r"a*", vocab)
+    m = Matcher(g)
+    assert m.is_accepting()
+    assert m.consume_string("aaa")
+    assert m.is_accepting()
+    assert not Matcher(g).consume_string("b")
+
+
+def test_ambiguous_grammar_general_path(vocab: Vocabulary) -> None:
+    from tests.grammars import AMBIGUOUS
+
+    g = ge.compile_grammar(AMBIGUOUS, vocab)
+    assert not g.is_lalr
+    for text, ok in [("1+2*3", True), ("(1+2)*3+4", True), ("1+", False), ("1+2)", False)]:
+        m = Matcher(g)
+        assert (m.consume_string(text) and m.is_accepting()) == ok, text
+
+
+def test_torch_bitmask_and_apply(vocab: Vocabulary, json_grammar: ge.CompiledGrammar) -> None:
+    torch = pytest.importorskip("torch")
+    m = Matcher(json_grammar)
+    bm = torch.zeros((1, vocab.n_words), dtype=torch.int32)
+    m.fill_next_token_bitmask(bm)
+    logits = torch.zeros((1, vocab.size))
+    ge.apply_token_bitmask_inplace(logits, bm)
+    allowed = torch.isfinite(logits[0]).nonzero().flatten().tolist()
+    assert allowed == m.allowed_token_ids().tolist()
+    np_logits = np.zeros((1, vocab.size), np.float32)
+    ge.apply_token_bitmask_inplace(np_logits, bm.numpy())
+    assert np.flatnonzero(np.isfinite(np_logits[0])).tolist() == allowed

@@ -1,0 +1,146 @@
+"""Regex front end and byte DFAs against Python's own ``re`` on random strings."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from compilers.automata import build_terminal_dfa, utf8_sequences
+from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
+from compilers.regex import compile_regex_nfa, has_lazy_quantifier
+
+PATTERNS = [
+    r"[a-z]+",
+    r"\d+(\.\d+)?",
+    r'"(?:[^"\\\n]|\\[^\n])*"',
+    r"(?i)select",
+    r"(?i:[a-c]x)",
+    r"é|è|ü+",
+    r"[^a]",
+    r"\w+",
+    r"\s*\S",
+    r"a{2,4}b",
+    r"a{3}",
+    r"(ab|a)*c",
+    r"^x$",
+    r"\Ax\Z",
+    r".",
+    r"(?s:.)",
+    r"[\u4e00-\u9fff]+",
+    r"[😀-😂]x?",
+    r"(?a:\w+)",
+    r"a*",
+    r"(a|)b",
+    r"[-+]?(0|[1-9][0-9]*)",
+]
+
+ALPHABET = list("abcx12.éèü中\"\\\nSsElK_ -+0") + ["😀", "😁", "ſ", "K", "٣", "\u00a0"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_dfa_matches_python_re(pattern: str) -> None:
+    dfa = build_terminal_dfa(pattern, False)
+    rng = random.Random(pattern)
+    for _ in range(2000):
+        s = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 6)))
+        expected = re.fullmatch(pattern, s) is not None
+        assert dfa.matches(s.encode()) == expected, (pattern, s)
+        if expected:
+            for k in range(len(s.encode()) + 1):
+                assert dfa.is_prefix(s.encode()[:k]), (pattern, s, k)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_every_live_state_can_reach_acceptance(pattern: str) -> None:
+    dfa = build_terminal_dfa(pattern, False)
+    # Trimmed: from every state some accepting state is reachable.
+    n = dfa.n_states
+    live = set(int(s) for s in range(n) if dfa.accept[s])
+    changed = True
+    while changed:
+        changed = False
+        for s in range(n):
+            if s not in live and any(int(t) in live for t in dfa.trans[s] if t >= 0):
+                live.add(s)
+                changed = True
+    assert live == set(range(n))
+
+
+def test_invalid_bytes_never_match() -> None:
+    dfa = build_terminal_dfa(r"(?s:.)*", False)
+    assert dfa.matches("aé中😀".encode())
+    assert not dfa.is_prefix(b"\xff")
+    assert not dfa.is_prefix(b"\xc0\x80")  # overlong encoding
+    assert not dfa.is_prefix("\ud800".encode("utf-8", "surrogatepass"))
+    assert dfa.is_prefix(b"\xe4\xb8")  # first two bytes of a CJK character
+
+
+def test_utf8_sequences_cover_exactly() -> None:
+    rng = random.Random(0)
+    for _ in range(200):
+        lo = rng.choice([0, 0x7F, 0x80, 0x7FF, 0x800, 0xE000, 0xFFFF, 0x10000]) + rng.randint(0, 50)
+        hi = min(lo + rng.randint(0, 70000), 0x10FFFF)
+        if lo <= 0xDFFF and hi >= 0xD800:
+            continue
+        seqs = utf8_sequences(lo, hi)
+        for cp in {lo, hi, (lo + hi) // 2, rng.randint(lo, hi)}:
+            enc = chr(cp).encode()
+            assert sum(
+                len(s) == len(enc) and all(a <= b <= c for (a, c), b in zip(s, enc))
+                for s in seqs
+            ) == 1
+
+
+def test_lazy_detection_and_shortest_match() -> None:
+    assert has_lazy_quantifier(r"a.*?b")
+    assert not has_lazy_quantifier(r"a.*b")
+    lazy = build_terminal_dfa(r"#.*?\n", True)
+    assert lazy.matches(b"# x\n")
+    assert not lazy.is_prefix(b"# x\nmore\n")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "error", "fragment"),
+    [
+        (r"a(?=b)", UnsupportedFeatureError, "look-ahead"),
+        (r"(?<!a)b", UnsupportedFeatureError, "look-ahead and look-behind"),
+        (r"(a)\1", UnsupportedFeatureError, "back-references"),
+        (r"\bword", UnsupportedFeatureError, "word boundary"),
+        (r"a^b", UnsupportedFeatureError, "anchor"),
+        (r"a++", UnsupportedFeatureError, "possessive"),
+        (r"[a-", GrammarSyntaxError, "invalid regular expression"),
+        (r"(ab", GrammarSyntaxError, "column"),
+    ],
+)
+def test_regex_errors(pattern: str, error: type[Exception], fragment: str) -> None:
+    with pytest.raises(error) as info:
+        compile_regex_nfa(pattern)
+    text = str(info.value)
+    if fragment == "column":
+        assert isinstance(info.value, GrammarSyntaxError)
+        assert info.value.column >= 1 and "^" in text
+    else:
+        assert fragment in text
+
+
+def test_counted_repetition_limit() -> None:
+    with pytest.raises(LimitExceededError) as info:
+        compile_regex_nfa(r"a{1,100000}", max_states=10_000)
+    assert info.value.limit == "max_nfa_states"
+    assert info.value.value == 10_000
+
+
+@pytest.mark.parametrize("pattern", [r"(?i:[a-z])", r"(?i:k)", r"(?i:[^s])", r"\d", r"\w",
+                                     r"\s", r"(?i:\u0130)", r"(?a:\w)"])
+def test_single_characters_exhaustively(pattern: str) -> None:
+    """Every code point: the DFA agrees with ``re`` (case folding and Unicode classes)."""
+    dfa = build_terminal_dfa(pattern, False)
+    compiled = re.compile(pattern)
+    bad = [
+        c for c in range(0x110000)
+        if not 0xD800 <= c <= 0xDFFF
+        and dfa.matches(chr(c).encode()) != (compiled.fullmatch(chr(c)) is not None)
+    ]
+    assert bad == [], [hex(c) for c in bad[:10]]
