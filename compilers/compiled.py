@@ -17,7 +17,12 @@ from typing import Any
 import numpy as np
 
 from compilers.automata import ByteDFA, build_terminal_dfa
-from compilers.errors import GrammarEngineError, UnsupportedFeatureError, VocabularyError
+from compilers.errors import (
+    GrammarEngineError,
+    GrammarSyntaxError,
+    UnsupportedFeatureError,
+    VocabularyError,
+)
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.lexer import ContextualLexer
 from compilers.lr_tables import ParseTable, build_parse_table
@@ -226,6 +231,32 @@ def _optionalize(grammar: Grammar, names: set[str]) -> Grammar:
     return Grammar(grammar.terminals, tuple(rules), grammar.start, grammar.source)
 
 
+def _prune_unproductive(grammar: Grammar, dfas: list[ByteDFA]) -> tuple[Grammar, int]:
+    """Drop rules that can never derive a complete string, so that every prefix the parser
+    accepts can be completed. Raises if the start symbol derives nothing."""
+    usable = {t.name for t, d in zip(grammar.terminals, dfas, strict=True) if not d.is_empty}
+    productive: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for r in grammar.rules:
+            if r.lhs not in productive and all(s in usable or s in productive for s in r.rhs):
+                productive.add(r.lhs)
+                changed = True
+    if grammar.start not in productive:
+        raise GrammarSyntaxError(
+            f"the language of this grammar is empty: start rule {grammar.start!r} can never "
+            "derive a complete string (every alternative recurses forever or needs a terminal "
+            "that matches nothing)", source=grammar.source,
+        )
+    kept = tuple(r for r in grammar.rules
+                 if all(s in usable or s in productive for s in r.rhs))
+    dropped = len(grammar.rules) - len(kept)
+    if not dropped:
+        return grammar, 0
+    return Grammar(grammar.terminals, kept, grammar.start, grammar.source), dropped
+
+
 def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
                            options: CompileOptions | None = None,
                            kind: str = "lark") -> CompiledGrammar:
@@ -260,5 +291,8 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
         dfas.append(dfa)
     if empty:
         grammar = _optionalize(grammar, empty)
+    grammar, dropped = _prune_unproductive(grammar, dfas)
+    if dropped:
+        notes.append(f"{dropped} rule(s) can never complete (unproductive) and were dropped")
     table = build_parse_table(grammar)
     return CompiledGrammar(grammar, vocab, table, dfas, options, kind, tuple(notes))

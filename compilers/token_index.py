@@ -52,6 +52,10 @@ class TokenIndex:
         self.vocab = vocab
         self._tables: dict[int, StateTokens] = {}
         self._lock = threading.Lock()
+        va = vocab.arrays
+        firsts = va.token_data[va.token_start[va.sorted_ids]]
+        # Sorted-order range of the tokens starting with each byte.
+        self.first_byte_bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
 
     @property
     def n_built(self) -> int:
@@ -73,8 +77,8 @@ class TokenIndex:
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
         inside, first_dead, b_tok, b_off, b_state = classify_tokens(
-            trans, top, np.int32(q), va.sorted_ids, va.lcp, va.token_data, va.token_start,
-            va.token_len, self.vocab.n_words, va.max_token_len,
+            trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
+            va.token_data, va.token_start, va.token_len, self.vocab.n_words, va.max_token_len,
         )
         groups: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_tok):

@@ -65,6 +65,12 @@ class Matcher:
         self._token_len = self._vocab.arrays.token_len
         limit = compiled.options.limits.max_rollback
         self.max_rollback_tokens = limit if max_rollback_tokens is None else max_rollback_tokens
+        eos_bits: dict[int, int] = {}
+        for e in self._eos:
+            eos_bits[e >> 5] = eos_bits.get(e >> 5, 0) | (1 << (e & 31))
+        self._eos_words = np.array(list(eos_bits), dtype=np.int64)
+        self._eos_bits = np.array(list(eos_bits.values()), dtype=np.uint32)
+        self._checked_bitmask: tuple[int, NDArray[np.int32]] | None = None
         self._state: MatchState = self._rt.initial
         self._history: list[MatchState] = []
         self._terminated = False
@@ -189,6 +195,25 @@ class Matcher:
         ValueError
             Wrong dtype, shape, device, or index.
         """
+        checked = self._checked_bitmask
+        if checked is not None and checked[0] == id(bitmask):
+            arr = checked[1]
+        else:
+            arr = self._check_bitmask(bitmask)
+        if not 0 <= index < arr.shape[0]:
+            raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
+        row = arr[index]
+        n_words = self._vocab.n_words
+        if self._terminated:
+            row[:] = 0
+        else:
+            row[:n_words] = self._rt.mask_words(self._state).view(np.int32)
+            if row.shape[0] > n_words:
+                row[n_words:] = 0
+        if self.is_accepting():
+            row.view(np.uint32)[self._eos_words] |= self._eos_bits
+
+    def _check_bitmask(self, bitmask: Any) -> NDArray[np.int32]:
         arr = _as_numpy_bitmask(bitmask)
         if arr.ndim == 1:
             arr = arr[None, :]
@@ -196,18 +221,9 @@ class Matcher:
         if arr.ndim != 2 or arr.shape[1] < n_words:
             raise ValueError(f"bitmask must have shape (batch, >= {n_words}), got "
                              f"{tuple(arr.shape)}")
-        if not 0 <= index < arr.shape[0]:
-            raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
-        row = arr[index]
-        if self._terminated:
-            row[:] = 0
-        else:
-            row[:n_words] = self._rt.mask_words(self._state).view(np.int32)
-            row[n_words:] = 0
-        if self.is_accepting():
-            words = row.view(np.uint32)
-            for e in self._eos:
-                words[e >> 5] |= np.uint32(1 << (e & 31))
+        # Remember the checked array; the caller's object keeps it alive.
+        self._checked_bitmask = (id(bitmask), arr) if arr is bitmask else None
+        return arr
 
     def next_token_bitmask(self) -> NDArray[np.int32]:
         """A new ``(1, W)`` int32 bitmask for the next token."""

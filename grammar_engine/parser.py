@@ -56,6 +56,8 @@ class StackNode:
 
 Stacks = tuple[StackNode, ...]
 
+_INTERN_LIMIT = 1 << 16
+
 
 class LRParser:
     """Parse-table interpreter shared by all matchers of a compiled grammar."""
@@ -81,6 +83,10 @@ class LRParser:
         self.end = table.end_terminal
         self.deterministic = table.is_deterministic
         self.initial: Stacks = (StackNode(table.start_state, None),)
+        # Hash-consing of stack nodes: equal stacks built from the same parent are the same
+        # object, so comparisons and dictionary lookups stop at once. Best effort (bounded,
+        # cleared when full); equality stays structural.
+        self._intern: dict[tuple[int, int], StackNode] = {}
 
     def feed(self, stacks: Stacks, terminal: int) -> Stacks | None:
         """Stacks after shifting ``terminal`` (with its reductions), or None if no stack can."""
@@ -119,10 +125,18 @@ class LRParser:
         return tuple(out) if out else None
 
     def _push(self, state: int, parent: StackNode) -> StackNode:
+        key = (state, id(parent))
+        node = self._intern.get(key)
+        if node is not None and node.parent is parent:
+            return node
         if parent.depth >= self.max_depth:
             raise LimitExceededError("max_stack_depth", self.max_depth, parent.depth + 1,
                                      "parser stack (nesting too deep)")
-        return StackNode(state, parent)
+        node = StackNode(state, parent)
+        if len(self._intern) >= _INTERN_LIMIT:
+            self._intern = {}
+        self._intern[key] = node
+        return node
 
     def _feed_one(self, node: StackNode, terminal: int) -> StackNode | None:
         cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
 from grammar_engine.parser import LRParser, Stacks
-from native.kernels import KIND_BOUNDARY, KIND_INSIDE, set_bits, walk_tokens
+from native.kernels import KIND_BOUNDARY, KIND_INSIDE, set_bits, walk_bytes, walk_tokens
 
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
 
@@ -35,6 +35,16 @@ class MatchState(NamedTuple):
 
     q: int
     stacks: Stacks
+
+
+class _Walk(NamedTuple):
+    """Result of walking a list of token remainders from one fresh lexer state: the tokens
+    that stay inside the lexeme (as ids, or as dense bits when many) and, per terminal, the
+    tokens that end that lexeme and where their rest starts."""
+
+    inside_ids: NDArray[np.int32] | None
+    inside_bits: NDArray[np.uint32] | None
+    crossing: tuple[tuple[int, NDArray[np.int32], NDArray[np.int32]], ...]
 
 
 class GrammarRuntime:
@@ -51,6 +61,9 @@ class GrammarRuntime:
         self.ignored = self.lexer.ignored
         self._start_cache: dict[Stacks, int] = {}
         self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
+        self._accept_cache: dict[MatchState, bool] = {}
+        # (token list key, fresh lexer state) -> _Walk; independent of the parser stacks.
+        self._walk_cache: dict[tuple[object, int], _Walk] = {}
         self._lock = threading.Lock()
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
 
@@ -71,14 +84,20 @@ class GrammarRuntime:
         return self.parser.feed(stacks, terminal)
 
     def is_accepting(self, state: MatchState) -> bool:
+        hit = self._accept_cache.get(state)
+        if hit is not None:
+            return hit
         q, stacks = state
         if q == DEAD or self.lexer.is_fresh(q):
-            return self.parser.accepts_end(stacks)
-        t = self.lexer.top(q)
-        if t < 0:
-            return False
-        after = self.end_lexeme(stacks, t)
-        return after is not None and self.parser.accepts_end(after)
+            ok = self.parser.accepts_end(stacks)
+        else:
+            t = self.lexer.top(q)
+            after = self.end_lexeme(stacks, t) if t >= 0 else None
+            ok = after is not None and self.parser.accepts_end(after)
+        if len(self._accept_cache) >= _CACHE_LIMIT:
+            self._accept_cache = {}
+        self._accept_cache[state] = ok
+        return ok
 
     # -- advancing ---------------------------------------------------------------------
     def advance_token(self, state: MatchState, token: int) -> MatchState | None:
@@ -95,26 +114,21 @@ class GrammarRuntime:
                  length: int) -> MatchState | None:
         q, stacks = state
         lexer = self.lexer
-        j = 0
-        while j < length:
+        pos = 0
+        while True:
             if q == DEAD:
+                return None if pos < length else MatchState(q, stacks)
+            trans, top = lexer.arrays
+            kind, pos, q_end = walk_bytes(trans, top, q, buf, start, pos, length)
+            if kind == KIND_INSIDE:
+                return MatchState(int(q_end), stacks)
+            if kind != KIND_BOUNDARY:
                 return None
-            nx = lexer.step(q, int(buf[start + j]))
-            if nx >= 0:
-                q = nx
-                j += 1
-                continue
-            t = lexer.top(q)
-            if t < 0:
-                return None
-            after = self.end_lexeme(stacks, t)
+            after = self.end_lexeme(stacks, int(top[q_end]))
             if after is None:
                 return None
             stacks = after
             q = self.lex_start(stacks)
-            if not lexer.is_fresh(q):
-                return None
-        return MatchState(q, stacks)
 
     # -- masks -------------------------------------------------------------------------
     def mask_words(self, state: MatchState) -> NDArray[np.uint32]:
@@ -141,36 +155,62 @@ class GrammarRuntime:
                 q2 = self.lex_start(after)
                 if q2 != DEAD:
                     bits |= self.mask_words(MatchState(q2, after)) & table.first_dead
-        for term, toks, offs in table.groups:
+        for gi, (term, toks, offs) in enumerate(table.groups):
             after = self.end_lexeme(stacks, term)
             if after is None:
                 continue
             q2 = self.lex_start(after)
             if q2 != DEAD:
-                self._resolve(q2, after, toks, offs, bits)
+                self._resolve((q, gi), q2, after, toks, offs, bits)
         return bits
 
-    def _resolve(self, q: int, stacks: Stacks, toks: NDArray[np.int32],
-                 offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
-        """Set the bits of the tokens whose remaining bytes (from ``offs``) stay viable from
-        the fresh lexer state ``q``; recurse on the ones that cross another boundary."""
+    def _walk(self, key: object, q: int, toks: NDArray[np.int32],
+              offs: NDArray[np.int32]) -> _Walk:
+        cache_key = (key, q)
+        hit = self._walk_cache.get(cache_key)
+        if hit is not None:
+            return hit
         va = self.varrays
         trans, top = self.lexer.arrays
         kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs, va.token_data,
                                     va.token_start, va.token_len)
-        set_bits(bits, toks[kind == KIND_INSIDE])
+        inside = toks[kind == KIND_INSIDE]
+        if len(inside) > self.vocab.n_words:
+            dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
+            set_bits(dense, inside)
+            walk = _Walk(None, dense, ())
+        else:
+            walk = _Walk(inside, None, ())
         crossing = np.flatnonzero(kind == KIND_BOUNDARY)
-        if not len(crossing):
-            return
-        terms = top[st[crossing]]
-        for term in np.unique(terms).tolist():
-            sel = crossing[terms == term]
+        if len(crossing):
+            terms = top[st[crossing]]
+            groups = []
+            for term in np.unique(terms).tolist():
+                sel = crossing[terms == term]
+                groups.append((int(term), toks[sel], pos[sel]))
+            walk = walk._replace(crossing=tuple(groups))
+        if len(self._walk_cache) >= _CACHE_LIMIT:
+            self._walk_cache = {}
+        self._walk_cache[cache_key] = walk
+        return walk
+
+    def _resolve(self, key: object, q: int, stacks: Stacks, toks: NDArray[np.int32],
+                 offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
+        """Set the bits of the tokens whose remaining bytes (from ``offs``) stay viable from
+        the fresh lexer state ``q``; recurse on the ones that cross another boundary.
+        ``key`` names the token list, so the walk is cached across parser stacks."""
+        walk = self._walk(key, q, toks, offs)
+        if walk.inside_bits is not None:
+            bits |= walk.inside_bits
+        elif walk.inside_ids is not None and len(walk.inside_ids):
+            set_bits(bits, walk.inside_ids)
+        for term, sub_toks, sub_offs in walk.crossing:
             after = self.end_lexeme(stacks, term)
             if after is None:
                 continue
             q2 = self.lex_start(after)
             if q2 != DEAD:
-                self._resolve(q2, after, toks[sel], pos[sel], bits)
+                self._resolve((key, q, term), q2, after, sub_toks, sub_offs, bits)
 
 
 _runtime_lock = threading.Lock()

@@ -25,6 +25,7 @@ __all__ = [
     "apply_token_bitmask_kernel",
     "classify_tokens",
     "set_bits",
+    "walk_bytes",
     "walk_tokens",
 ]
 
@@ -34,8 +35,8 @@ KIND_BOUNDARY = 2
 
 
 @njit(cache=True, nogil=True)
-def classify_tokens(trans, top, q, sorted_ids, lcp, token_data, token_start, token_len,
-                    n_words, max_len):  # pragma: no cover - compiled
+def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_data, token_start,
+                    token_len, n_words, max_len):  # pragma: no cover - compiled
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -50,7 +51,9 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, token_data, token_start, tok
 
     Tokens are visited in sorted order and the states of the common prefix with the
     previous token are reused (a flattened trie walk); a token sharing the failing byte of
-    the previous one gets its verdict without a walk.
+    the previous one gets its verdict without a walk, and a first byte with no transition
+    settles its whole range of tokens (``first_byte_bounds[b]:first_byte_bounds[b + 1]`` in
+    sorted order) at once.
 
     Returns ``(inside, first_dead, b_tok, b_off, b_state)``: ``inside`` has the bits of the
     tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
@@ -66,48 +69,74 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, token_data, token_start, tok
     nb = 0
     states = np.empty(max_len + 1, np.int32)
     states[0] = q
-    prev_kind = KIND_INSIDE
-    prev_depth = 0
-    prev_state = -1
-    for i in range(n):
-        tid = sorted_ids[i]
-        length = token_len[tid]
-        start = token_start[tid]
-        common = lcp[i] if i > 0 else 0
-        if i > 0 and prev_kind != KIND_INSIDE and common > prev_depth:
-            kind = prev_kind
-            depth = prev_depth
-            st = prev_state
-        else:
-            depth = common
-            kind = KIND_INSIDE
-            st = -1
-            while depth < length:
-                c = states[depth]
-                nx = trans[c, token_data[start + depth]]
-                if nx < 0:
-                    if top[c] >= 0:
-                        kind = KIND_BOUNDARY
-                        st = c
-                    else:
-                        kind = KIND_DEAD
-                    break
-                states[depth + 1] = nx
-                depth += 1
-        if kind == KIND_INSIDE:
-            inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
-        elif kind == KIND_BOUNDARY:
-            if depth == 0:
-                first_dead[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+    q_accepts = top[q] >= 0
+    for first in range(256):
+        lo = first_byte_bounds[first]
+        hi = first_byte_bounds[first + 1]
+        if lo == hi:
+            continue
+        if trans[q, first] < 0:
+            if q_accepts:
+                for i in range(lo, hi):
+                    tid = sorted_ids[i]
+                    first_dead[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            continue
+        prev_kind = KIND_INSIDE
+        prev_depth = 0
+        prev_state = -1
+        for i in range(lo, hi):
+            tid = sorted_ids[i]
+            length = token_len[tid]
+            start = token_start[tid]
+            common = lcp[i] if i > lo else 0
+            if i > lo and prev_kind != KIND_INSIDE and common > prev_depth:
+                kind = prev_kind
+                depth = prev_depth
+                st = prev_state
             else:
+                depth = common
+                kind = KIND_INSIDE
+                st = -1
+                while depth < length:
+                    c = states[depth]
+                    nx = trans[c, token_data[start + depth]]
+                    if nx < 0:
+                        if top[c] >= 0:
+                            kind = KIND_BOUNDARY
+                            st = c
+                        else:
+                            kind = KIND_DEAD
+                        break
+                    states[depth + 1] = nx
+                    depth += 1
+            if kind == KIND_INSIDE:
+                inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            elif kind == KIND_BOUNDARY:
                 b_tok[nb] = tid
                 b_off[nb] = depth
                 b_state[nb] = st
                 nb += 1
-        prev_kind = kind
-        prev_depth = depth
-        prev_state = st
+            prev_kind = kind
+            prev_depth = depth
+            prev_state = st
     return inside, first_dead, b_tok[:nb].copy(), b_off[:nb].copy(), b_state[:nb].copy()
+
+
+@njit(cache=True, nogil=True)
+def walk_bytes(trans, top, q, data, start, offset, length):  # pragma: no cover - compiled
+    """Walk ``data[start + offset : start + length]`` from lexer state ``q``.
+
+    Returns ``(kind, pos, state)`` as :func:`walk_tokens` does for one token.
+    """
+    c = q
+    j = offset
+    while j < length:
+        nx = trans[c, data[start + j]]
+        if nx < 0:
+            return (KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD), j, c
+        c = nx
+        j += 1
+    return KIND_INSIDE, j, c
 
 
 @njit(cache=True, nogil=True)

@@ -8,7 +8,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["apply_token_bitmask_ref", "classify_tokens_ref", "set_bits_ref", "walk_tokens_ref"]
+__all__ = [
+    "apply_token_bitmask_ref",
+    "classify_tokens_ref",
+    "set_bits_ref",
+    "walk_bytes_ref",
+    "walk_tokens_ref",
+]
 
 KIND_INSIDE, KIND_DEAD, KIND_BOUNDARY = 0, 1, 2
 
@@ -19,8 +25,8 @@ def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.i
     return bytes(token_data[s : s + int(token_len[tid])])
 
 
-def classify_tokens_ref(trans, top, q, sorted_ids, lcp, token_data, token_start,
-                        token_len, n_words, max_len):
+def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_data,
+                        token_start, token_len, n_words, max_len):
     inside = np.zeros(n_words, np.uint32)
     first_dead = np.zeros(n_words, np.uint32)
     bt: list[int] = []
@@ -48,6 +54,16 @@ def classify_tokens_ref(trans, top, q, sorted_ids, lcp, token_data, token_start,
                 bs.append(st)
     return (inside, first_dead, np.array(bt, np.int32), np.array(bo, np.int32),
             np.array(bs, np.int32))
+
+
+def walk_bytes_ref(trans, top, q, data, start, offset, length):
+    c, j = q, offset
+    while j < length:
+        nx = int(trans[c, data[start + j]])
+        if nx < 0:
+            return (KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD), j, c
+        c, j = nx, j + 1
+    return KIND_INSIDE, j, c
 
 
 def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,

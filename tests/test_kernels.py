@@ -34,21 +34,24 @@ def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyp
         while k < min(len(x), len(y)) and x[k] == y[k]:
             k += 1
         lcp.append(k)
-    return (data, starts, lens, np.array(order, dtype=np.int32), np.array(lcp, dtype=np.int32),
-            int(lens.max()))
+    order_arr = np.array(order, dtype=np.int32)
+    firsts = data[starts[order_arr]]
+    bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
+    return (data, starts, lens, order_arr, np.array(lcp, dtype=np.int32), int(lens.max()),
+            bounds)
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_classify_tokens_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(seed)
     trans, top = _random_lexer(rng, 6)
-    data, starts, lens, order, lcp, max_len = _random_vocab(rng, 300)
+    data, starts, lens, order, lcp, max_len, bounds = _random_vocab(rng, 300)
     n_words = (len(lens) + 31) // 32
     for q in range(6):
-        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, data, starts, lens,
-                                      n_words, max_len)
-        want = reference.classify_tokens_ref(trans, top, q, order, lcp, data, starts, lens,
-                                             n_words, max_len)
+        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, data, starts,
+                                      lens, n_words, max_len)
+        want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, data, starts,
+                                             lens, n_words, max_len)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
         g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
@@ -60,7 +63,7 @@ def test_classify_tokens_matches_reference(seed: int) -> None:
 def test_walk_tokens_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     trans, top = _random_lexer(rng, 5)
-    data, starts, lens, _, _, _ = _random_vocab(rng, 200)
+    data, starts, lens, _, _, _, _ = _random_vocab(rng, 200)
     toks = rng.integers(0, len(lens), size=100).astype(np.int32)
     offs = np.array([rng.integers(0, lens[t]) for t in toks], dtype=np.int32)
     for q in range(5):
@@ -68,6 +71,10 @@ def test_walk_tokens_matches_reference(seed: int) -> None:
         want = reference.walk_tokens_ref(trans, top, q, toks, offs, data, starts, lens)
         for g, w in zip(got, want):
             np.testing.assert_array_equal(g, w)
+        for t, o in zip(toks.tolist(), offs.tolist()):
+            one = kernels.walk_bytes(trans, top, np.int32(q), data, starts[t], o, lens[t])
+            ref = reference.walk_bytes_ref(trans, top, q, data, starts[t], o, lens[t])
+            assert tuple(int(x) for x in one) == tuple(int(x) for x in ref)
 
 
 @pytest.mark.parametrize("vocab", [31, 32, 33, 32001, 32011])

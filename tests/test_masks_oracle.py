@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -106,12 +105,11 @@ def test_synthetic_vocab_walk_every_state(name: str, choices: list[int]) -> None
         prefix += vocab.token_bytes[t]
 
 
-def _walk_real(name: str, tok_name: str, steps: int, seed: int) -> None:
+def _walk_real(name: str, tok_name: str, steps: int, rng: random.Random) -> None:
     vocab = real_vocab(tok_name)
     hf = hf_tokenizer(tok_name)
     g = ge.compile_grammar(ALL[name], vocab)
     oracle = oracle_for(name)
-    rng = random.Random(seed)
     text = rng.choice(SAMPLES[name])
     ids = hf.encode(text, add_special_tokens=False)
     # Follow the sample's tokens for a while, then wander off among allowed tokens,
@@ -133,20 +131,22 @@ def _walk_real(name: str, tok_name: str, steps: int, seed: int) -> None:
             break
         assert m.consume_token(t)
         prefix += vocab.token_bytes[t]
-    assert isinstance(np.int64(0), np.integer)
 
 
 @pytest.mark.real_tokenizer
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
 @pytest.mark.parametrize("name", sorted(ALL))
-def test_real_tokenizer_walk(name: str, tok_name: str) -> None:
-    _walk_real(name, tok_name, steps=6, seed=hash((name, tok_name)) % 1000)
+@settings(max_examples=1, deadline=None, derandomize=True, database=None)
+@given(rng=st.randoms(use_true_random=False))
+def test_real_tokenizer_walk(name: str, tok_name: str, rng: random.Random) -> None:
+    _walk_real(name, tok_name, steps=6, rng=rng)
 
 
 @pytest.mark.slow
 @pytest.mark.real_tokenizer
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
 @pytest.mark.parametrize("name", sorted(ALL))
-@pytest.mark.parametrize("seed", range(5))
-def test_real_tokenizer_long_walk(name: str, tok_name: str, seed: int) -> None:
-    _walk_real(name, tok_name, steps=40, seed=seed)
+@settings(max_examples=5, deadline=None)
+@given(rng=st.randoms(use_true_random=False))
+def test_real_tokenizer_long_walk(name: str, tok_name: str, rng: random.Random) -> None:
+    _walk_real(name, tok_name, steps=40, rng=rng)

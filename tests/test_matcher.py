@@ -182,3 +182,15 @@ def test_torch_bitmask_and_apply(vocab: Vocabulary, json_grammar: ge.CompiledGra
     np_logits = np.zeros((1, vocab.size), np.float32)
     ge.apply_token_bitmask_inplace(np_logits, bm.numpy())
     assert np.flatnonzero(np.isfinite(np_logits[0])).tolist() == allowed
+
+
+def test_several_eos_tokens_in_one_word() -> None:
+    toks = [b"a", b"b", b"", b"", b"c"]
+    vocab = Vocabulary.from_bytes(toks, eos_token_ids=[2, 3], special_ids=[2, 3])
+    g = ge.compile_regex(r"ab?", vocab)
+    m = Matcher(g)
+    assert m.allowed_token_ids().tolist() == [0]
+    assert m.consume_token(0)
+    assert m.allowed_token_ids().tolist() == [1, 2, 3]
+    assert m.consume_token(3)
+    assert m.is_terminated()
