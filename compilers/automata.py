@@ -16,7 +16,19 @@ from numpy.typing import NDArray
 from compilers.errors import LimitExceededError
 from compilers.regex import NFA, compile_regex_nfa
 
-__all__ = ["DEAD", "ByteDFA", "build_byte_dfa", "build_terminal_dfa", "utf8_sequences"]
+__all__ = [
+    "DEAD",
+    "ByteDFA",
+    "build_byte_dfa",
+    "build_terminal_dfa",
+    "example_string",
+    "intersect_dfas",
+    "literal_dfa",
+    "quoted_repeat_dfa",
+    "subtract_dfas",
+    "union_dfas",
+    "utf8_sequences",
+]
 
 DEAD = -1
 
@@ -197,33 +209,42 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
 
 def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
               ) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
-    """Moore partition refinement; keeps state 0 as the start."""
+    """Moore partition refinement; keeps state 0 as the start.
+
+    Runs on byte classes (bytes whose columns are identical) and compares rows as raw
+    bytes, so each round is a few vectorised operations.
+    """
     n = trans.shape[0]
+    if n == 0:
+        return trans, accept
+    _, first_col, _ = np.unique(trans.T, axis=0, return_index=True, return_inverse=True)
+    reduced = trans[:, np.sort(first_col)]  # (n, n_classes)
     cls = accept.astype(np.int64)
-    n_cls = len(set(cls.tolist()))
+    n_cls = len(np.unique(cls))
     while True:
-        tcls = np.where(trans >= 0, cls[np.maximum(trans, 0)], -1)
+        tcls = np.where(reduced >= 0, cls[np.maximum(reduced, 0)], -1)
         sig = np.ascontiguousarray(np.concatenate([cls[:, None], tcls], axis=1))
-        ids: dict[bytes, int] = {}
-        new_cls = np.array([ids.setdefault(row.tobytes(), len(ids)) for row in sig],
-                           dtype=np.int64)
-        if len(ids) == n_cls:
-            cls = new_cls
+        rows = sig.view(np.dtype((np.void, sig.shape[1] * sig.itemsize))).reshape(-1)
+        _, new_cls = np.unique(rows, return_inverse=True)
+        new_cls = new_cls.reshape(-1).astype(np.int64)
+        new_n = int(new_cls.max()) + 1
+        cls = new_cls
+        if new_n == n_cls:
             break
-        cls, n_cls = new_cls, len(ids)
+        n_cls = new_n
     # Renumber so that the start's class is 0, in order of first appearance.
     order: dict[int, int] = {}
-    for s in range(n):
-        order.setdefault(int(cls[s]), len(order))
+    for st in range(n):
+        order.setdefault(int(cls[st]), len(order))
     remap = np.array([order[int(c)] for c in cls], dtype=np.int32)
     m = len(order)
     new_trans = np.full((m, 256), DEAD, dtype=np.int32)
     new_acc = np.zeros(m, dtype=np.bool_)
-    for s in range(n):
-        r = remap[s]
-        row = trans[s]
-        new_trans[r] = np.where(row >= 0, remap[np.maximum(row, 0)], DEAD)
-        new_acc[r] = accept[s]
+    rep = np.zeros(m, dtype=np.int64)
+    rep[remap[::-1]] = np.arange(n)[::-1]  # one representative state per class
+    sub = trans[rep]
+    new_trans[:] = np.where(sub >= 0, remap[np.maximum(sub, 0)], DEAD)
+    new_acc[:] = accept[rep]
     return new_trans, new_acc
 
 
@@ -256,3 +277,149 @@ def build_terminal_dfa(pattern: str, lazy: bool, max_nfa_states: int = 100_000,
     """Regex text -> trimmed byte DFA, cached by (pattern, laziness, limits)."""
     nfa = compile_regex_nfa(pattern, max_states=max_nfa_states, where=where)
     return build_byte_dfa(nfa, lazy=lazy, max_states=max_dfa_states, where=where)
+
+
+def _complete(d: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
+    """Transition table with an explicit dead sink (the last state)."""
+    n = d.n_states
+    trans = np.full((n + 1, 256), n, dtype=np.int32)
+    if n:
+        trans[:n] = np.where(d.trans >= 0, d.trans, n)
+    accept = np.zeros(n + 1, dtype=np.bool_)
+    accept[:n] = d.accept
+    return trans, accept
+
+
+def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
+    ta, aa = _complete(a)
+    tb, ab = _complete(b)
+    sink_a, sink_b = ta.shape[0] - 1, tb.shape[0] - 1
+    start = (0 if a.n_states else sink_a, 0 if b.n_states else sink_b)
+    index = {start: 0}
+    order = [start]
+    rows: list[np.ndarray] = []
+    i = 0
+    while i < len(order):
+        sa, sb = order[i]
+        i += 1
+        na, nb = ta[sa], tb[sb]
+        keys = na.astype(np.int64) * (sink_b + 1) + nb
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        targets = np.empty(len(uniq), dtype=np.int32)
+        for k, key in enumerate(uniq.tolist()):
+            pair = (key // (sink_b + 1), key % (sink_b + 1))
+            sid = index.get(pair)
+            if sid is None:
+                if len(order) >= max_states:
+                    raise LimitExceededError("max_dfa_states", max_states, len(order) + 1,
+                                             where)
+                sid = index[pair] = len(order)
+                order.append(pair)
+            targets[k] = sid
+        rows.append(targets[inverse.reshape(-1)])
+    trans = np.stack(rows).astype(np.int32)
+    pa = np.array([aa[x] for x, _ in order], dtype=np.bool_)
+    pb = np.array([ab[y] for _, y in order], dtype=np.bool_)
+    if op == "and":
+        accept = pa & pb
+    elif op == "or":
+        accept = pa | pb
+    elif op == "minus":
+        accept = pa & ~pb
+    else:
+        raise ValueError(f"unknown product {op!r}; expected 'and', 'or' or 'minus'")
+    return _trim(*_minimize(trans, accept))
+
+
+def intersect_dfas(a: ByteDFA, b: ByteDFA, *, max_states: int = 20_000,
+                   where: str = "") -> ByteDFA:
+    """Byte strings matched by both ``a`` and ``b``."""
+    return _product(a, b, "and", max_states, where)
+
+
+def union_dfas(a: ByteDFA, b: ByteDFA, *, max_states: int = 20_000,
+               where: str = "") -> ByteDFA:
+    """Byte strings matched by ``a`` or ``b``."""
+    return _product(a, b, "or", max_states, where)
+
+
+def subtract_dfas(a: ByteDFA, b: ByteDFA, *, max_states: int = 20_000,
+                  where: str = "") -> ByteDFA:
+    """Byte strings matched by ``a`` and not by ``b``."""
+    return _product(a, b, "minus", max_states, where)
+
+
+def literal_dfa(data: bytes) -> ByteDFA:
+    """The DFA matching exactly ``data``."""
+    n = len(data) + 1
+    trans = np.full((n, 256), DEAD, dtype=np.int32)
+    for i, b in enumerate(data):
+        trans[i, b] = i + 1
+    accept = np.zeros(n, dtype=np.bool_)
+    accept[-1] = True
+    return ByteDFA(trans, accept)
+
+
+def example_string(d: ByteDFA, max_len: int = 64) -> bytes | None:
+    """A shortest byte string the DFA accepts (None if its language is empty)."""
+    if d.is_empty:
+        return None
+    prev: dict[int, tuple[int, int]] = {0: (-1, -1)}
+    frontier = [0]
+    while frontier:
+        nxt: list[int] = []
+        for s in frontier:
+            if d.accept[s]:
+                out = bytearray()
+                while prev[s][0] >= 0:
+                    p, b = prev[s]
+                    out.append(b)
+                    s = p
+                return bytes(reversed(out))
+            for b in range(256):
+                t = int(d.trans[s, b])
+                if t >= 0 and t not in prev:
+                    prev[t] = (s, b)
+                    nxt.append(t)
+        frontier = nxt
+    return None
+
+
+def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
+    """``"`` + between ``lo`` and ``hi`` (None: no limit) strings of ``unit`` + ``"``.
+
+    ``unit`` must be prefix-free (its accepting states have no transitions), as one
+    JSON-encoded character is; the layers are built directly, which is much faster than
+    determinising a repeated NFA.
+    """
+    n_u = unit.n_states
+    finals = unit.accept
+    if (unit.trans[finals] >= 0).any():
+        raise ValueError("unit automaton must be prefix-free")
+    inner = np.flatnonzero(~finals)  # non-final unit states, start (0) first
+    pos = np.full(n_u, -1, dtype=np.int64)
+    pos[inner] = np.arange(len(inner))
+    n_layers = hi + 1 if hi is not None else lo + 1  # layer i: i characters written
+    k = len(inner)
+    # States: 0 before the opening quote; 1 + i * k + pos[s] in layer i; the last is done.
+    n_states = 2 + n_layers * k
+    done = n_states - 1
+    trans = np.full((n_states, 256), DEAD, dtype=np.int32)
+    accept = np.zeros(n_states, dtype=np.bool_)
+    accept[done] = True
+    quote = ord('"')
+    trans[0, quote] = 1
+    rows = unit.trans[inner]  # (k, 256) next unit state
+    to_inner = (rows >= 0) & ~finals[np.maximum(rows, 0)]
+    to_final = (rows >= 0) & finals[np.maximum(rows, 0)]
+    for i in range(n_layers):
+        base = 1 + i * k
+        t = np.full((k, 256), DEAD, dtype=np.int32)
+        t[to_inner] = base + pos[rows[to_inner]]
+        if hi is None or i < hi:
+            nxt = min(i + 1, n_layers - 1) if hi is None else i + 1
+            t[to_final] = 1 + nxt * k
+        trans[base : base + k] = t
+        if i >= lo:
+            trans[base, quote] = done
+    return _trim(trans, accept)  # layered: already small, no minimisation needed

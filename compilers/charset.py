@@ -19,6 +19,7 @@ __all__ = [
     "case_closure",
     "category_set",
     "complement",
+    "contains",
     "from_chars",
     "intersect",
     "normalize",
@@ -146,6 +147,11 @@ def case_closure(s: CharSet) -> CharSet:
         if _contains(s, c):
             extra.extend((v, v) for v in variants)
     return union(s, normalize(extra))
+
+
+def contains(s: CharSet, c: int) -> bool:
+    """Whether code point ``c`` is in ``s``."""
+    return _contains(s, c)
 
 
 def _contains(s: CharSet, c: int) -> bool:

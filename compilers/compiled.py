@@ -195,7 +195,9 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
 def _grammar_to_json(g: Grammar) -> dict[str, Any]:
     return {
         "start": g.start, "source": g.source,
-        "terminals": [{**asdict(t), "span": asdict(t.span)} for t in g.terminals],
+        "terminals": [{"name": t.name, "pattern": t.pattern, "is_literal": t.is_literal,
+                       "priority": t.priority, "lazy": t.lazy, "ignored": t.ignored,
+                       "span": asdict(t.span)} for t in g.terminals],
         "rules": [{"lhs": r.lhs, "rhs": list(r.rhs)} for r in g.rules],
     }
 
@@ -279,8 +281,8 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     notes: list[str] = []
     for t in grammar.terminals:
         where = f"terminal {t.name} at {t.span}"
-        dfa = build_terminal_dfa(t.pattern, t.lazy, lim.max_nfa_states, lim.max_dfa_states,
-                                 where)
+        dfa = t.dfa if t.dfa is not None else build_terminal_dfa(
+            t.pattern, t.lazy, lim.max_nfa_states, lim.max_dfa_states, where)
         if dfa.matches_empty():
             if t.ignored:
                 raise UnsupportedFeatureError("an %ignore'd terminal that matches the empty "

@@ -7,7 +7,11 @@ Front ends (``lark_grammar``, ``regex_grammar``, later ``json_schema``) produce 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from compilers.automata import ByteDFA
 
 __all__ = ["END", "Grammar", "Rule", "SourceSpan", "Terminal"]
 
@@ -50,6 +54,9 @@ class Terminal:
         The lexeme ends at its shortest match (the pattern has a lazy quantifier).
     ignored : bool
         Skipped between other terminals (Lark's ``%ignore``).
+    dfa : ByteDFA, optional
+        A prebuilt automaton (front ends that build terminals by automaton operations);
+        ``pattern`` then only describes it.
     """
 
     name: str
@@ -59,6 +66,7 @@ class Terminal:
     lazy: bool = False
     ignored: bool = False
     span: SourceSpan = SourceSpan()
+    dfa: ByteDFA | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,14 @@ def has_lazy_quantifier(pattern: str) -> bool:
     return walk(_parse(pattern, "<regex>").data)
 
 
-def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "") -> NFA:
+def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "",
+                      json_string: bool = False, quoted: bool = True) -> NFA:
     """Parse ``pattern`` and build its NFA.
+
+    With ``json_string`` the NFA matches the JSON string literals (quotes included) whose
+    decoded value matches ``pattern``: every character may appear raw where JSON allows it
+    or as any of its escapes (``\\n``, ``\\u00e9``, surrogate pairs for astral ones);
+    ``quoted=False`` leaves out the surrounding quotes.
 
     Raises
     ------
@@ -89,25 +95,116 @@ def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "
     """
     parsed = _parse(pattern, where)
     nfa = NFA(max_states=max_states, where=where or f"regex {pattern!r}")
-    builder = _Builder(nfa, pattern, where)
+    builder = _Builder(nfa, pattern, where, json_string)
     start, end = builder.seq(parsed.data, parsed.state.flags, True, True)
+    if json_string and quoted:
+        q0, q1 = builder.raw_chars(_QUOTE), builder.raw_chars(_QUOTE)
+        nfa.eps[q0[1]].append(start)
+        nfa.eps[end].append(q1[0])
+        start, end = q0[0], q1[1]
     nfa.start, nfa.accept = start, end
     return nfa
 
 
+_QUOTE = cs.from_chars([ord('"')])
+# Characters a JSON string may hold unescaped.
+_JSON_RAW = cs.complement(cs.union(cs.normalize([(0, 0x1F)]), cs.from_chars([0x22, 0x5C])))
+_JSON_SHORT_ESCAPES = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n",
+                       0x0D: "r", 0x09: "t"}
+_HEX = [cs.from_chars([ord(c) for c in {f"{d:x}", f"{d:X}"}]) for d in range(16)]
+_ANY_HEX = cs.union(*_HEX)
+
+
 class _Builder:
-    def __init__(self, nfa: NFA, pattern: str, where: str) -> None:
+    def __init__(self, nfa: NFA, pattern: str, where: str, json_string: bool = False) -> None:
         self.nfa = nfa
         self.pattern = pattern
         self.where = where or f"regex {pattern!r}"
+        self.json_string = json_string
 
     def unsupported(self, what: str) -> UnsupportedFeatureError:
         return UnsupportedFeatureError(what, location=self.where)
 
-    def chars(self, s: cs.CharSet) -> tuple[int, int]:
+    def raw_chars(self, s: cs.CharSet) -> tuple[int, int]:
         a, b = self.nfa.new_state(), self.nfa.new_state()
         if s:
             self.nfa.edges[a].append((s, b))
+        return a, b
+
+    def chars(self, s: cs.CharSet) -> tuple[int, int]:
+        if not self.json_string:
+            return self.raw_chars(s)
+        return self.json_chars(s)
+
+    def json_chars(self, s: cs.CharSet) -> tuple[int, int]:
+        """One character of ``s`` inside a JSON string: raw, short escape or \\u escape."""
+        nfa = self.nfa
+        a, b = self.raw_chars(cs.intersect(s, _JSON_RAW))
+        if not s:
+            return a, b
+        backslash = nfa.new_state()
+        nfa.edges[a].append((cs.from_chars([0x5C]), backslash))
+        short = [ord(letter) for code, letter in _JSON_SHORT_ESCAPES.items()
+                 if cs.contains(s, code)]
+        if short:
+            nfa.edges[backslash].append((cs.from_chars(short), b))
+        u = nfa.new_state()
+        nfa.edges[backslash].append((cs.from_chars([ord("u")]), u))
+        bmp = cs.intersect(s, ((0, 0xFFFF),))
+        if bmp:
+            h = self.hex_digits(bmp, 4)
+            nfa.eps[u].append(h[0])
+            nfa.eps[h[1]].append(b)
+        astral = cs.intersect(s, ((0x10000, cs.MAX_CP),))
+        if astral:
+            # Surrogate pairs, grouping high surrogates that share the same low set.
+            by_low: dict[cs.CharSet, list[int]] = {}
+            for lo, hi in astral:
+                for high in range((lo - 0x10000) >> 10, ((hi - 0x10000) >> 10) + 1):
+                    base = 0x10000 + (high << 10)
+                    lows = cs.intersect(((lo, hi),), ((base, base + 0x3FF),))
+                    key = tuple((x - base + 0xDC00, y - base + 0xDC00) for x, y in lows)
+                    by_low.setdefault(key, []).append(0xD800 + high)
+            for lows_key, highs in by_low.items():
+                hh = self.hex_digits(tuple((x, x) for x in highs), 4)
+                sep = nfa.new_state()
+                u2 = nfa.new_state()
+                nfa.eps[u].append(hh[0])
+                nfa.edges[hh[1]].append((cs.from_chars([0x5C]), sep))
+                nfa.edges[sep].append((cs.from_chars([ord("u")]), u2))
+                ll = self.hex_digits(lows_key, 4)
+                nfa.eps[u2].append(ll[0])
+                nfa.eps[ll[1]].append(b)
+        return a, b
+
+    def hex_digits(self, values: Any, n: int, base: int = 0) -> tuple[int, int]:
+        """``n`` hex digits (either case) spelling a number in ``values`` (ranges, may
+        include surrogate code units), offset by ``base``."""
+        nfa = self.nfa
+        a, b = nfa.new_state(), nfa.new_state()
+        span = 16 ** (n - 1)
+        full_digits: list[cs.CharSet] = []
+        for d in range(16):
+            lo, hi = base + d * span, base + (d + 1) * span - 1
+            covered = sum(min(hi, y) - max(lo, x) + 1 for x, y in values if x <= hi and y >= lo)
+            if covered == 0:
+                continue
+            if covered == span:
+                full_digits.append(_HEX[d])
+                continue
+            sub = self.hex_digits(values, n - 1, lo)
+            mid = nfa.new_state()
+            nfa.edges[a].append((_HEX[d], mid))
+            nfa.eps[mid].append(sub[0])
+            nfa.eps[sub[1]].append(b)
+        if full_digits:
+            cur = nfa.new_state()
+            nfa.edges[a].append((cs.union(*full_digits), cur))
+            for _ in range(n - 1):
+                nxt = nfa.new_state()
+                nfa.edges[cur].append((_ANY_HEX, nxt))
+                cur = nxt
+            nfa.eps[cur].append(b)
         return a, b
 
     def empty(self) -> tuple[int, int]:
@@ -166,6 +263,8 @@ class _Builder:
             return self.repeat(lo, hi, sub, flags)
         if op is C.POSSESSIVE_REPEAT or op is C.ATOMIC_GROUP:
             raise self.unsupported("possessive quantifiers and atomic groups in a regex")
+        if op is C.ASSERT_NOT and not list(av[1]):
+            return self.raw_chars(())  # (?!) matches nothing
         if op in (C.ASSERT, C.ASSERT_NOT):
             raise self.unsupported("look-ahead and look-behind assertions in a regex")
         if op in (C.GROUPREF, C.GROUPREF_EXISTS):

@@ -18,7 +18,12 @@ from compilers.errors import (
 from compilers.options import CompileOptions, Limits
 from compilers.vocab import Vocabulary
 from grammar_engine.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
-from grammar_engine.compile import clear_compile_cache, compile_grammar, compile_regex
+from grammar_engine.compile import (
+    clear_compile_cache,
+    compile_grammar,
+    compile_json_schema,
+    compile_regex,
+)
 from grammar_engine.matcher import Matcher
 
 __version__ = "0.1.0"
@@ -44,5 +49,6 @@ __all__ = [
     "apply_token_bitmask_inplace",
     "clear_compile_cache",
     "compile_grammar",
+    "compile_json_schema",
     "compile_regex",
 ]

@@ -6,17 +6,19 @@ server compiling the same grammar for many requests pays once.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from typing import Any
 
 from compilers.compiled import CompiledGrammar, build_compiled_grammar
+from compilers.json_schema import JsonSchemaOptions, compile_json_schema_ir, load_schema
 from compilers.lark_grammar import compile_lark
 from compilers.options import CompileOptions, Limits
 from compilers.regex_grammar import compile_regex_grammar
 from compilers.vocab import Vocabulary
 
-__all__ = ["clear_compile_cache", "compile_grammar", "compile_regex"]
+__all__ = ["clear_compile_cache", "compile_grammar", "compile_json_schema", "compile_regex"]
 
 _CACHE_SIZE = 128
 _cache: OrderedDict[tuple[Any, ...], CompiledGrammar] = OrderedDict()
@@ -105,3 +107,49 @@ def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
     if not cache:
         return build()
     return _cached(("regex", pattern, options, v.fingerprint), build)
+
+
+def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None,
+                        cache: bool = True, **options: Any) -> CompiledGrammar:
+    """Compile a JSON Schema so that every complete output validates against it.
+
+    Parameters
+    ----------
+    schema : dict, bool, JSON text, path to a .json file, Pydantic model, dataclass or
+        TypedDict
+    vocab : Vocabulary, tokenizer, or path to a tokenizer folder / tokenizer.json
+    limits : Limits, optional
+    cache : bool
+        Reuse an identical earlier compilation in this process.
+    **options
+        Fields of :class:`compilers.json_schema.JsonSchemaOptions`: ``whitespace``
+        (``"flexible"``, ``"compact"`` or a regex), ``max_whitespace``,
+        ``additional_properties_default``, ``max_string_length``, ``max_array_items``.
+
+    Raises
+    ------
+    SchemaError
+        The schema is invalid; the message carries the JSON pointer.
+    UnsupportedFeatureError
+        A keyword the engine cannot compile exactly (keyword and pointer).
+    LimitExceededError, VocabularyError
+    """
+    v = _vocab(vocab)
+    try:
+        opts = JsonSchemaOptions(**options)
+    except TypeError as e:
+        names = ", ".join(f.name for f in JsonSchemaOptions.__dataclass_fields__.values())
+        raise TypeError(f"{e}; accepted options: {names}") from None
+    parsed, source = load_schema(schema)
+    compile_options = CompileOptions(limits=limits or Limits())
+
+    def build() -> CompiledGrammar:
+        ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
+                                    source=source)
+        return build_compiled_grammar(ir, v, compile_options, kind="json_schema")
+
+    if not cache:
+        return build()
+    key = ("json_schema", json.dumps(parsed, sort_keys=True), opts, compile_options,
+           v.fingerprint)
+    return _cached(key, build)

@@ -144,3 +144,23 @@ def test_single_characters_exhaustively(pattern: str) -> None:
         and dfa.matches(chr(c).encode()) != (compiled.fullmatch(chr(c)) is not None)
     ]
     assert bad == [], [hex(c) for c in bad[:10]]
+
+
+@pytest.mark.parametrize(("a", "b"), [(r"[a-z]+", r"a.*"), (r"\d{2,5}", r"[0-5]+"),
+                                      (r"(ab)*", r"a*b*"), (r"é+|x", r"[^x]*")])
+def test_dfa_products_match_python_re(a: str, b: str) -> None:
+    from compilers.automata import example_string, intersect_dfas, subtract_dfas, union_dfas
+
+    da, db = build_terminal_dfa(a, False), build_terminal_dfa(b, False)
+    both, either, minus = intersect_dfas(da, db), union_dfas(da, db), subtract_dfas(da, db)
+    rng = random.Random(a + b)
+    for _ in range(1500):
+        s = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, 6)))
+        ma, mb = re.fullmatch(a, s) is not None, re.fullmatch(b, s) is not None
+        data = s.encode()
+        assert both.matches(data) == (ma and mb), (a, b, s)
+        assert either.matches(data) == (ma or mb), (a, b, s)
+        assert minus.matches(data) == (ma and not mb), (a, b, s)
+    for d in (both, either, minus):
+        w = example_string(d)
+        assert w is None or d.matches(w)

@@ -1,0 +1,928 @@
+"""JSON Schema -> grammar IR (terminals as exact byte automata, rules for structure).
+
+Strings, numbers and keys become terminals built by automaton operations (JSON-string
+encoding of regexes, intersections for combined constraints, differences so that the key
+terminals of one object never overlap); objects and arrays become rules. Every keyword is
+either compiled exactly, compiled to a documented narrower language, or refused with
+:class:`UnsupportedFeatureError` naming it and its JSON pointer -- never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import jsonschema
+
+from compilers.automata import (
+    ByteDFA,
+    build_byte_dfa,
+    intersect_dfas,
+    quoted_repeat_dfa,
+    subtract_dfas,
+    union_dfas,
+)
+from compilers.errors import LimitExceededError, SchemaError, UnsupportedFeatureError
+from compilers.ir import Grammar, Rule, SourceSpan, Terminal
+from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
+from compilers.json_schema.formats import format_regex
+from compilers.json_schema.numbers import integer_dfa, number_dfa
+from compilers.options import Limits
+from compilers.regex import compile_regex_nfa
+
+__all__ = ["JsonSchemaOptions", "compile_json_schema_ir"]
+
+JSON_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
+ANNOTATIONS = {
+    "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
+    "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
+    "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "nullable",
+    "discriminator", "xml", "externalDocs", "example",
+}
+STRING_KEYS = {"minLength", "maxLength", "pattern", "format"}
+NUMBER_KEYS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
+ARRAY_KEYS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems",
+              "uniqueItems", "contains", "minContains", "maxContains", "unevaluatedItems"}
+OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternProperties",
+               "propertyNames", "minProperties", "maxProperties", "dependentRequired",
+               "dependentSchemas", "dependencies", "unevaluatedProperties"}
+GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
+                "else", "$ref"}
+LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)
+KNOWN = ANNOTATIONS | STRING_KEYS | NUMBER_KEYS | ARRAY_KEYS | OBJECT_KEYS | GENERIC_KEYS
+
+
+@dataclass(frozen=True)
+class JsonSchemaOptions:
+    """How a JSON Schema is turned into a grammar.
+
+    Attributes
+    ----------
+    whitespace : "flexible", "compact" or a regex
+        ``flexible`` (default): JSON whitespace around punctuation, at most
+        ``max_whitespace`` characters per run; ``compact``: none; otherwise a Python regex
+        for one run (it must not match the empty string).
+    max_whitespace : int
+        Longest whitespace run with ``flexible`` (default 16).
+    property_order : "schema"
+        Properties appear in the order the schema lists them (the only order supported).
+    additional_properties_default : bool
+        What a missing ``additionalProperties`` means (default True, as in the spec).
+    max_string_length : int
+        Largest ``maxLength``/``minLength`` compiled exactly; longer bounds raise.
+    max_array_items : int
+        Largest item count that ``minItems``/``maxItems``/``prefixItems`` may unroll.
+    """
+
+    whitespace: str = "flexible"
+    max_whitespace: int = 16
+    property_order: Literal["schema"] = "schema"
+    additional_properties_default: bool = True
+    max_string_length: int = 1000
+    max_array_items: int = 1000
+
+
+@dataclass
+class _Ctx:
+    pointer: str
+
+
+def _is_schema(x: object) -> bool:
+    return isinstance(x, (dict, bool))
+
+
+class _Compiler:
+    def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits,
+                 source: str) -> None:
+        self.root = root
+        self.opt = options
+        self.limits = limits
+        self.source = source
+        self.rules: list[Rule] = []
+        self.terminals: dict[str, Terminal] = {}
+        self._term_by_key: dict[object, str] = {}
+        self._memo: dict[tuple[int, str], str] = {}
+        self._keep: list[Any] = []
+        self._ref_depth = 0
+        self._n = 0
+        self.notes: list[str] = []
+        self._validator_cls = jsonschema.validators.validator_for(
+            root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator)
+        try:
+            self._root_validator = self._validator_cls(root)
+        except Exception as e:  # referencing errors surface when used
+            raise SchemaError(f"cannot load schema: {e}") from None
+        ws = options.whitespace
+        if ws == "flexible":
+            self.ws = f"[ \\t\\n\\r]{{0,{options.max_whitespace}}}"
+        elif ws == "compact":
+            self.ws = ""
+        else:
+            if re.fullmatch(ws, ""):
+                raise SchemaError("the whitespace pattern must not match the empty string",
+                                  pointer="(options)")
+            self.ws = f"(?:{ws})?"
+
+    # -- grammar building helpers -------------------------------------------------------
+    def new_nt(self, hint: str) -> str:
+        self._n += 1
+        return f"n{self._n}_{re.sub(r'[^a-z0-9_]', '_', hint.lower())[:24]}"
+
+    def rule(self, lhs: str, *rhs: str) -> None:
+        if len(self.rules) >= self.limits.max_rules:
+            raise LimitExceededError("max_rules", self.limits.max_rules, len(self.rules) + 1,
+                                     "JSON Schema grammar")
+        self.rules.append(Rule(lhs, tuple(rhs), SourceSpan(self.source)))
+
+    def term(self, key: object, name_hint: str, describe: str,
+             build: Callable[[], ByteDFA], literal: bool = False) -> str:
+        name = self._term_by_key.get(key)
+        if name is not None:
+            return name
+        dfa = build()
+        if dfa.is_empty:
+            name = "NEVER"
+            if name not in self.terminals:
+                self.terminals[name] = Terminal(name, "(?!)", dfa=dfa)
+            self._term_by_key[key] = name
+            return name
+        name = f"{name_hint}_{len(self.terminals)}"
+        self.terminals[name] = Terminal(name, describe, is_literal=literal, dfa=dfa,
+                                        span=SourceSpan(self.source))
+        self._term_by_key[key] = name
+        return name
+
+    def regex_dfa(self, pattern: str, where: str, json_string: bool = False,
+                  quoted: bool = True) -> ByteDFA:
+        nfa = compile_regex_nfa(pattern, max_states=self.limits.max_nfa_states, where=where,
+                                json_string=json_string, quoted=quoted)
+        return build_byte_dfa(nfa, max_states=self.limits.max_dfa_states, where=where)
+
+    def punct(self, char: str) -> str:
+        ws = self.ws
+        c = re.escape(char)
+        pattern = {"{": f"{c}{ws}", "[": f"{c}{ws}", "}": f"{ws}{c}", "]": f"{ws}{c}",
+                   ",": f"{ws}{c}{ws}", ":": f"{ws}{c}{ws}"}[char]
+        names = {"{": "LBRACE", "}": "RBRACE", "[": "LSQB", "]": "RSQB", ",": "COMMA",
+                 ":": "COLON"}
+        return self.term(("punct", char), names[char], pattern,
+                         lambda: self.regex_dfa(pattern, f"punctuation {char!r}"), True)
+
+    def literal_term(self, text: str) -> str:
+        return self.term(("lit", text), text.upper(), text,
+                         lambda: self.regex_dfa(re.escape(text), text), True)
+
+    def string_term(self, regex: str, where: str, hint: str = "STRING") -> str:
+        """Terminal for JSON strings whose decoded value fully matches ``regex``."""
+        return self.term(("str", regex), hint, f"json string matching {regex}",
+                         lambda: self.regex_dfa(regex, where, json_string=True))
+
+    # -- schema access --------------------------------------------------------------------
+    def resolve_ref(self, ref: str, ptr: str) -> tuple[Any, str]:
+        if not isinstance(ref, str):
+            raise SchemaError("'$ref' must be a string", pointer=f"{ptr}/$ref")
+        if not ref.startswith("#"):
+            raise UnsupportedFeatureError(
+                f"remote $ref {ref!r} (only references inside the schema are resolved)",
+                location=f"{ptr}/$ref")
+        fragment = ref[1:]
+        if fragment and not fragment.startswith("/"):
+            target = self._find_anchor(self.root, fragment)
+            if target is None:
+                raise SchemaError(f"$ref {ref!r}: no $anchor {fragment!r} in the schema",
+                                  pointer=f"{ptr}/$ref")
+            return target, f"#{fragment}"
+        node: Any = self.root
+        for part in fragment.split("/")[1:]:
+            part = part.replace("~1", "/").replace("~0", "~")
+            from urllib.parse import unquote
+
+            part = unquote(part)
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            else:
+                raise SchemaError(f"$ref {ref!r} points to nothing", pointer=f"{ptr}/$ref")
+        return node, "#" + fragment
+
+    def _find_anchor(self, node: Any, name: str) -> Any:
+        if isinstance(node, dict):
+            if node.get("$anchor") == name or node.get("$id") == f"#{name}" \
+                    or node.get("id") == f"#{name}":
+                return node
+            for v in node.values():
+                hit = self._find_anchor(v, name)
+                if hit is not None:
+                    return hit
+        elif isinstance(node, list):
+            for v in node:
+                hit = self._find_anchor(v, name)
+                if hit is not None:
+                    return hit
+        return None
+
+    def check_keywords(self, schema: dict[str, Any], ptr: str) -> None:
+        for k in schema:
+            if k in KNOWN:
+                continue
+            if k in ("$dynamicRef", "$recursiveRef", "$recursiveAnchor"):
+                raise UnsupportedFeatureError(k, location=f"{ptr}/{k}")
+            # Unknown keywords are annotations (the spec and jsonschema ignore them).
+
+    # -- values ---------------------------------------------------------------------------
+    def value(self, schema: Any, ptr: str) -> str:
+        """Nonterminal for the JSON values valid against ``schema``."""
+        if isinstance(schema, dict) and "$ref" in schema and \
+                not (set(schema) - ANNOTATIONS - {"$ref"}):
+            # A plain reference: share the target's nonterminal (this is what makes
+            # recursive schemas finite).
+            self._ref_depth += 1
+            if self._ref_depth > 64:
+                raise SchemaError("$ref chain longer than 64 (a cycle without a base case?)",
+                                  pointer=ptr)
+            try:
+                target, tptr = self.resolve_ref(schema["$ref"], ptr)
+                return self.value(target, tptr)
+            finally:
+                self._ref_depth -= 1
+        key = (id(schema), ptr)
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        nt = self.new_nt(ptr.rsplit("/", 1)[-1] or "root")
+        self._memo[key] = nt
+        self._keep.append(schema)  # keeps id(schema) unique while memoised
+        self._value_into(nt, schema, ptr)
+        return nt
+
+    def _value_into(self, nt: str, schema: Any, ptr: str) -> None:
+        if schema is True:
+            self.rule(nt, self.any_value())
+            return
+        if schema is False:
+            return  # no rule: nothing is valid
+        if not isinstance(schema, dict):
+            raise SchemaError(f"a schema must be an object or a boolean, got "
+                              f"{type(schema).__name__}", pointer=ptr)
+        self.check_keywords(schema, ptr)
+        schema = self.flatten(schema, ptr)
+        if schema is False:
+            return
+        if "enum" in schema or "const" in schema:
+            self.enum_into(nt, schema, ptr)
+            return
+        if "anyOf" in schema or "oneOf" in schema:
+            self.any_of_into(nt, schema, ptr)
+            return
+        for t in self.types_of(schema, ptr):
+            self.rule(nt, self.typed_value(t, schema, ptr))
+
+    def flatten(self, schema: dict[str, Any], ptr: str) -> Any:
+        """Resolve ``$ref`` and merge ``allOf`` into one schema (exact intersection)."""
+        depth = 0
+        while "$ref" in schema:
+            depth += 1
+            if depth > 64:
+                raise SchemaError("$ref chain longer than 64 (a cycle without a base case?)",
+                                  pointer=ptr)
+            target, _ = self.resolve_ref(schema["$ref"], ptr)
+            rest = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
+            if not rest:
+                if not isinstance(target, dict):
+                    return target
+                schema = target
+                continue
+            # $ref beside other keywords (2019-09+): both apply.
+            schema = {"allOf": [target, rest]}
+        if "allOf" in schema:
+            parts = schema["allOf"]
+            if not isinstance(parts, list) or not parts:
+                raise SchemaError("'allOf' must be a non-empty array", pointer=f"{ptr}/allOf")
+            merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+            for i, part in enumerate(parts):
+                sub_ptr = f"{ptr}/allOf/{i}"
+                if not _is_schema(part):
+                    raise SchemaError("allOf items must be schemas", pointer=sub_ptr)
+                if isinstance(part, dict):
+                    self.check_keywords(part, sub_ptr)
+                    part = self.flatten(part, sub_ptr)
+                merged = merge_schemas(merged, part, sub_ptr)
+                if merged is False:
+                    return False
+            return merged
+        return schema
+
+    def types_of(self, schema: dict[str, Any], ptr: str) -> list[str]:
+        t = schema.get("type")
+        if t is None:
+            types = list(JSON_TYPES)
+            types.remove("integer")  # "number" covers integers
+        else:
+            types = [t] if isinstance(t, str) else t
+            if not isinstance(types, list) or not all(isinstance(x, str) for x in types):
+                raise SchemaError("'type' must be a string or an array of strings",
+                                  pointer=f"{ptr}/type")
+            for x in types:
+                if x not in JSON_TYPES:
+                    raise SchemaError(f"unknown type {x!r}; expected one of "
+                                      f"{', '.join(JSON_TYPES)}", pointer=f"{ptr}/type")
+            if "number" in types and "integer" in types:
+                types = [x for x in types if x != "integer"]
+        if "not" in schema:
+            types = self.apply_not(schema["not"], types, f"{ptr}/not")
+        for k in ("if", "then", "else"):
+            if k in schema and not (k == "if" and "then" not in schema and "else" not in schema):
+                raise UnsupportedFeatureError(f"{k} (if/then/else)", location=f"{ptr}/{k}")
+        for k in ("dependentRequired", "dependentSchemas", "dependencies",
+                  "unevaluatedProperties", "unevaluatedItems", "contains", "minContains",
+                  "maxContains", "maxProperties", "minProperties"):
+            if k in schema and ("object" in types or "array" in types):
+                if k == "minProperties" and _min_props_satisfied(schema):
+                    continue
+                if k in ("unevaluatedProperties", "unevaluatedItems") and schema[k] is True:
+                    continue
+                raise UnsupportedFeatureError(k, location=f"{ptr}/{k}")
+        if schema.get("uniqueItems") is True and "array" in types:
+            raise UnsupportedFeatureError("uniqueItems", location=f"{ptr}/uniqueItems")
+        return types
+
+    def apply_not(self, neg: Any, types: list[str], ptr: str) -> list[str]:
+        if neg is False or neg == {}:
+            return types
+        if neg is True:
+            return []
+        if isinstance(neg, dict) and set(neg) - ANNOTATIONS == {"type"}:
+            nt = neg["type"]
+            banned = {nt} if isinstance(nt, str) else set(nt)
+            if "number" in banned:
+                banned.add("integer")
+            if "integer" in banned and "number" in types:
+                raise UnsupportedFeatureError("not: {type: integer} beside type number",
+                                              location=ptr)
+            return [t for t in types if t not in banned]
+        raise UnsupportedFeatureError("not (beyond 'not: {type: ...}')", location=ptr)
+
+    def typed_value(self, t: str, schema: dict[str, Any], ptr: str) -> str:
+        if t == "null":
+            return self.literal_term("null")
+        if t == "boolean":
+            nt = self.new_nt("bool")
+            self.rule(nt, self.literal_term("true"))
+            self.rule(nt, self.literal_term("false"))
+            return nt
+        if t == "integer":
+            key = ("int", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
+                                     sort_keys=True, default=str))
+            return self.term(key, "INT", f"integer {key[1]}",
+                             lambda: integer_dfa(schema, ptr, self.limits.max_dfa_states))
+        if t == "number":
+            key = ("num", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
+                                     sort_keys=True, default=str))
+            return self.term(key, "NUM", f"number {key[1]}",
+                             lambda: number_dfa(schema, ptr, self.limits.max_dfa_states))
+        if t == "string":
+            return self.string_value(schema, ptr)
+        if t == "array":
+            return self.array_value(schema, ptr)
+        return self.object_value(schema, ptr)
+
+    # -- strings ----------------------------------------------------------------------------
+    def string_regex_parts(self, schema: dict[str, Any], ptr: str) -> list[str]:
+        """Python regexes over the decoded string that must all match."""
+        parts: list[str] = []
+        lo, hi = schema.get("minLength", 0), schema.get("maxLength")
+        for k, v in (("minLength", lo), ("maxLength", hi)):
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+                if isinstance(v, float) and v.is_integer() and v >= 0:
+                    continue
+                raise SchemaError(f"'{k}' must be a non-negative integer, got {v!r}",
+                                  pointer=f"{ptr}/{k}")
+        lo = int(lo)
+        hi = None if hi is None else int(hi)
+        if lo or hi is not None:
+            if max(lo, hi or 0) > self.opt.max_string_length:
+                raise UnsupportedFeatureError(
+                    f"string length bound above max_string_length="
+                    f"{self.opt.max_string_length}", location=f"{ptr}/maxLength")
+            parts.append(f"{LENGTH_MARK}{lo},{'' if hi is None else hi}")
+        patterns = ([schema["pattern"]] if "pattern" in schema else []) + \
+            list(schema.get("__patterns", []))
+        for pat in patterns:
+            if not isinstance(pat, str):
+                raise SchemaError("'pattern' must be a string", pointer=f"{ptr}/pattern")
+            parts.append(ecma_search_to_fullmatch(pat, f"{ptr}/pattern"))
+        formats = ([schema["format"]] if "format" in schema else []) + \
+            list(schema.get("__formats", []))
+        for fmt in formats:
+            rx = format_regex(fmt) if isinstance(fmt, str) else None
+            if rx is None:
+                raise UnsupportedFeatureError(f"format {fmt!r}", location=f"{ptr}/format")
+            parts.append(rx)
+        return parts
+
+    def string_value(self, schema: dict[str, Any], ptr: str) -> str:
+        parts = self.string_regex_parts(schema, ptr)
+        if not parts:
+            return self.string_term("(?s:.)*", ptr)
+        key = ("strs", tuple(parts))
+
+        def build() -> ByteDFA:
+            return self.string_parts_dfa(parts, ptr)
+
+        return self.term(key, "STRING", "json string: " + " & ".join(parts), build)
+
+    def string_parts_dfa(self, parts: list[str], ptr: str) -> ByteDFA:
+        """Intersection of the JSON-string automata of ``parts`` (regexes or a length)."""
+        dfas = []
+        for p in parts:
+            if p.startswith(LENGTH_MARK):
+                lo_s, hi_s = p[len(LENGTH_MARK):].split(",")
+                unit = self.regex_dfa("(?s:.)", ptr, json_string=True, quoted=False)
+                dfas.append(quoted_repeat_dfa(unit, int(lo_s), int(hi_s) if hi_s else None))
+            else:
+                dfas.append(self.regex_dfa(p, ptr, json_string=True))
+        dfa = dfas[0]
+        for d in dfas[1:]:
+            dfa = intersect_dfas(dfa, d, max_states=self.limits.max_dfa_states, where=ptr)
+        return dfa
+
+    # -- enum / const ---------------------------------------------------------------------
+    def enum_into(self, nt: str, schema: dict[str, Any], ptr: str) -> None:
+        if "const" in schema:
+            candidates = [schema["const"]]
+            if "enum" in schema:
+                candidates = [v for v in schema["enum"] if _json_equal(v, schema["const"])]
+        else:
+            candidates = schema["enum"]
+            if not isinstance(candidates, list):
+                raise SchemaError("'enum' must be an array", pointer=f"{ptr}/enum")
+            if len(candidates) > 100_000:
+                raise LimitExceededError("enum size", 100_000, len(candidates), f"{ptr}/enum")
+        rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
+        validator = self.sub_validator(rest) if rest else None
+        seen: set[str] = set()
+        for v in candidates:
+            text = json.dumps(v, sort_keys=False, ensure_ascii=False)
+            if text in seen:
+                continue
+            seen.add(text)
+            if validator is not None and not validator.is_valid(v):
+                continue
+            self.rule(nt, self.literal_value(v, ptr))
+
+    def literal_value(self, v: Any, ptr: str) -> str:
+        if v is None:
+            return self.literal_term("null")
+        if v is True:
+            return self.literal_term("true")
+        if v is False:
+            return self.literal_term("false")
+        if isinstance(v, (int, float)):
+            text = json.dumps(v)
+            return self.term(("numlit", text), "NUMLIT", text,
+                             lambda: self.regex_dfa(re.escape(text), ptr), True)
+        if isinstance(v, str):
+            return self.string_term(re.escape(v), ptr, "STRLIT")
+        nt = self.new_nt("literal")
+        if isinstance(v, list):
+            syms = [self.punct("[")]
+            for i, item in enumerate(v):
+                if i:
+                    syms.append(self.punct(","))
+                syms.append(self.literal_value(item, ptr))
+            syms.append(self.punct("]"))
+        elif isinstance(v, dict):
+            syms = [self.punct("{")]
+            for i, (k, item) in enumerate(v.items()):
+                if i:
+                    syms.append(self.punct(","))
+                syms += [self.string_term(re.escape(k), ptr, "KEY"), self.punct(":"),
+                         self.literal_value(item, ptr)]
+            syms.append(self.punct("}"))
+        else:
+            raise SchemaError(f"not a JSON value: {v!r}", pointer=ptr)
+        self.rule(nt, *syms)
+        return nt
+
+    # -- combinators ----------------------------------------------------------------------
+    def any_of_into(self, nt: str, schema: dict[str, Any], ptr: str) -> None:
+        kw = "anyOf" if "anyOf" in schema else "oneOf"
+        options = schema[kw]
+        if not isinstance(options, list) or not options:
+            raise SchemaError(f"'{kw}' must be a non-empty array", pointer=f"{ptr}/{kw}")
+        rest = {k: v for k, v in schema.items() if k != kw}
+        if kw == "oneOf" and not self.pairwise_disjoint(options, ptr):
+            raise UnsupportedFeatureError(
+                "oneOf whose branches may overlap (only oneOf with mutually exclusive "
+                "branches is exact)", location=f"{ptr}/oneOf")
+        for i, b in enumerate(options):
+            sub_ptr = f"{ptr}/{kw}/{i}"
+            if not _is_schema(b):
+                raise SchemaError(f"{kw} items must be schemas", pointer=sub_ptr)
+            combined = {"allOf": [rest, b]} if rest else b
+            self.rule(nt, self.value(combined, sub_ptr))
+
+    def pairwise_disjoint(self, options: list[Any], ptr: str) -> bool:
+        """True when no JSON value can satisfy two branches (decided on types, consts,
+        enums and required-const discriminators)."""
+        sigs = [self.signature(o, f"{ptr}/oneOf/{i}") for i, o in enumerate(options)]
+        for i in range(len(sigs)):
+            for j in range(i + 1, len(sigs)):
+                if not _disjoint(sigs[i], sigs[j]):
+                    return False
+        return True
+
+    def signature(self, schema: Any, ptr: str) -> tuple[frozenset[str], Any, dict[str, Any]]:
+        """(possible types, literal values or None, property consts) of a branch."""
+        if schema is False:
+            return frozenset(), [], {}
+        if not isinstance(schema, dict):
+            return frozenset(JSON_TYPES), None, {}
+        s = self.flatten(schema, ptr) if ("$ref" in schema or "allOf" in schema) else schema
+        if s is False:
+            return frozenset(), [], {}
+        t = s.get("type")
+        types = set(JSON_TYPES) if t is None else ({t} if isinstance(t, str) else set(t))
+        if "number" in types:
+            types.add("integer")
+        if "integer" in types:
+            types.add("number")
+        values = None
+        if "const" in s:
+            values = [s["const"]]
+        elif "enum" in s and isinstance(s["enum"], list):
+            values = list(s["enum"])
+        consts: dict[str, Any] = {}
+        props = s.get("properties", {})
+        required = set(s.get("required", []))
+        if isinstance(props, dict):
+            for name, sub in props.items():
+                if name in required and isinstance(sub, dict):
+                    sub_flat = sub
+                    if "$ref" in sub:
+                        sub_flat = self.flatten(sub, ptr)
+                    if isinstance(sub_flat, dict) and "const" in sub_flat:
+                        consts[name] = [sub_flat["const"]]
+                    elif isinstance(sub_flat, dict) and isinstance(sub_flat.get("enum"), list):
+                        consts[name] = sub_flat["enum"]
+        return frozenset(types), values, consts
+
+    # -- any value ------------------------------------------------------------------------
+    def any_value(self) -> str:
+        key = (0, "<any>")
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        nt = self.new_nt("any")
+        self._memo[key] = nt
+        string = self.string_term("(?s:.)*", "<any>")
+        for sym in (self.literal_term("null"), self.literal_term("true"),
+                    self.literal_term("false"), string,
+                    self.term(("num", "{}"), "NUM", "number",
+                              lambda: number_dfa({}, "#", self.limits.max_dfa_states))):
+            self.rule(nt, sym)
+        arr, items = self.new_nt("any_array"), self.new_nt("any_items")
+        self.rule(arr, self.punct("["), self.punct("]"))
+        self.rule(arr, self.punct("["), items, self.punct("]"))
+        self.rule(items, nt)
+        self.rule(items, items, self.punct(","), nt)
+        obj, members = self.new_nt("any_object"), self.new_nt("any_members")
+        self.rule(obj, self.punct("{"), self.punct("}"))
+        self.rule(obj, self.punct("{"), members, self.punct("}"))
+        self.rule(members, string, self.punct(":"), nt)
+        self.rule(members, members, self.punct(","), string, self.punct(":"), nt)
+        self.rule(nt, arr)
+        self.rule(nt, obj)
+        return nt
+
+    # -- arrays ---------------------------------------------------------------------------
+    def array_value(self, schema: dict[str, Any], ptr: str) -> str:
+        prefix: list[Any] = []
+        tail: Any = True
+        if "prefixItems" in schema:
+            prefix = list(schema["prefixItems"])
+            tail = schema.get("items", True)
+        elif isinstance(schema.get("items"), list):
+            prefix = list(schema["items"])
+            tail = schema.get("additionalItems", True)
+        elif "items" in schema:
+            tail = schema["items"]
+        lo = _count(schema, "minItems", 0, ptr)
+        hi = _count(schema, "maxItems", None, ptr)
+        if hi is not None and lo > hi:
+            return self.new_nt("empty")
+        if tail is False:
+            hi = len(prefix) if hi is None else min(hi, len(prefix))
+            if lo > hi:
+                return self.new_nt("empty")
+        unroll = max(len(prefix), lo)
+        if (hi if hi is not None else unroll) > self.opt.max_array_items or \
+                unroll > self.opt.max_array_items:
+            raise UnsupportedFeatureError(
+                f"array bounds above max_array_items={self.opt.max_array_items}",
+                location=f"{ptr}/maxItems")
+
+        def item_schema(i: int) -> tuple[Any, str]:
+            if i < len(prefix):
+                return prefix[i], f"{ptr}/prefixItems/{i}" if "prefixItems" in schema else \
+                    f"{ptr}/items/{i}"
+            return tail, f"{ptr}/items"
+
+        # state k = k items written; past the unrolled part the last state loops.
+        last = hi if hi is not None else max(unroll, 1)
+        states = [self.new_nt(f"arr{k}") for k in range(last + 1)]
+        for k in range(last + 1):
+            st = states[k]
+            if k >= lo:
+                self.rule(st, self.punct("]"))
+            can_add = hi is None or k < hi
+            if not can_add:
+                continue
+            sch, sp = item_schema(k)
+            item = self.value(sch, sp)
+            nxt = states[k + 1] if k + 1 <= last else st  # loop past the unrolled part
+            if k == 0:
+                self.rule(st, item, nxt)
+            else:
+                self.rule(st, self.punct(","), item, nxt)
+        start = self.new_nt("array")
+        self.rule(start, self.punct("["), states[0])
+        return start
+
+    # -- objects --------------------------------------------------------------------------
+    def object_value(self, schema: dict[str, Any], ptr: str) -> str:
+        props = schema.get("properties", {})
+        if not isinstance(props, dict):
+            raise SchemaError("'properties' must be an object", pointer=f"{ptr}/properties")
+        required = schema.get("required", [])
+        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
+            raise SchemaError("'required' must be an array of strings",
+                              pointer=f"{ptr}/required")
+        pattern_props = schema.get("patternProperties", {})
+        if not isinstance(pattern_props, dict):
+            raise SchemaError("'patternProperties' must be an object",
+                              pointer=f"{ptr}/patternProperties")
+        additional = schema.get("additionalProperties", self.opt.additional_properties_default)
+        names_schema = schema.get("propertyNames", True)
+
+        # Declared names: properties in order, then required names not among them.
+        names = list(props) + [r for r in dict.fromkeys(required) if r not in props]
+        pat_regexes = [(p, ecma_search_to_fullmatch(p, f"{ptr}/patternProperties"))
+                       for p in pattern_props]
+        members: list[tuple[str, bool, str]] = []  # (key terminal, required, value nt)
+        req = set(required)
+        for name in names:
+            sub_ptr = f"{ptr}/properties/{_escape_ptr(name)}"
+            applicable: list[Any] = []
+            if name in props:
+                applicable.append(props[name])
+            for p, rx in pat_regexes:
+                if re.fullmatch(rx, name):
+                    applicable.append(pattern_props[p])
+            if not applicable:
+                applicable.append(additional)
+            if not self.name_allowed(names_schema, name, ptr):
+                applicable.append(False)
+            sub = applicable[0] if len(applicable) == 1 else {"allOf": applicable}
+            value_nt = self.value(sub, sub_ptr)
+            key = self.string_term(re.escape(name), sub_ptr, "KEY")
+            members.append((key, name in req, value_nt))
+
+        extras: list[tuple[str, str]] = []  # (key terminal, value nt)
+        declared_dfa = None
+        for name in names:
+            d = self.regex_dfa(re.escape(name), ptr, json_string=True)
+            declared_dfa = d if declared_dfa is None else union_dfas(declared_dfa, d)
+        names_dfa = self.property_names_dfa(names_schema, f"{ptr}/propertyNames")
+        pattern_dfas = [self.regex_dfa(rx, f"{ptr}/patternProperties", json_string=True)
+                        for _, rx in pat_regexes]
+        for i in range(len(pattern_dfas)):
+            for j in range(i + 1, len(pattern_dfas)):
+                both = intersect_dfas(pattern_dfas[i], pattern_dfas[j])
+                if declared_dfa is not None:
+                    both = subtract_dfas(both, declared_dfa)
+                if not both.is_empty:
+                    raise UnsupportedFeatureError(
+                        "patternProperties whose patterns overlap on undeclared names",
+                        location=f"{ptr}/patternProperties")
+
+        def restrict(d: ByteDFA) -> ByteDFA:
+            if declared_dfa is not None:
+                d = subtract_dfas(d, declared_dfa, max_states=self.limits.max_dfa_states)
+            if names_dfa is not None:
+                d = intersect_dfas(d, names_dfa, max_states=self.limits.max_dfa_states)
+            return d
+
+        for (p, _), pd in zip(pat_regexes, pattern_dfas, strict=True):
+            key_dfa = restrict(pd)
+            if key_dfa.is_empty:
+                continue
+            key = self.term(("pkey", ptr, p), "PKEY", f"key matching {p}",
+                            _constant(key_dfa))
+            extras.append((key, self.value(pattern_props[p],
+                                           f"{ptr}/patternProperties/{_escape_ptr(p)}")))
+        if additional is not False:
+            def build_additional() -> ByteDFA:
+                d = self.regex_dfa("(?s:.)*", ptr, json_string=True)
+                for pd in pattern_dfas:
+                    d = subtract_dfas(d, pd, max_states=self.limits.max_dfa_states)
+                return restrict(d)
+
+            key = self.term(("akey", ptr), "AKEY", "additional key", build_additional)
+            if key != "NEVER":
+                extras.append((key, self.value(additional, f"{ptr}/additionalProperties")))
+
+        # Chain: member i considered next; `f` = a member was written (comma needed).
+        n = len(members)
+        chain = {(i, f): self.new_nt(f"obj{i}{'c' if f else ''}")
+                 for i in range(n + 1) for f in (False, True)}
+        tail = {f: self.new_nt(f"objx{'c' if f else ''}") for f in (False, True)}
+        for i, (key, is_req, value_nt) in enumerate(members):
+            for f in (False, True):
+                lhs = chain[(i, f)]
+                syms = ([self.punct(",")] if f else []) + [key, self.punct(":"), value_nt]
+                self.rule(lhs, *syms, chain[(i + 1, True)])
+                if not is_req:
+                    self.rule(lhs, chain[(i + 1, f)])
+        for f in (False, True):
+            self.rule(chain[(n, f)], tail[f])
+            self.rule(tail[f], self.punct("}"))
+            for key, value_nt in extras:
+                syms = ([self.punct(",")] if f else []) + [key, self.punct(":"), value_nt]
+                self.rule(tail[f], *syms, tail[True])
+        start = self.new_nt("object")
+        self.rule(start, self.punct("{"), chain[(0, False)])
+        return start
+
+    def name_allowed(self, names_schema: Any, name: str, ptr: str) -> bool:
+        if names_schema is True:
+            return True
+        if names_schema is False:
+            return False
+        return bool(self.sub_validator(names_schema).is_valid(name))
+
+    def sub_validator(self, sub: Any) -> Any:
+        """A jsonschema validator for a sub-schema whose local $refs resolve in the root."""
+        wrapper = sub
+        if isinstance(sub, dict) and isinstance(self.root, dict):
+            wrapper = {**{k: self.root[k] for k in ("$defs", "definitions")
+                          if k in self.root}, **sub}
+        return self._validator_cls(wrapper)
+
+    def property_names_dfa(self, names_schema: Any, ptr: str) -> ByteDFA | None:
+        if names_schema is True or names_schema == {}:
+            return None
+        if names_schema is False:
+            return self.regex_dfa("(?!)", ptr, json_string=True)
+        if not isinstance(names_schema, dict):
+            raise SchemaError("'propertyNames' must be a schema", pointer=ptr)
+        flat = self.flatten(names_schema, ptr)
+        if flat is False:
+            return self.regex_dfa("(?!)", ptr, json_string=True)
+        extra = set(flat) - STRING_KEYS - ANNOTATIONS - {"type"}
+        if extra or flat.get("type", "string") != "string":
+            raise UnsupportedFeatureError(
+                "propertyNames beyond string keywords (type, pattern, format, lengths)",
+                location=ptr)
+        parts = self.string_regex_parts(flat, ptr) or ["(?s:.)*"]
+        return self.string_parts_dfa(parts, ptr)
+
+
+def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
+    return lambda: d
+
+
+def _escape_ptr(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
+def _count(schema: dict[str, Any], key: str, default: int | None, ptr: str) -> Any:
+    v = schema.get(key, default)
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise SchemaError(f"'{key}' must be a non-negative integer, got {v!r}",
+                          pointer=f"{ptr}/{key}")
+    return v
+
+
+def _min_props_satisfied(schema: dict[str, Any]) -> bool:
+    v = schema.get("minProperties", 0)
+    req = schema.get("required", [])
+    return isinstance(v, int) and isinstance(req, list) and v <= len(set(req))
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    return bool(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True))
+
+
+def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
+              b: tuple[frozenset[str], Any, dict[str, Any]]) -> bool:
+    types_a, vals_a, consts_a = a
+    types_b, vals_b, consts_b = b
+    if not (types_a & types_b):
+        return True
+    if vals_a is not None and vals_b is not None:
+        sa = {json.dumps(v, sort_keys=True) for v in vals_a}
+        sb = {json.dumps(v, sort_keys=True) for v in vals_b}
+        if not (sa & sb):
+            return True
+    for name in set(consts_a) & set(consts_b):
+        sa = {json.dumps(v, sort_keys=True) for v in consts_a[name]}
+        sb = {json.dumps(v, sort_keys=True) for v in consts_b[name]}
+        if not (sa & sb):
+            return True
+    return False
+
+
+def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
+    """The intersection of two flattened schemas, for the keywords where it is exact;
+    raises UnsupportedFeatureError where a keyword cannot be merged exactly."""
+    if a is False or b is False:
+        return False
+    if a is True:
+        return b if b is not True else {}
+    if b is True:
+        return a
+    out = dict(a)
+    for k, v in b.items():
+        if k in ANNOTATIONS:
+            continue
+        if k not in out:
+            out[k] = v
+            continue
+        cur = out[k]
+        if _json_equal(cur, v):
+            continue
+        if k == "type":
+            ta = {cur} if isinstance(cur, str) else set(cur)
+            tb = {v} if isinstance(v, str) else set(v)
+            both = ta & tb
+            if ("number" in ta and "integer" in tb) or ("integer" in ta and "number" in tb):
+                both.add("integer")
+            if not both:
+                return False
+            out[k] = sorted(both)
+        elif k == "required":
+            out[k] = list(dict.fromkeys(list(cur) + list(v)))
+        elif k == "properties":
+            merged = dict(cur)
+            for name, sub in v.items():
+                merged[name] = {"allOf": [merged[name], sub]} if name in merged else sub
+            out[k] = merged
+        elif k in ("minimum", "minLength", "minItems", "minProperties", "exclusiveMinimum") \
+                and not isinstance(v, bool) and not isinstance(cur, bool):
+            out[k] = max(cur, v)
+        elif k in ("maximum", "maxLength", "maxItems", "maxProperties", "exclusiveMaximum") \
+                and not isinstance(v, bool) and not isinstance(cur, bool):
+            out[k] = min(cur, v)
+        elif k in ("enum",):
+            keep = {json.dumps(x, sort_keys=True) for x in v}
+            out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
+        elif k == "const":
+            return False
+        elif k in ("items", "additionalProperties", "propertyNames", "additionalItems",
+                   "not") and _is_schema(cur) and _is_schema(v):
+            out[k] = {"allOf": [cur, v]} if k != "not" else {"anyOf": [cur, v]}
+        elif k in ("pattern", "format"):
+            extra = f"__{k}s"
+            out[extra] = [*out.get(extra, []), v]
+        elif k == "anyOf" and len(cur) * len(v) <= 64:
+            out[k] = [{"allOf": [x, y]} for x in cur for y in v]
+        else:
+            raise UnsupportedFeatureError(f"allOf combining two different {k!r}",
+                                          location=f"{ptr}/{k}")
+    return out
+
+
+def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = None,
+                           limits: Limits | None = None, source: str = "<schema>") -> Grammar:
+    """Compile a JSON Schema (already parsed) to the grammar IR.
+
+    Raises
+    ------
+    SchemaError
+        The schema is invalid (with the JSON pointer of the bad node).
+    UnsupportedFeatureError
+        A keyword cannot be compiled exactly (keyword and pointer).
+    LimitExceededError
+    """
+    options = options or JsonSchemaOptions()
+    limits = limits or Limits()
+    if not _is_schema(schema):
+        raise SchemaError(f"a schema must be an object or a boolean, got "
+                          f"{type(schema).__name__}", pointer="#", source=source)
+    c = _Compiler(schema, options, limits, source)
+    top = c.value(schema, "#")
+    c.rule("start", top)
+    if not c.terminals:
+        c.terminals["NEVER"] = Terminal("NEVER", "(?!)", dfa=c.regex_dfa("(?!)", "#"))
+    return Grammar(terminals=tuple(c.terminals.values()), rules=tuple(c.rules), start="start",
+                   source=source)
+

@@ -1,0 +1,156 @@
+"""JSON Schema compiler: languages of small schemas, soundness by sampling, errors."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+import grammar_engine as ge
+from grammar_engine import SchemaError, UnsupportedFeatureError
+from tests.json_helpers import accepts_text, is_valid, sample_document
+
+BYTES_VOCAB = ge.Vocabulary.from_bytes(
+    [bytes([i]) for i in range(256)] + [b'{"', b'":', b'", "', b'"}', b"true", b"null", b"[]",
+                                        b"0.", b"\\u00", b"  ", b""],
+    eos_token_ids=[266], special_ids=[266])
+
+
+def compile_schema(schema: Any, **kw: Any) -> ge.CompiledGrammar:
+    return ge.compile_json_schema(schema, BYTES_VOCAB, cache=False, **kw)
+
+
+CASES: list[tuple[Any, list[str], list[str]]] = [
+    ({"type": "integer", "minimum": -3, "maximum": 12}, ["-3", "0", "12", "7"],
+     ["13", "-4", "1.5", '"1"', "01"]),
+    ({"type": "string", "minLength": 2, "maxLength": 3}, ['"ab"', '"abc"', '"\\u00e9x"'],
+     ['"a"', '"abcd"', "12"]),
+    ({"type": "string", "pattern": "^[a-z]+$"}, ['"abc"'], ['"ab1"', '""']),
+    ({"type": "string", "pattern": "b+"}, ['"abbc"', '"b"'], ['"ac"']),
+    ({"type": "string", "format": "date"}, ['"2024-02-29"', '"2023-12-31"'],
+     ['"2023-02-29"', '"2023-13-01"', '"2023-1-01"']),
+    ({"type": "string", "format": "uuid"}, ['"123e4567-e89b-12d3-a456-426614174000"'],
+     ['"123e4567e89b12d3a456426614174000"']),
+    ({"enum": ["a", 1, None, [1, 2], {"k": True}]}, ['"a"', "1", "null", "[1, 2]",
+                                                       '{"k": true}'], ['"b"', "2", "[1]"]),
+    ({"const": {"a": [1, "x"]}}, ['{"a": [1, "x"]}', '{"a":[1,"x"]}'], ['{"a": [1]}']),
+    ({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "string"}},
+      "required": ["a"], "additionalProperties": False},
+     ['{"a": 1}', '{"a": 1, "b": "x"}', '{ "a" : 1 }'],
+     ['{}', '{"b": "x"}', '{"a": 1, "c": 2}', '{"a": "1"}', '{"a": 1, "a": 2}']),
+    ({"type": "object", "properties": {"a": {"type": "integer"}},
+      "additionalProperties": {"type": "boolean"}},
+     ['{"a": 1, "x": true}', '{"x": false, "y": true}', '{}'],
+     ['{"x": 1}', '{"a": 1, "a": true}']),
+    ({"type": "object", "patternProperties": {"^n_": {"type": "number"}},
+      "additionalProperties": False}, ['{"n_1": 2.5}', '{}'], ['{"m": 1}', '{"n_1": "x"}']),
+    ({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3},
+     ["[1]", "[1, 2, 3]"], ["[]", "[1, 2, 3, 4]", '["a"]']),
+    ({"type": "array", "prefixItems": [{"type": "string"}, {"type": "integer"}],
+      "items": False}, ['["a", 1]', '["a"]', "[]"], ['["a", 1, 2]', "[1]"]),
+    ({"anyOf": [{"type": "string"}, {"type": "integer", "minimum": 5}]}, ['"x"', "5"],
+     ["4", "null"]),
+    ({"oneOf": [{"type": "string"}, {"type": "null"}]}, ['"x"', "null"], ["1"]),
+    ({"allOf": [{"type": "integer"}, {"minimum": 2}, {"maximum": 4}]}, ["2", "4"], ["5"]),
+    ({"$defs": {"node": {"type": "object", "properties": {
+        "v": {"type": "integer"}, "next": {"$ref": "#/$defs/node"}},
+        "additionalProperties": False}}, "$ref": "#/$defs/node"},
+     ['{"v": 1, "next": {"v": 2, "next": {}}}'], ['{"next": {"v": "x"}}']),
+    ({"type": ["string", "null"]}, ['"a"', "null"], ["1"]),
+    ({"not": {"type": "string"}}, ["1", "null", "[]", "{}"], ['"a"']),
+    (True, ["1", '{"a": [null, {"b": "c"}]}'], ["{", "1 2"]),
+    ({"type": "number", "minimum": 0, "exclusiveMaximum": 1}, ["0", "0.5", "0.999"],
+     ["1", "1.0", "-0.1"]),
+]
+
+
+@pytest.mark.parametrize(("schema", "valid", "invalid"), CASES,
+                         ids=[json.dumps(c[0])[:60] for c in CASES])
+def test_language(schema: Any, valid: list[str], invalid: list[str]) -> None:
+    g = compile_schema(schema)
+    for text in valid:
+        assert is_valid(schema, text), f"test data: {text} should be valid"
+        assert accepts_text(g, text), f"rejected valid {text}"
+    for text in invalid:
+        assert not accepts_text(g, text), f"accepted invalid {text}"
+
+
+@pytest.mark.parametrize(("schema", "valid", "invalid"), CASES,
+                         ids=[json.dumps(c[0])[:60] for c in CASES])
+def test_sampled_documents_validate(schema: Any, valid: list[str], invalid: list[str]) -> None:
+    """Soundness: documents drawn from the engine's own masks always validate."""
+    g = compile_schema(schema)
+    rng = random.Random(json.dumps(schema))
+    produced = 0
+    for _ in range(25):
+        doc = sample_document(g, rng)
+        if doc is None:
+            continue
+        produced += 1
+        assert is_valid(schema, doc), f"invalid document sampled: {doc!r}"
+    assert produced > 0
+
+
+@pytest.mark.parametrize(("schema", "pointer", "error", "fragment"), [
+    ({"type": "integer", "minimum": "5"}, "#/minimum", SchemaError, "must be a number"),
+    ({"type": "strin"}, "#/type", SchemaError, "unknown type"),
+    ({"type": "string", "minLength": -1}, "#/minLength", SchemaError, "non-negative"),
+    ({"$ref": "#/$defs/missing"}, "#/$ref", SchemaError, "points to nothing"),
+    ({"$ref": "http://example.com/s.json"}, "#/$ref", UnsupportedFeatureError, "remote"),
+    ({"type": "string", "format": "no-such-format"}, "#/format", UnsupportedFeatureError,
+     "format"),
+    ({"type": "string", "pattern": "(a)\\1"}, "#/pattern", UnsupportedFeatureError,
+     "back-references"),
+    ({"type": "array", "uniqueItems": True}, "#/uniqueItems", UnsupportedFeatureError,
+     "uniqueItems"),
+    ({"properties": {"a": {"if": {"type": "string"}, "then": {"minLength": 1}}}},
+     "#/properties/a/if", UnsupportedFeatureError, "if/then/else"),
+    ({"oneOf": [{"type": "integer"}, {"minimum": 1}]}, "#/oneOf", UnsupportedFeatureError,
+     "oneOf"),
+    ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+     "#", SchemaError, "$ref chain"),
+])
+def test_errors_name_keyword_and_pointer(schema: Any, pointer: str, error: type[Exception],
+                                         fragment: str) -> None:
+    with pytest.raises(error) as info:
+        compile_schema(schema)
+    assert fragment in str(info.value)
+    where = getattr(info.value, "pointer", None) or getattr(info.value, "location", "")
+    assert where.startswith(pointer), (where, pointer)
+
+
+def test_unsatisfiable_schema_is_refused() -> None:
+    with pytest.raises(ge.GrammarSyntaxError, match="empty"):
+        compile_schema({"type": "integer", "minimum": 5, "maximum": 1})
+
+
+def test_compact_whitespace() -> None:
+    g = compile_schema({"type": "object", "properties": {"a": {"type": "integer"}}},
+                       whitespace="compact")
+    assert accepts_text(g, '{"a":1}')
+    assert not accepts_text(g, '{"a": 1}')
+
+
+def test_whitespace_runs_are_bounded() -> None:
+    g = compile_schema({"type": "array", "items": {"type": "integer"}}, max_whitespace=4)
+    assert accepts_text(g, "[1,    2]")
+    assert not accepts_text(g, "[1," + " " * 5 + "2]")
+
+
+def test_pydantic_model() -> None:
+    pydantic = pytest.importorskip("pydantic")
+
+    class Item(pydantic.BaseModel):  # type: ignore[misc, name-defined]
+        name: str
+        count: int = 0
+
+    g = ge.compile_json_schema(Item, BYTES_VOCAB, cache=False)
+    assert accepts_text(g, '{"name": "x", "count": 2}')
+    assert not accepts_text(g, '{"count": 2}')
+
+
+def test_unknown_option_lists_accepted_ones() -> None:
+    with pytest.raises(TypeError, match="accepted options"):
+        compile_schema({}, whitespce="compact")

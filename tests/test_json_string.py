@@ -1,0 +1,80 @@
+"""JSON-string encoding of regexes: the DFA matches exactly the JSON string literals whose
+decoded value matches the pattern (raw characters, short escapes, \\u escapes, surrogate
+pairs), checked against ``json`` and ``re``."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+
+import pytest
+
+from compilers.automata import ByteDFA, build_byte_dfa
+from compilers.regex import compile_regex_nfa
+
+PATTERNS = [r"[a-z]+", r".*", r"(?s:.)*", r"é{1,3}", r"[😀-🙏]x?", r"a\\b", r'"q"', r"\n\t",
+            r"[^a]{2}", r"\w+", r"[\u0000-\u001f]", r"(?s:.){0,3}"]
+ALPHA = ["a", "b", "é", "😀", "🙂", "\n", "\t", '"', "\\", "/", "x", "\u0001", "\u2028", "中",
+         "\u007f", "\ud7ff", "\ue000", "\U0010ffff"]
+
+
+def dfa(pattern: str) -> ByteDFA:
+    return build_byte_dfa(compile_regex_nfa(pattern, json_string=True))
+
+
+def encodings(s: str) -> list[str]:
+    out = [json.dumps(s), json.dumps(s, ensure_ascii=False)]
+    mixed = []
+    for c in s:
+        if ord(c) < 0x10000:
+            mixed.append(f"\\u{ord(c):04X}")
+        else:
+            mixed.append(json.dumps(c)[1:-1])
+    out.append('"' + "".join(mixed) + '"')
+    return out
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_every_encoding_of_a_match_is_accepted(pattern: str) -> None:
+    d = dfa(pattern)
+    rng = random.Random(pattern)
+    for _ in range(1500):
+        s = "".join(rng.choice(ALPHA) for _ in range(rng.randint(0, 4)))
+        expected = re.fullmatch(pattern, s) is not None
+        for e in encodings(s):
+            assert json.loads(e) == s
+            assert d.matches(e.encode()) == expected, (pattern, s, e)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_every_accepted_literal_decodes_to_a_match(pattern: str) -> None:
+    """Soundness: random walks through the DFA end in valid JSON strings that match."""
+    d = dfa(pattern)
+    rng = random.Random(pattern)
+    accepted = 0
+    for _ in range(400):
+        s, out = 0, bytearray()
+        for _ in range(40):
+            if d.accept[s] and rng.random() < 0.3:
+                break
+            moves = [b for b in range(256) if d.trans[s, b] >= 0]
+            if not moves:
+                break
+            b = rng.choice(moves)
+            out.append(b)
+            s = int(d.trans[s, b])
+        if not d.accept[s]:
+            continue
+        accepted += 1
+        value = json.loads(out.decode("utf-8"))
+        assert isinstance(value, str)
+        assert re.fullmatch(pattern, value), (pattern, bytes(out))
+    assert accepted > 0
+
+
+def test_lone_surrogate_escapes_are_rejected() -> None:
+    d = dfa(r"(?s:.)*")
+    assert not d.is_prefix(b'"\\ud800"')
+    assert not d.is_prefix(b'"\\udc00')
+    assert d.matches(b'"\\ud83d\\ude00"')
