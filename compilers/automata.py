@@ -23,6 +23,7 @@ __all__ = [
     "build_terminal_dfa",
     "example_string",
     "intersect_dfas",
+    "json_literal_dfa",
     "literal_dfa",
     "quoted_repeat_dfa",
     "subtract_dfas",
@@ -291,41 +292,25 @@ def _complete(d: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
+    from native.kernels import dfa_product
+
     ta, aa = _complete(a)
     tb, ab = _complete(b)
-    sink_a, sink_b = ta.shape[0] - 1, tb.shape[0] - 1
-    start = (0 if a.n_states else sink_a, 0 if b.n_states else sink_b)
-    index = {start: 0}
-    order = [start]
-    rows: list[np.ndarray] = []
-    i = 0
-    while i < len(order):
-        sa, sb = order[i]
-        i += 1
-        na, nb = ta[sa], tb[sb]
-        keys = na.astype(np.int64) * (sink_b + 1) + nb
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        targets = np.empty(len(uniq), dtype=np.int32)
-        for k, key in enumerate(uniq.tolist()):
-            pair = (key // (sink_b + 1), key % (sink_b + 1))
-            sid = index.get(pair)
-            if sid is None:
-                if len(order) >= max_states:
-                    raise LimitExceededError("max_dfa_states", max_states, len(order) + 1,
-                                             where)
-                sid = index[pair] = len(order)
-                order.append(pair)
-            targets[k] = sid
-        rows.append(targets[inverse.reshape(-1)])
-    trans = np.stack(rows).astype(np.int32)
-    pa = np.array([aa[x] for x, _ in order], dtype=np.bool_)
-    pb = np.array([ab[y] for _, y in order], dtype=np.bool_)
+    # Start in each automaton's state 0 (its sink when it has no states).
+    if not a.n_states:
+        ta, aa = ta[-1:] * 0, aa[-1:]
+    if not b.n_states:
+        tb, ab = tb[-1:] * 0, ab[-1:]
+    trans, pa, pb = dfa_product(ta, tb, max_states)
+    if len(pa) == 0:
+        raise LimitExceededError("max_dfa_states", max_states, max_states + 1, where)
+    fa, fb = aa[pa], ab[pb]
     if op == "and":
-        accept = pa & pb
+        accept = fa & fb
     elif op == "or":
-        accept = pa | pb
+        accept = fa | fb
     elif op == "minus":
-        accept = pa & ~pb
+        accept = fa & ~fb
     else:
         raise ValueError(f"unknown product {op!r}; expected 'and', 'or' or 'minus'")
     return _trim(*_minimize(trans, accept))
@@ -423,3 +408,66 @@ def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
         if i >= lo:
             trans[base, quote] = done
     return _trim(trans, accept)  # layered: already small, no minimisation needed
+
+
+_JSON_SHORT = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r",
+               0x09: "t"}
+
+
+def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
+    """Every JSON encoding of the string ``text`` (raw characters where JSON allows them,
+    short escapes, ``\\uXXXX`` in either case, surrogate pairs), built directly as a DFA."""
+    rows: list[dict[int, int]] = []
+
+    def new() -> int:
+        rows.append({})
+        return len(rows) - 1
+
+    cur = new()
+    if quoted:
+        nxt = new()
+        rows[cur][0x22] = nxt
+        cur = nxt
+    for ch in text:
+        cp = ord(ch)
+        if 0xD800 <= cp <= 0xDFFF:
+            raise ValueError("a string with a lone surrogate has no UTF-8 encoding")
+        end = new()
+        if cp >= 0x20 and ch not in '"\\':
+            data = ch.encode("utf-8")
+            s = cur
+            for k, byte in enumerate(data):
+                t = end if k == len(data) - 1 else new()
+                rows[s][byte] = t
+                s = t
+        backslash = new()
+        rows[cur][0x5C] = backslash
+        if cp in _JSON_SHORT:
+            rows[backslash][ord(_JSON_SHORT[cp])] = end
+        s = new()
+        rows[backslash][ord("u")] = s
+        units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10),
+                                            0xDC00 + ((cp - 0x10000) & 0x3FF)]
+        for idx, unit in enumerate(units):
+            if idx:
+                b2, u2 = new(), new()
+                rows[s][0x5C] = b2
+                rows[b2][ord("u")] = u2
+                s = u2
+            for k, d in enumerate(f"{unit:04x}"):
+                t = end if (idx == len(units) - 1 and k == 3) else new()
+                for c in {d, d.upper()}:
+                    rows[s][ord(c)] = t
+                s = t
+        cur = end
+    if quoted:
+        fin = new()
+        rows[cur][0x22] = fin
+        cur = fin
+    trans = np.full((len(rows), 256), DEAD, dtype=np.int32)
+    for i, row in enumerate(rows):
+        for byte, t in row.items():
+            trans[i, byte] = t
+    accept = np.zeros(len(rows), dtype=np.bool_)
+    accept[cur] = True
+    return ByteDFA(trans, accept)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from lark.common import ParserConf
+from lark.exceptions import GrammarError
 from lark.grammar import NonTerminal
 from lark.grammar import Rule as LarkRule
 from lark.grammar import Terminal as LarkTerminal
@@ -104,7 +105,11 @@ def build_parse_table(grammar: Grammar) -> ParseTable:
                 raise GrammarSyntaxError(f"symbol {sym!r} is used but not defined",
                                          source=grammar.source)
         lark_rules.append(LarkRule(NonTerminal(r.lhs), expansion, order=i))
-    analyzer = LALR_Analyzer(ParserConf(lark_rules, {}, [grammar.start]))
+    try:
+        analyzer = LALR_Analyzer(ParserConf(lark_rules, {}, [grammar.start]))
+    except GrammarError as e:
+        raise GrammarSyntaxError(f"cannot build parse tables: {e}", source=grammar.source) \
+            from None
     analyzer.compute_lr0_states()
     analyzer.compute_reads_relations()
     analyzer.compute_includes_lookback()

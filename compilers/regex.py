@@ -11,6 +11,7 @@ the NFA to bytes.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass, field
@@ -115,6 +116,26 @@ _HEX = [cs.from_chars([ord(c) for c in {f"{d:x}", f"{d:X}"}]) for d in range(16)
 _ANY_HEX = cs.union(*_HEX)
 
 
+@functools.lru_cache(maxsize=4096)
+def _json_char_plan(s: cs.CharSet) -> tuple[cs.CharSet, cs.CharSet, cs.CharSet,
+                                            tuple[tuple[cs.CharSet, tuple[int, ...]], ...]]:
+    """For a character set: the raw part, the short-escape letters, the BMP part (for
+    ``\\uXXXX``) and the astral part as (low-surrogate set, high surrogates) groups."""
+    raw = cs.intersect(s, _JSON_RAW)
+    short = cs.from_chars([ord(letter) for code, letter in _JSON_SHORT_ESCAPES.items()
+                           if cs.contains(s, code)])
+    bmp = cs.intersect(s, ((0, 0xFFFF),))
+    astral = cs.intersect(s, ((0x10000, cs.MAX_CP),))
+    by_low: dict[cs.CharSet, list[int]] = {}
+    for lo, hi in astral:
+        for high in range((lo - 0x10000) >> 10, ((hi - 0x10000) >> 10) + 1):
+            base = 0x10000 + (high << 10)
+            lows = cs.intersect(((lo, hi),), ((base, base + 0x3FF),))
+            key = tuple((x - base + 0xDC00, y - base + 0xDC00) for x, y in lows)
+            by_low.setdefault(key, []).append(0xD800 + high)
+    return raw, short, bmp, tuple((k, tuple(v)) for k, v in by_low.items())
+
+
 class _Builder:
     def __init__(self, nfa: NFA, pattern: str, where: str, json_string: bool = False) -> None:
         self.nfa = nfa
@@ -139,33 +160,22 @@ class _Builder:
     def json_chars(self, s: cs.CharSet) -> tuple[int, int]:
         """One character of ``s`` inside a JSON string: raw, short escape or \\u escape."""
         nfa = self.nfa
-        a, b = self.raw_chars(cs.intersect(s, _JSON_RAW))
+        raw, short, bmp, by_low = _json_char_plan(s)
+        a, b = self.raw_chars(raw)
         if not s:
             return a, b
         backslash = nfa.new_state()
         nfa.edges[a].append((cs.from_chars([0x5C]), backslash))
-        short = [ord(letter) for code, letter in _JSON_SHORT_ESCAPES.items()
-                 if cs.contains(s, code)]
         if short:
-            nfa.edges[backslash].append((cs.from_chars(short), b))
+            nfa.edges[backslash].append((short, b))
         u = nfa.new_state()
         nfa.edges[backslash].append((cs.from_chars([ord("u")]), u))
-        bmp = cs.intersect(s, ((0, 0xFFFF),))
         if bmp:
             h = self.hex_digits(bmp, 4)
             nfa.eps[u].append(h[0])
             nfa.eps[h[1]].append(b)
-        astral = cs.intersect(s, ((0x10000, cs.MAX_CP),))
-        if astral:
-            # Surrogate pairs, grouping high surrogates that share the same low set.
-            by_low: dict[cs.CharSet, list[int]] = {}
-            for lo, hi in astral:
-                for high in range((lo - 0x10000) >> 10, ((hi - 0x10000) >> 10) + 1):
-                    base = 0x10000 + (high << 10)
-                    lows = cs.intersect(((lo, hi),), ((base, base + 0x3FF),))
-                    key = tuple((x - base + 0xDC00, y - base + 0xDC00) for x, y in lows)
-                    by_low.setdefault(key, []).append(0xD800 + high)
-            for lows_key, highs in by_low.items():
+        if by_low:
+            for lows_key, highs in by_low:
                 hh = self.hex_digits(tuple((x, x) for x in highs), 4)
                 sep = nfa.new_state()
                 u2 = nfa.new_state()

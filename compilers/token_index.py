@@ -44,6 +44,32 @@ class StateTokens:
                    + sum(t.nbytes + o.nbytes for _, t, o in self.groups))
 
 
+_layouts: dict[str, tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64],
+                          NDArray[np.int32]]] = {}
+_layout_lock = threading.Lock()
+
+
+def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uint8],
+                                               NDArray[np.int64], NDArray[np.int32]]:
+    """Token bytes re-laid in sorted order, plus each first byte's range (per vocabulary)."""
+    with _layout_lock:
+        hit = _layouts.get(vocab.fingerprint)
+        if hit is not None:
+            return hit
+        va = vocab.arrays
+        ids = va.sorted_ids
+        lens = va.token_len[ids].astype(np.int32)
+        starts = np.zeros(len(ids), dtype=np.int64)
+        if len(ids):
+            starts[1:] = np.cumsum(lens[:-1], dtype=np.int64)
+        data = b"".join(vocab.token_bytes[i] for i in ids.tolist())
+        sorted_data = np.frombuffer(data, dtype=np.uint8)
+        firsts = sorted_data[starts] if len(ids) else np.zeros(0, dtype=np.uint8)
+        bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
+        _layouts[vocab.fingerprint] = (bounds, sorted_data, starts, lens)
+        return _layouts[vocab.fingerprint]
+
+
 class TokenIndex:
     """Lazily built :class:`StateTokens` for every lexer state a matcher reaches."""
 
@@ -52,10 +78,8 @@ class TokenIndex:
         self.vocab = vocab
         self._tables: dict[int, StateTokens] = {}
         self._lock = threading.Lock()
-        va = vocab.arrays
-        firsts = va.token_data[va.token_start[va.sorted_ids]]
-        # Sorted-order range of the tokens starting with each byte.
-        self.first_byte_bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
+        layout = _sorted_layout(vocab)
+        self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
 
     @property
     def n_built(self) -> int:
@@ -78,7 +102,8 @@ class TokenIndex:
         trans, top = self.lexer.arrays
         inside, first_dead, b_tok, b_off, b_state = classify_tokens(
             trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
-            va.token_data, va.token_start, va.token_len, self.vocab.n_words, va.max_token_len,
+            self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
+            va.max_token_len,
         )
         groups: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_tok):

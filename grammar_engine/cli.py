@@ -1,6 +1,7 @@
 """The ``grammar-engine`` command line: a thin layer over the public API.
 
-Commands: ``compile`` (a Lark grammar or a regex -> a compiled grammar file), ``inspect``
+Commands: ``compile`` (a JSON Schema, a Lark grammar or a regex -> a compiled grammar
+file), ``inspect``
 (what a compiled file holds), ``validate`` (feed text through a compiled grammar token by
 token). Errors go to stderr with their location; exit code 1 means bad input, 2 bad usage.
 """
@@ -18,7 +19,7 @@ from typing import TextIO
 from compilers.compiled import CompiledGrammar, read_header
 from compilers.errors import GrammarEngineError
 from compilers.vocab import Vocabulary
-from grammar_engine.compile import compile_grammar, compile_regex
+from grammar_engine.compile import compile_grammar, compile_json_schema, compile_regex
 from grammar_engine.matcher import Matcher
 
 __all__ = ["main"]
@@ -51,8 +52,11 @@ def _parser() -> argparse.ArgumentParser:
                                             "automata for a tokenizer, and inspect them.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("compile", help="compile a .lark grammar or a regex")
-    c.add_argument("spec", nargs="?", help="grammar file (.lark); omit with --regex")
+    c = sub.add_parser("compile", help="compile a JSON Schema, a .lark grammar or a regex")
+    c.add_argument("spec", nargs="?",
+                   help="JSON Schema (.json) or Lark grammar (.lark); omit with --regex")
+    c.add_argument("--kind", choices=["auto", "json_schema", "lark"], default="auto",
+                   help="front end for SPEC (default: by file extension)")
     c.add_argument("--regex", help="compile this regular expression instead of a file")
     c.add_argument("--tokenizer", required=True,
                    help="tokenizer folder or tokenizer.json of the model")
@@ -96,12 +100,14 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         compiled = compile_regex(args.regex, vocab)
     else:
         path = Path(args.spec)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            err.write("grammar-engine compile: JSON Schema input is not supported yet; "
-                      "give a .lark grammar or --regex\n")
-            return 1
-        compiled = compile_grammar(text, vocab, start=args.start, source=str(path))
+        kind = args.kind
+        if kind == "auto":
+            kind = "json_schema" if path.suffix == ".json" else "lark"
+        if kind == "json_schema":
+            compiled = compile_json_schema(path, vocab)
+        else:
+            text = path.read_text(encoding="utf-8")
+            compiled = compile_grammar(text, vocab, start=args.start, source=str(path))
     stats = compiled.stats()
     progress.done(f"{stats['terminals']} terminals, {stats['parser_states']} parser states, "
                   f"{stats['parser']}")

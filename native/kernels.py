@@ -35,8 +35,8 @@ KIND_BOUNDARY = 2
 
 
 @njit(cache=True, nogil=True)
-def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_data, token_start,
-                    token_len, n_words, max_len):  # pragma: no cover - compiled
+def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
+                    sorted_start, sorted_len, n_words, max_len):  # pragma: no cover - compiled
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -53,7 +53,8 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_dat
     previous token are reused (a flattened trie walk); a token sharing the failing byte of
     the previous one gets its verdict without a walk, and a first byte with no transition
     settles its whole range of tokens (``first_byte_bounds[b]:first_byte_bounds[b + 1]`` in
-    sorted order) at once.
+    sorted order) at once. ``sorted_data``/``sorted_start``/``sorted_len`` hold the tokens'
+    bytes in sorted order, so the walk reads memory sequentially.
 
     Returns ``(inside, first_dead, b_tok, b_off, b_state)``: ``inside`` has the bits of the
     tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
@@ -86,8 +87,8 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_dat
         prev_state = -1
         for i in range(lo, hi):
             tid = sorted_ids[i]
-            length = token_len[tid]
-            start = token_start[tid]
+            length = sorted_len[i]
+            start = sorted_start[i]
             common = lcp[i] if i > lo else 0
             if i > lo and prev_kind != KIND_INSIDE and common > prev_depth:
                 kind = prev_kind
@@ -99,7 +100,7 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_dat
                 st = -1
                 while depth < length:
                     c = states[depth]
-                    nx = trans[c, token_data[start + depth]]
+                    nx = trans[c, sorted_data[start + depth]]
                     if nx < 0:
                         if top[c] >= 0:
                             kind = KIND_BOUNDARY
@@ -195,3 +196,44 @@ def apply_token_bitmask_kernel(logits, bitmask):  # pragma: no cover - compiled
             w = j >> 5
             if w >= n_words or ((bitmask[b, w] >> (j & 31)) & 1) == 0:
                 logits[b, j] = neg
+
+
+@njit(cache=True, nogil=True)
+def dfa_product(ta, tb, max_states):  # pragma: no cover - compiled
+    """Reachable part of the product of two complete DFAs (dead sinks included).
+
+    ``ta``: int32 ``(na, 256)``, ``tb``: int32 ``(nb, 256)``, every entry a valid state;
+    both start in state 0. Returns ``(trans, pa, pb)``: the product's transitions and, per
+    product state, its pair of component states; ``trans`` is None-free, and ``pa`` is
+    empty when ``max_states`` would be exceeded.
+    """
+    na = ta.shape[0]
+    nb = tb.shape[0]
+    index = np.full(na * nb, -1, np.int64)
+    pa = np.empty(max_states, np.int32)
+    pb = np.empty(max_states, np.int32)
+    trans = np.empty((max_states, 256), np.int32)
+    index[0] = 0
+    pa[0] = 0
+    pb[0] = 0
+    n = 1
+    i = 0
+    while i < n:
+        a = pa[i]
+        b = pb[i]
+        for byte in range(256):
+            x = ta[a, byte]
+            y = tb[b, byte]
+            k = x * nb + y
+            s = index[k]
+            if s < 0:
+                if n >= max_states:
+                    return trans[:0], pa[:0], pb[:0]
+                s = n
+                index[k] = s
+                pa[n] = x
+                pb[n] = y
+                n += 1
+            trans[i, byte] = s
+        i += 1
+    return trans[:n].copy(), pa[:n].copy(), pb[:n].copy()

@@ -25,15 +25,15 @@ def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.i
     return bytes(token_data[s : s + int(token_len[tid])])
 
 
-def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, token_data,
-                        token_start, token_len, n_words, max_len):
+def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
+                        sorted_start, sorted_len, n_words, max_len):
     inside = np.zeros(n_words, np.uint32)
     first_dead = np.zeros(n_words, np.uint32)
     bt: list[int] = []
     bo: list[int] = []
     bs: list[int] = []
-    for tid in sorted_ids.tolist():
-        data = _bytes_of(tid, token_data, token_start, token_len)
+    for i, tid in enumerate(sorted_ids.tolist()):
+        data = _bytes_of(i, sorted_data, sorted_start, sorted_len)
         c = q
         kind, depth, st = KIND_INSIDE, len(data), -1
         for j, b in enumerate(data):

@@ -59,6 +59,29 @@ def test_compile_regex(tmp_path: Path, tok_dir: Path) -> None:
     assert "regex" in out
 
 
+@pytest.mark.real_tokenizer
+def test_compile_json_schema(tmp_path: Path, tok_dir: Path) -> None:
+    schema = tmp_path / "person.json"
+    schema.write_text(json.dumps({"type": "object", "properties": {
+        "name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+        "required": ["name"], "additionalProperties": False}))
+    out_file = tmp_path / "person.geg"
+    code, _, err = run("compile", str(schema), "--tokenizer", str(tok_dir), "-o",
+                       str(out_file), "-q")
+    assert code == 0, err
+    code, out, _ = run("validate", str(out_file), "--tokenizer", str(tok_dir),
+                       "--text", '{"name": "Ada", "age": 36}')
+    assert code == 0 and out.startswith("accepted")
+    code, _, err = run("validate", str(out_file), "--tokenizer", str(tok_dir),
+                       "--text", '{"name": "Ada", "age": -1}')
+    assert code == 1
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"type": "integer", "minimum": "5"}))
+    code, _, err = run("compile", str(bad), "--tokenizer", str(tok_dir), "-o",
+                       str(tmp_path / "b.geg"), "-q")
+    assert code == 1 and "SchemaError" in err and "#/minimum" in err
+
+
 def test_bad_grammar_exit_1_with_location(tmp_path: Path) -> None:
     grammar = tmp_path / "bad.lark"
     grammar.write_text('start: "a" (b\nb: "x"\n')

@@ -78,3 +78,14 @@ def test_lone_surrogate_escapes_are_rejected() -> None:
     assert not d.is_prefix(b'"\\ud800"')
     assert not d.is_prefix(b'"\\udc00')
     assert d.matches(b'"\\ud83d\\ude00"')
+
+
+@pytest.mark.parametrize("text", ["name", "", "é中😀", 'a"b\\c/d\n\t\x01', "\u2028x"])
+def test_literal_dfa_equals_regex_dfa(text: str) -> None:
+    from compilers.automata import json_literal_dfa, subtract_dfas
+
+    fast = json_literal_dfa(text)
+    slow = dfa(re.escape(text))
+    assert subtract_dfas(fast, slow).is_empty and subtract_dfas(slow, fast).is_empty
+    for e in encodings(text):
+        assert fast.matches(e.encode())

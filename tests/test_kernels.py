@@ -37,21 +37,24 @@ def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyp
     order_arr = np.array(order, dtype=np.int32)
     firsts = data[starts[order_arr]]
     bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
+    s_lens = lens[order_arr]
+    s_starts = np.concatenate([[0], np.cumsum(s_lens)[:-1]]).astype(np.int64)
+    s_data = np.frombuffer(b"".join(by_id[i] for i in order), dtype=np.uint8)
     return (data, starts, lens, order_arr, np.array(lcp, dtype=np.int32), int(lens.max()),
-            bounds)
+            bounds, (s_data, s_starts, s_lens))
 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_classify_tokens_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(seed)
     trans, top = _random_lexer(rng, 6)
-    data, starts, lens, order, lcp, max_len, bounds = _random_vocab(rng, 300)
+    _, _, lens, order, lcp, max_len, bounds, s = _random_vocab(rng, 300)
     n_words = (len(lens) + 31) // 32
     for q in range(6):
-        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, data, starts,
-                                      lens, n_words, max_len)
-        want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, data, starts,
-                                             lens, n_words, max_len)
+        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, *s,
+                                      n_words, max_len)
+        want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, *s,
+                                             n_words, max_len)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
         g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
@@ -63,7 +66,7 @@ def test_classify_tokens_matches_reference(seed: int) -> None:
 def test_walk_tokens_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     trans, top = _random_lexer(rng, 5)
-    data, starts, lens, _, _, _, _ = _random_vocab(rng, 200)
+    data, starts, lens, _, _, _, _, _ = _random_vocab(rng, 200)
     toks = rng.integers(0, len(lens), size=100).astype(np.int32)
     offs = np.array([rng.integers(0, lens[t]) for t in toks], dtype=np.int32)
     for q in range(5):

@@ -304,8 +304,8 @@ class PairRun:
         assert not llm.is_error(), llm.get_error()
         return ge.Matcher(self.grammar), llm
 
-    def _note(self, cat: str, prefix: bytes, what: str, ll_allows: bool) -> None:
-        self.stats.categories[cat] += 1
+    def _note(self, cat: str, prefix: bytes, what: str, ll_allows: bool, n: int = 1) -> None:
+        self.stats.categories[cat] += n
         side = "ll allows" if ll_allows else "ll rejects"
         self.stats.examples.setdefault(f"{cat}, {side}", f"after {prefix[-60:]!r}: {what}")
 
@@ -331,7 +331,12 @@ class PairRun:
             self._compare_eos(prefix, bool(ours[tok.eos]), bool(theirs[tok.eos]))
         if not len(diff):
             return ours, theirs
-        by_key: dict[bytes, bool] = {tb[t]: bool(ours[t]) for t in diff.tolist()}
+        groups: dict[bytes, list[int]] = {}  # several ids may spell the same bytes
+        for t in diff.tolist():
+            groups.setdefault(tb[t], []).append(t)
+        by_key = {k: bool(ours[ids_[0]]) for k, ids_ in groups.items()}
+        for k, ids_ in groups.items():
+            assert len({bool(ours[t]) for t in ids_}) == 1, f"engine: ids {ids_} ({k!r}) differ"
         keys = sorted(by_key)
         root = self.oracle.state_for(prefix)
         assert root is not None, f"oracle rejects the prefix {prefix!r}"
@@ -341,18 +346,18 @@ class PairRun:
         ll_depth_of = dict(zip([k for k in keys if by_key[k]], ll_depth))
         memo: dict[tuple[bytes, bool], str] = {}
         for key, d in zip(keys, depth):
-            ours_ok, oracle_ok = by_key[key], d < 0
+            ours_ok, oracle_ok, n = by_key[key], d < 0, len(groups[key])
             if ours_ok:
-                st.ours_only += 1
+                st.ours_only += n
             else:
-                st.ll_only += 1
+                st.ll_only += n
             if ours_ok != oracle_ok:
-                st.oracle_with_ll += 1
+                st.oracle_with_ll += n
                 st.bugs.append(f"after {prefix!r}: token {key!r}: engine "
                                f"{'allows' if ours_ok else 'rejects'}, oracle "
                                f"{'allows' if oracle_ok else 'rejects'}")
                 continue
-            st.oracle_with_ours += 1
+            st.oracle_with_ours += n
             if ours_ok:  # llguidance rejects a viable token: where does it stop?
                 k = ll_depth_of[key]
                 div, ll_accepts = key[: k + 1], False
@@ -361,7 +366,7 @@ class PairRun:
                     cat = FORCED_TOKENS if forced else LL_MASK_VS_BYTES
                     self._note(cat, prefix, f"token {key!r}: ours True, llguidance False, "
                                f"oracle True; llguidance forces {forced!r} and accepts "
-                               f"{key!r} byte by byte", False)
+                               f"{key!r} byte by byte", False, n)
                     continue
             else:  # llguidance allows a token the oracle rejects at byte d
                 div, ll_accepts = key[: d + 1], True
@@ -369,7 +374,7 @@ class PairRun:
             if cat is None:
                 cat = memo[div, ll_accepts] = classify(self.oracle, prefix, div, ll_accepts)
             self._note(cat, prefix, f"token {key!r}: ours {ours_ok}, llguidance {not ours_ok}, "
-                       f"oracle {oracle_ok} (first differing byte: {div!r})", ll_accepts)
+                       f"oracle {oracle_ok} (first differing byte: {div!r})", ll_accepts, n)
         return ours, theirs
 
     def _ll_depth(self, llm: Any) -> Any:

@@ -9,6 +9,7 @@ either compiled exactly, compiled to a documented narrower language, or refused 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from compilers.automata import (
     ByteDFA,
     build_byte_dfa,
     intersect_dfas,
+    json_literal_dfa,
     quoted_repeat_dfa,
     subtract_dfas,
     union_dfas,
@@ -51,6 +53,8 @@ OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternPropert
                "dependentSchemas", "dependencies", "unevaluatedProperties"}
 GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
                 "else", "$ref"}
+MAX_NESTING = 200  # nested schemas compiled at once (bounds Python recursion)
+CONTENT_KEYWORDS = {"contentMediaType", "contentEncoding", "contentSchema"}
 LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)
 KNOWN = ANNOTATIONS | STRING_KEYS | NUMBER_KEYS | ARRAY_KEYS | OBJECT_KEYS | GENERIC_KEYS
 
@@ -102,13 +106,27 @@ class _Compiler:
         self.limits = limits
         self.source = source
         self.rules: list[Rule] = []
+        self._rule_set: set[tuple[str, tuple[str, ...]]] = set()
         self.terminals: dict[str, Terminal] = {}
         self._term_by_key: dict[object, str] = {}
-        self._memo: dict[tuple[int, str], str] = {}
+        self._memo: dict[tuple[object, ...], str] = {}
         self._keep: list[Any] = []
         self._ref_depth = 0
+        self._depth = 0
+        self._original: set[int] = set()
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, dict):
+                self._original.add(id(node))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
         self._n = 0
         self.notes: list[str] = []
+        declared = root.get("$schema", "") if isinstance(root, dict) else ""
+        self._content_is_annotation = isinstance(declared, str) and (
+            "2019-09" in declared or "2020-12" in declared)
         self._validator_cls = jsonschema.validators.validator_for(
             root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator)
         try:
@@ -132,6 +150,9 @@ class _Compiler:
         return f"n{self._n}_{re.sub(r'[^a-z0-9_]', '_', hint.lower())[:24]}"
 
     def rule(self, lhs: str, *rhs: str) -> None:
+        if (lhs, rhs) in self._rule_set:
+            return
+        self._rule_set.add((lhs, rhs))
         if len(self.rules) >= self.limits.max_rules:
             raise LimitExceededError("max_rules", self.limits.max_rules, len(self.rules) + 1,
                                      "JSON Schema grammar")
@@ -157,9 +178,12 @@ class _Compiler:
 
     def regex_dfa(self, pattern: str, where: str, json_string: bool = False,
                   quoted: bool = True) -> ByteDFA:
-        nfa = compile_regex_nfa(pattern, max_states=self.limits.max_nfa_states, where=where,
-                                json_string=json_string, quoted=quoted)
-        return build_byte_dfa(nfa, max_states=self.limits.max_dfa_states, where=where)
+        return _cached_regex_dfa(pattern, json_string, quoted, self.limits.max_nfa_states,
+                                 self.limits.max_dfa_states, where)
+
+    def key_dfa(self, name: str) -> ByteDFA:
+        """Every JSON spelling of the property name ``name``."""
+        return _cached_literal_dfa(name)
 
     def punct(self, char: str) -> str:
         ws = self.ws
@@ -227,6 +251,11 @@ class _Compiler:
 
     def check_keywords(self, schema: dict[str, Any], ptr: str) -> None:
         for k in schema:
+            if k in CONTENT_KEYWORDS and not self._content_is_annotation:
+                # Draft 7 and older may assert these; 2019-09+ makes them annotations.
+                raise UnsupportedFeatureError(
+                    f"{k} (an assertion before draft 2019-09; declare $schema 2019-09 or "
+                    "2020-12 to use it as an annotation)", location=f"{ptr}/{k}")
             if k in KNOWN:
                 continue
             if k in ("$dynamicRef", "$recursiveRef", "$recursiveAnchor"):
@@ -249,14 +278,26 @@ class _Compiler:
                 return self.value(target, tptr)
             finally:
                 self._ref_depth -= 1
-        key = (id(schema), ptr)
+        # Nodes of the user's document are keyed by identity; schemas built here (merged
+        # allOf branches) by their canonical JSON, so that recursion through them ends.
+        key: tuple[object, ...]
+        if id(schema) in self._original or not isinstance(schema, dict):
+            key = (id(schema), ptr)
+        else:
+            key = ("json", json.dumps(schema, sort_keys=True, default=str))
         hit = self._memo.get(key)
         if hit is not None:
             return hit
         nt = self.new_nt(ptr.rsplit("/", 1)[-1] or "root")
         self._memo[key] = nt
         self._keep.append(schema)  # keeps id(schema) unique while memoised
-        self._value_into(nt, schema, ptr)
+        self._depth += 1
+        if self._depth > MAX_NESTING:
+            raise LimitExceededError("schema nesting depth", MAX_NESTING, self._depth, ptr)
+        try:
+            self._value_into(nt, schema, ptr)
+        finally:
+            self._depth -= 1
         return nt
 
     def _value_into(self, nt: str, schema: Any, ptr: str) -> None:
@@ -351,10 +392,10 @@ class _Compiler:
         return types
 
     def apply_not(self, neg: Any, types: list[str], ptr: str) -> list[str]:
-        if neg is False or neg == {}:
+        if neg is False:
             return types
-        if neg is True:
-            return []
+        if neg is True or (isinstance(neg, dict) and not set(neg) - ANNOTATIONS):
+            return []  # not {} / not true: nothing is valid
         if isinstance(neg, dict) and set(neg) - ANNOTATIONS == {"type"}:
             nt = neg["type"]
             banned = {nt} if isinstance(nt, str) else set(nt)
@@ -378,12 +419,14 @@ class _Compiler:
             key = ("int", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
                                      sort_keys=True, default=str))
             return self.term(key, "INT", f"integer {key[1]}",
-                             lambda: integer_dfa(schema, ptr, self.limits.max_dfa_states))
+                             lambda: _cached_number_dfa("integer", key[1], ptr,
+                                                        self.limits.max_dfa_states))
         if t == "number":
             key = ("num", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
                                      sort_keys=True, default=str))
             return self.term(key, "NUM", f"number {key[1]}",
-                             lambda: number_dfa(schema, ptr, self.limits.max_dfa_states))
+                             lambda: _cached_number_dfa("number", key[1], ptr,
+                                                        self.limits.max_dfa_states))
         if t == "string":
             return self.string_value(schema, ptr)
         if t == "array":
@@ -689,14 +732,14 @@ class _Compiler:
                 applicable.append(False)
             sub = applicable[0] if len(applicable) == 1 else {"allOf": applicable}
             value_nt = self.value(sub, sub_ptr)
-            key = self.string_term(re.escape(name), sub_ptr, "KEY")
+            key = self.term(("str", re.escape(name)), "KEY", f"key {name!r}",
+                            _constant(self.key_dfa(name)))
             members.append((key, name in req, value_nt))
 
         extras: list[tuple[str, str]] = []  # (key terminal, value nt)
         declared_dfa = None
-        for name in names:
-            d = self.regex_dfa(re.escape(name), ptr, json_string=True)
-            declared_dfa = d if declared_dfa is None else union_dfas(declared_dfa, d)
+        if names:
+            declared_dfa = _cached_literal_set_dfa(tuple(sorted(set(names))))
         names_dfa = self.property_names_dfa(names_schema, f"{ptr}/propertyNames")
         pattern_dfas = [self.regex_dfa(rx, f"{ptr}/patternProperties", json_string=True)
                         for _, rx in pat_regexes]
@@ -792,6 +835,42 @@ class _Compiler:
         return self.string_parts_dfa(parts, ptr)
 
 
+@functools.lru_cache(maxsize=8192)
+def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: int,
+                      max_dfa: int, where: str) -> ByteDFA:
+    nfa = compile_regex_nfa(pattern, max_states=max_nfa, where=where, json_string=json_string,
+                            quoted=quoted)
+    return build_byte_dfa(nfa, max_states=max_dfa, where=where)
+
+
+def _cached_number_dfa(kind: str, keywords: str, ptr: str, max_states: int) -> ByteDFA:
+    key = (kind, keywords, max_states)
+    hit = _number_cache.get(key)
+    if hit is None:
+        schema = json.loads(keywords)
+        build = integer_dfa if kind == "integer" else number_dfa
+        hit = _number_cache[key] = build(schema, ptr, max_states)
+    return hit
+
+
+_number_cache: dict[tuple[str, str, int], ByteDFA] = {}
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_literal_dfa(name: str) -> ByteDFA:
+    return json_literal_dfa(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_literal_set_dfa(names: tuple[str, ...]) -> ByteDFA:
+    """Union of the JSON spellings of several names (a balanced union tree)."""
+    dfas = [_cached_literal_dfa(n) for n in names]
+    while len(dfas) > 1:
+        dfas = [union_dfas(dfas[i], dfas[i + 1]) if i + 1 < len(dfas) else dfas[i]
+                for i in range(0, len(dfas), 2)]
+    return dfas[0]
+
+
 def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
     return lambda: d
 
@@ -841,6 +920,86 @@ def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
     return False
 
 
+def _object_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    return (dict(s.get("properties", {})), dict(s.get("patternProperties", {})),
+            s.get("additionalProperties", True))
+
+
+def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
+    """The schemas one object schema applies to the value of key ``name``."""
+    props, pats, additional = _object_view(s)
+    out = [props[name]] if name in props else []
+    for p, sub in pats.items():
+        if re.fullmatch(ecma_search_to_fullmatch(p, ptr), name):
+            out.append(sub)
+    if not out and additional is not True:
+        out.append(additional)
+    return out
+
+
+def _merge_objects(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
+                   ptr: str) -> None:
+    """properties / patternProperties / additionalProperties of ``a`` and ``b`` together,
+    exactly: each key gets every schema either side applies to it."""
+    keys = ("properties", "patternProperties", "additionalProperties")
+    if not any(k in a for k in keys) or not any(k in b for k in keys):
+        for k in keys:
+            if k in a or k in b:
+                out[k] = a.get(k, b.get(k))
+        return
+    pa, qa, ra = _object_view(a)
+    pb, qb, rb = _object_view(b)
+    props: dict[str, Any] = {}
+    for name in list(dict.fromkeys([*pa, *pb])):
+        schemas = _schema_for_name(a, name, ptr) + _schema_for_name(b, name, ptr)
+        props[name] = schemas[0] if len(schemas) == 1 else {"allOf": schemas}
+    pats = dict(qa)
+    for p, sub in qb.items():
+        pats[p] = {"allOf": [pats[p], sub]} if p in pats else sub
+    if (qa and rb is not True) or (qb and ra is not True):
+        raise UnsupportedFeatureError("allOf combining patternProperties with another "
+                                      "branch's additionalProperties", location=ptr)
+    out["properties"] = props
+    if pats:
+        out["patternProperties"] = pats
+    if ra is not True or rb is not True:
+        out["additionalProperties"] = ra if rb is True else rb if ra is True else \
+            {"allOf": [ra, rb]}
+    else:
+        out.pop("additionalProperties", None)
+
+
+def _array_view(s: dict[str, Any]) -> tuple[list[Any], Any]:
+    if "prefixItems" in s:
+        return list(s["prefixItems"]), s.get("items", True)
+    if isinstance(s.get("items"), list):
+        return list(s["items"]), s.get("additionalItems", True)
+    return [], s.get("items", True)
+
+
+def _merge_arrays(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any]) -> None:
+    """Item schemas of ``a`` and ``b`` together, position by position."""
+    keys = ("items", "prefixItems", "additionalItems")
+    if not any(k in a for k in keys) or not any(k in b for k in keys):
+        for k in keys:
+            if k in a or k in b:
+                out[k] = a.get(k, b.get(k))
+        return
+    prefix_a, tail_a = _array_view(a)
+    prefix_b, tail_b = _array_view(b)
+    n = max(len(prefix_a), len(prefix_b))
+    prefix = []
+    for i in range(n):
+        xa = prefix_a[i] if i < len(prefix_a) else tail_a
+        xb = prefix_b[i] if i < len(prefix_b) else tail_b
+        prefix.append({"allOf": [xa, xb]})
+    for k in keys:
+        out.pop(k, None)
+    if prefix:
+        out["prefixItems"] = prefix
+    out["items"] = {"allOf": [tail_a, tail_b]}
+
+
 def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
     """The intersection of two flattened schemas, for the keywords where it is exact;
     raises UnsupportedFeatureError where a keyword cannot be merged exactly."""
@@ -851,8 +1010,12 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
     if b is True:
         return a
     out = dict(a)
+    _merge_objects(a, b, out, ptr)
+    _merge_arrays(a, b, out)
+    merged_here = {"properties", "patternProperties", "additionalProperties", "items",
+                   "prefixItems", "additionalItems"}
     for k, v in b.items():
-        if k in ANNOTATIONS:
+        if k in ANNOTATIONS or k in merged_here:
             continue
         if k not in out:
             out[k] = v
@@ -871,11 +1034,6 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
             out[k] = sorted(both)
         elif k == "required":
             out[k] = list(dict.fromkeys(list(cur) + list(v)))
-        elif k == "properties":
-            merged = dict(cur)
-            for name, sub in v.items():
-                merged[name] = {"allOf": [merged[name], sub]} if name in merged else sub
-            out[k] = merged
         elif k in ("minimum", "minLength", "minItems", "minProperties", "exclusiveMinimum") \
                 and not isinstance(v, bool) and not isinstance(cur, bool):
             out[k] = max(cur, v)
@@ -887,8 +1045,7 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
             out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
         elif k == "const":
             return False
-        elif k in ("items", "additionalProperties", "propertyNames", "additionalItems",
-                   "not") and _is_schema(cur) and _is_schema(v):
+        elif k in ("propertyNames", "not") and _is_schema(cur) and _is_schema(v):
             out[k] = {"allOf": [cur, v]} if k != "not" else {"anyOf": [cur, v]}
         elif k in ("pattern", "format"):
             extra = f"__{k}s"

@@ -18,18 +18,24 @@ _DATE = (
     rf"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
     rf"|{_LEAP_YEAR}-02-29)"
 )
-_TIME_NO_OFFSET = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:(?:[0-5][0-9]|60)(?:\.[0-9]+)?"
+# Leap seconds (:60) are refused: they are valid only at 23:59:60 UTC (narrower).
+_TIME_NO_OFFSET = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
 _OFFSET = r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 _TIME = _TIME_NO_OFFSET + _OFFSET
 _DATE_TIME = _DATE + "[Tt]" + _TIME
 
-_DUR_TIME = r"T(?:[0-9]+H(?:[0-9]+M)?(?:[0-9]+S)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)"
+# RFC 3339 appendix A: units chain (Y [M [D]], H [M [S]]).
+_DUR_TIME = r"T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)"
 _DURATION = (
-    r"P(?:(?:[0-9]+Y(?:[0-9]+M)?(?:[0-9]+D)?|[0-9]+M(?:[0-9]+D)?|[0-9]+D)(?:" + _DUR_TIME
+    r"P(?:(?:[0-9]+Y(?:[0-9]+M(?:[0-9]+D)?)?|[0-9]+M(?:[0-9]+D)?|[0-9]+D)(?:" + _DUR_TIME
     + r")?|" + _DUR_TIME + r"|[0-9]+W)"
 )
 
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+# A label: letters, digits, inner hyphens; never "--" in positions 3-4 (reserved for
+# IDNA "xn--" labels, which would need Punycode checks: refused, narrower).
+_A, _H = "[A-Za-z0-9]", "[A-Za-z0-9-]"
+# At most 63 characters: 1 + 1 + 2 + 58 + 1.
+_LABEL = (f"{_A}(?:{_A}|{_H}{_A}|{_H}(?:{_A}|-){_A}|{_H}(?:{_A}{_H}|-{_A}){_H}{{0,58}}{_A})?")
 _HOSTNAME = rf"{_LABEL}(?:\.{_LABEL}){{0,3}}"
 _EMAIL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _HOSTNAME
 
