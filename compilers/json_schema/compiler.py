@@ -525,9 +525,9 @@ class _Compiler:
         if v is False:
             return self.literal_term("false")
         if isinstance(v, (int, float)):
-            text = json.dumps(v)
-            return self.term(("numlit", text), "NUMLIT", text,
-                             lambda: self.regex_dfa(re.escape(text), ptr), True)
+            pattern = _number_literal_regex(v)
+            return self.term(("numlit", pattern), "NUMLIT", json.dumps(v),
+                             lambda: self.regex_dfa(pattern, ptr), True)
         if isinstance(v, str):
             return self.string_term(re.escape(v), ptr, "STRLIT")
         nt = self.new_nt("literal")
@@ -869,6 +869,29 @@ def _cached_literal_set_dfa(names: tuple[str, ...]) -> ByteDFA:
         dfas = [union_dfas(dfas[i], dfas[i + 1]) if i + 1 < len(dfas) else dfas[i]
                 for i in range(0, len(dfas), 2)]
     return dfas[0]
+
+
+def _number_literal_regex(v: float) -> str:
+    """The plain decimal spellings of the number ``v`` (trailing fraction zeros allowed,
+    ``-0`` for zero; no exponent): all equal to ``v`` as exact decimals."""
+    from decimal import Decimal
+
+    d = Decimal(str(v)) if isinstance(v, float) else Decimal(v)
+    if not d.is_finite():
+        raise SchemaError(f"not a JSON number: {v!r}")
+    sign, digits, exponent = d.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    text = "".join(map(str, digits))
+    if exponent >= 0:
+        int_part, frac = text + "0" * exponent, ""
+    else:
+        pad = text.rjust(-exponent + 1, "0")
+        int_part, frac = pad[:exponent], pad[exponent:]
+    int_part = int_part.lstrip("0") or "0"
+    if int_part == "0" and not frac:
+        return r"-?0(?:\.0+)?"
+    body = int_part + (rf"\.{frac}0*" if frac else r"(?:\.0+)?")
+    return ("-" if sign else "") + body
 
 
 def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
