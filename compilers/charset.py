@@ -7,11 +7,16 @@ cannot be encoded in UTF-8, so no output can contain them.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import sys
 import threading
+import unicodedata
 from collections.abc import Iterable
 from functools import cache
+from pathlib import Path
+from typing import Any
 
 __all__ = [
     "ANY_CHAR",
@@ -98,18 +103,74 @@ def _ranges_of(pattern: str) -> CharSet:
 def category_set(category: str, ascii_only: bool) -> CharSet:
     """Code points matched by ``\\d``, ``\\w`` or ``\\s`` (``category`` is 'd', 'w' or 's')
     under Python's ``re`` rules for str patterns (Unicode unless ``ascii_only``)."""
-    flags = re.ASCII if ascii_only else 0
     if category not in ("d", "w", "s"):
         raise ValueError(f"unknown category {category!r}; expected 'd', 'w' or 's'")
+    key = f"category-{category}-{'ascii' if ascii_only else 'unicode'}"
+    stored = _disk_cache_get(key)
+    if stored is not None:
+        return tuple((int(lo), int(hi)) for lo, hi in stored)
     with _lock:
         # Runs of consecutive matching code points, found in one pass over all code points.
-        return _ranges_of(f"(?:\\{category})+" if flags == 0 else f"(?a:\\{category})+")
+        out = _ranges_of(f"(?:\\{category})+" if not ascii_only else f"(?a:\\{category})+")
+    _disk_cache_put(key, [list(r) for r in out])
+    return out
+
+
+def _cache_dir() -> Path | None:
+    """Where tables derived from Python's Unicode database are kept between processes
+    (``GRAMMAR_ENGINE_CACHE``, else ``~/.cache/grammar-engine``; None if not writable)."""
+    root = os.environ.get("GRAMMAR_ENGINE_CACHE")
+    path = Path(root) if root else Path.home() / ".cache" / "grammar-engine"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def _disk_cache_file(key: str) -> Path | None:
+    d = _cache_dir()
+    if d is None:
+        return None
+    tag = f"{sys.version_info[0]}.{sys.version_info[1]}-unicode{unicodedata.unidata_version}"
+    return d / f"{key}-{tag}.json"
+
+
+def _disk_cache_get(key: str) -> Any:
+    f = _disk_cache_file(key)
+    if f is None or not f.is_file():
+        return None
+    try:
+        return json.loads(f.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _disk_cache_put(key: str, value: Any) -> None:
+    f = _disk_cache_file(key)
+    if f is None:
+        return
+    tmp = f.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(value))
+        os.replace(tmp, f)
+    except OSError:
+        pass
 
 
 @cache
 def _case_classes() -> dict[int, tuple[int, ...]]:
     """Map every cased code point to the code points Python's ``re`` treats as its case
     variants under IGNORECASE (same lower-case form, plus re's extra equivalences)."""
+    stored = _disk_cache_get("case-classes")
+    if stored is not None:
+        return {int(k): tuple(v) for k, v in stored.items()}
+    out = _compute_case_classes()
+    _disk_cache_put("case-classes", {str(k): list(v) for k, v in out.items()})
+    return out
+
+
+def _compute_case_classes() -> dict[int, tuple[int, ...]]:
     import _sre  # type: ignore[import-not-found]
 
     groups: dict[int, set[int]] = {}
