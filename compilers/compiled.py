@@ -230,7 +230,8 @@ def _optionalize(grammar: Grammar, names: set[str]) -> Grammar:
     for n in sorted(names):
         rules.append(Rule(f"__maybe_{n}", (n,)))
         rules.append(Rule(f"__maybe_{n}", ()))
-    return Grammar(grammar.terminals, tuple(rules), grammar.start, grammar.source)
+    return Grammar(grammar.terminals, tuple(rules), grammar.start, grammar.source,
+                   grammar.notes)
 
 
 def _prune_unproductive(grammar: Grammar, dfas: list[ByteDFA]) -> tuple[Grammar, int]:
@@ -256,7 +257,8 @@ def _prune_unproductive(grammar: Grammar, dfas: list[ByteDFA]) -> tuple[Grammar,
     dropped = len(grammar.rules) - len(kept)
     if not dropped:
         return grammar, 0
-    return Grammar(grammar.terminals, kept, grammar.start, grammar.source), dropped
+    return Grammar(grammar.terminals, kept, grammar.start, grammar.source, grammar.notes), \
+        dropped
 
 
 def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
@@ -278,7 +280,7 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
         raise TypeError(f"vocab must be a Vocabulary, got {type(vocab).__name__}")
     dfas: list[ByteDFA] = []
     empty: set[str] = set()
-    notes: list[str] = []
+    notes: list[str] = list(grammar.notes)
     for t in grammar.terminals:
         where = f"terminal {t.name} at {t.span}"
         dfa = t.dfa if t.dfa is not None else build_terminal_dfa(

@@ -91,6 +91,7 @@ class Grammar:
     rules: tuple[Rule, ...]
     start: str
     source: str = "<grammar>"
+    notes: tuple[str, ...] = ()  # where the front end narrowed the language, and why
 
     def __post_init__(self) -> None:
         names = [t.name for t in self.terminals]

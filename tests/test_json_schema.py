@@ -154,3 +154,25 @@ def test_pydantic_model() -> None:
 def test_unknown_option_lists_accepted_ones() -> None:
     with pytest.raises(TypeError, match="accepted options"):
         compile_schema({}, whitespce="compact")
+
+
+def test_large_bounds_are_capped_soundly_and_noted() -> None:
+    g = compile_schema({"type": "string", "maxLength": 5000}, max_string_length=8)
+    assert accepts_text(g, '"' + "a" * 8 + '"')
+    assert not accepts_text(g, '"' + "a" * 9 + '"')  # narrower than the schema, never wider
+    assert any("maxLength 5000 compiled as 8" in n for n in g.notes)
+    with pytest.raises(UnsupportedFeatureError, match="minLength"):
+        compile_schema({"type": "string", "minLength": 20}, max_string_length=8)
+    a = compile_schema({"type": "array", "maxItems": 100}, max_array_items=3)
+    assert accepts_text(a, "[1, 2, 3]") and not accepts_text(a, "[1, 2, 3, 4]")
+
+
+def test_one_of_closed_objects_with_distinct_required_keys() -> None:
+    schema = {"oneOf": [
+        {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"],
+         "additionalProperties": False},
+        {"type": "object", "properties": {"b": {"type": "string"}}, "required": ["b"],
+         "additionalProperties": False}]}
+    g = compile_schema(schema)
+    assert accepts_text(g, '{"a": 1}') and accepts_text(g, '{"b": "x"}')
+    assert not accepts_text(g, '{"a": 1, "b": "x"}') and not accepts_text(g, "{}")

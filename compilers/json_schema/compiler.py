@@ -447,10 +447,15 @@ class _Compiler:
         lo = int(lo)
         hi = None if hi is None else int(hi)
         if lo or hi is not None:
-            if max(lo, hi or 0) > self.opt.max_string_length:
+            cap = self.opt.max_string_length
+            if lo > cap:
                 raise UnsupportedFeatureError(
-                    f"string length bound above max_string_length="
-                    f"{self.opt.max_string_length}", location=f"{ptr}/maxLength")
+                    f"minLength above max_string_length={cap}", location=f"{ptr}/minLength")
+            if hi is not None and hi > cap:
+                # Narrower, still sound: strings longer than the cap are refused.
+                self.notes.append(f"{ptr}/maxLength {hi} compiled as {cap} "
+                                  "(max_string_length)")
+                hi = cap
             parts.append(f"{LENGTH_MARK}{lo},{'' if hi is None else hi}")
         patterns = ([schema["pattern"]] if "pattern" in schema else []) + \
             list(schema.get("__patterns", []))
@@ -582,12 +587,13 @@ class _Compiler:
     def signature(self, schema: Any, ptr: str) -> tuple[frozenset[str], Any, dict[str, Any]]:
         """(possible types, literal values or None, property consts) of a branch."""
         if schema is False:
-            return frozenset(), [], {}
+            return frozenset(), [], {"__required__": frozenset(), "__closed__": None}
         if not isinstance(schema, dict):
-            return frozenset(JSON_TYPES), None, {}
+            return frozenset(JSON_TYPES), None, {"__required__": frozenset(),
+                                                 "__closed__": None}
         s = self.flatten(schema, ptr) if ("$ref" in schema or "allOf" in schema) else schema
         if s is False:
-            return frozenset(), [], {}
+            return frozenset(), [], {"__required__": frozenset(), "__closed__": None}
         t = s.get("type")
         types = set(JSON_TYPES) if t is None else ({t} if isinstance(t, str) else set(t))
         if "number" in types:
@@ -612,6 +618,11 @@ class _Compiler:
                         consts[name] = [sub_flat["const"]]
                     elif isinstance(sub_flat, dict) and isinstance(sub_flat.get("enum"), list):
                         consts[name] = sub_flat["enum"]
+        closed = None
+        if s.get("additionalProperties") is False and not s.get("patternProperties"):
+            closed = frozenset(props) if isinstance(props, dict) else frozenset()
+        consts["__required__"] = frozenset(required)
+        consts["__closed__"] = closed
         return frozenset(types), values, consts
 
     # -- any value ------------------------------------------------------------------------
@@ -663,11 +674,14 @@ class _Compiler:
             if lo > hi:
                 return self.new_nt("empty")
         unroll = max(len(prefix), lo)
-        if (hi if hi is not None else unroll) > self.opt.max_array_items or \
-                unroll > self.opt.max_array_items:
-            raise UnsupportedFeatureError(
-                f"array bounds above max_array_items={self.opt.max_array_items}",
-                location=f"{ptr}/maxItems")
+        cap = self.opt.max_array_items
+        if unroll > cap:
+            raise UnsupportedFeatureError(f"minItems or prefixItems above max_array_items={cap}",
+                                          location=f"{ptr}/minItems")
+        if hi is not None and hi > cap:
+            # Narrower, still sound: arrays longer than the cap are refused.
+            self.notes.append(f"{ptr}/maxItems {hi} compiled as {cap} (max_array_items)")
+            hi = cap
 
         def item_schema(i: int) -> tuple[Any, str]:
             if i < len(prefix):
@@ -935,7 +949,15 @@ def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
         sb = {json.dumps(v, sort_keys=True) for v in vals_b}
         if not (sa & sb):
             return True
+    # Objects only: one requires a key the other (closed) does not allow.
+    if types_a | types_b <= {"object"}:
+        for req, closed in ((consts_a["__required__"], consts_b["__closed__"]),
+                            (consts_b["__required__"], consts_a["__closed__"])):
+            if closed is not None and req - closed:
+                return True
     for name in set(consts_a) & set(consts_b):
+        if name.startswith("__"):
+            continue
         sa = {json.dumps(v, sort_keys=True) for v in consts_a[name]}
         sb = {json.dumps(v, sort_keys=True) for v in consts_b[name]}
         if not (sa & sb):
@@ -1104,5 +1126,5 @@ def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = N
     if not c.terminals:
         c.terminals["NEVER"] = Terminal("NEVER", "(?!)", dfa=c.regex_dfa("(?!)", "#"))
     return Grammar(terminals=tuple(c.terminals.values()), rules=tuple(c.rules), start="start",
-                   source=source)
+                   source=source, notes=tuple(c.notes))
 
