@@ -7,8 +7,11 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +28,9 @@ __all__ = [
     "intersect_dfas",
     "json_literal_dfa",
     "literal_dfa",
+    "load_cached_dfa",
     "quoted_repeat_dfa",
+    "store_cached_dfa",
     "subtract_dfas",
     "union_dfas",
     "utf8_sequences",
@@ -471,3 +476,44 @@ def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
     accept = np.zeros(len(rows), dtype=np.bool_)
     accept[cur] = True
     return ByteDFA(trans, accept)
+
+
+def _dfa_cache_file(key: str) -> Any:
+    from compilers.charset import _cache_dir
+
+    d = _cache_dir()
+    if d is None:
+        return None
+    digest = hashlib.sha256(f"dfa-v{_DFA_CACHE_VERSION}\x00{key}".encode()).hexdigest()[:32]
+    (d / "dfa").mkdir(exist_ok=True)
+    return d / "dfa" / f"{digest}.npz"
+
+
+_DFA_CACHE_VERSION = 1
+
+
+def load_cached_dfa(key: str) -> ByteDFA | None:
+    """A DFA stored by :func:`store_cached_dfa` under ``key`` in an earlier process."""
+    f = _dfa_cache_file(key)
+    if f is None or not f.is_file():
+        return None
+    try:
+        with np.load(f, allow_pickle=False) as data:
+            if str(data["key"]) != key:
+                return None
+            return ByteDFA(data["trans"].astype(np.int32), data["accept"].astype(np.bool_))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def store_cached_dfa(key: str, dfa: ByteDFA) -> None:
+    """Keep a DFA on disk (best effort) so later processes skip rebuilding it."""
+    f = _dfa_cache_file(key)
+    if f is None:
+        return
+    tmp = f.with_suffix(f".{os.getpid()}.tmp.npz")
+    try:
+        np.savez(tmp, trans=dfa.trans, accept=dfa.accept, key=np.array(key))
+        os.replace(tmp, f)
+    except OSError:
+        pass

@@ -23,7 +23,9 @@ from compilers.automata import (
     build_byte_dfa,
     intersect_dfas,
     json_literal_dfa,
+    load_cached_dfa,
     quoted_repeat_dfa,
+    store_cached_dfa,
     subtract_dfas,
     union_dfas,
 )
@@ -852,9 +854,16 @@ class _Compiler:
 @functools.lru_cache(maxsize=8192)
 def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: int,
                       max_dfa: int, where: str) -> ByteDFA:
+    key = f"{pattern}\x00{json_string}\x00{quoted}\x00{max_nfa}\x00{max_dfa}"
+    stored = load_cached_dfa(key)
+    if stored is not None:
+        return stored
     nfa = compile_regex_nfa(pattern, max_states=max_nfa, where=where, json_string=json_string,
                             quoted=quoted)
-    return build_byte_dfa(nfa, max_states=max_dfa, where=where)
+    dfa = build_byte_dfa(nfa, max_states=max_dfa, where=where)
+    if dfa.n_states > 64:  # small automata are cheaper to rebuild than to read
+        store_cached_dfa(key, dfa)
+    return dfa
 
 
 def _cached_number_dfa(kind: str, keywords: str, ptr: str, max_states: int) -> ByteDFA:

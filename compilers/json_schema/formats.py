@@ -11,7 +11,8 @@ from __future__ import annotations
 __all__ = ["FORMAT_REGEXES", "format_regex"]
 
 _LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
-_YEAR = r"[0-9]{4}"
+# Years 0001-9999 (Python's datetime, which jsonschema's checker uses, has no year 0).
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
 _DATE = (
     rf"(?:{_YEAR}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])"
     rf"|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
