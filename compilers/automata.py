@@ -7,15 +7,14 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
 from compilers.regex import NFA, compile_regex_nfa
 
@@ -478,18 +477,11 @@ def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
     return ByteDFA(trans, accept)
 
 
-def _dfa_cache_file(key: str) -> Any:
-    from compilers.charset import _cache_dir
-
-    d = _cache_dir()
-    if d is None:
-        return None
-    digest = hashlib.sha256(f"dfa-v{_DFA_CACHE_VERSION}\x00{key}".encode()).hexdigest()[:32]
-    (d / "dfa").mkdir(exist_ok=True)
-    return d / "dfa" / f"{digest}.npz"
-
-
 _DFA_CACHE_VERSION = 1
+
+
+def _dfa_cache_file(key: str) -> Path | None:
+    return cache_path("dfa", f"dfa-v{_DFA_CACHE_VERSION}\x00{key}", ".npz")
 
 
 def load_cached_dfa(key: str) -> ByteDFA | None:
@@ -509,11 +501,6 @@ def load_cached_dfa(key: str) -> ByteDFA | None:
 def store_cached_dfa(key: str, dfa: ByteDFA) -> None:
     """Keep a DFA on disk (best effort) so later processes skip rebuilding it."""
     f = _dfa_cache_file(key)
-    if f is None:
-        return
-    tmp = f.with_suffix(f".{os.getpid()}.tmp.npz")
-    try:
-        np.savez(tmp, trans=dfa.trans, accept=dfa.accept, key=np.array(key))
-        os.replace(tmp, f)
-    except OSError:
-        pass
+    if f is not None:
+        write_atomically(f, lambda tmp: np.savez(tmp, trans=dfa.trans, accept=dfa.accept,
+                                                 key=np.array(key)))

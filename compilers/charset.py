@@ -8,15 +8,15 @@ cannot be encoded in UTF-8, so no output can contain them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import threading
 import unicodedata
 from collections.abc import Iterable
 from functools import cache
-from pathlib import Path
 from typing import Any
+
+from compilers.disk_cache import cache_path, write_atomically
 
 __all__ = [
     "ANY_CHAR",
@@ -116,28 +116,13 @@ def category_set(category: str, ascii_only: bool) -> CharSet:
     return out
 
 
-def _cache_dir() -> Path | None:
-    """Where tables derived from Python's Unicode database are kept between processes
-    (``GRAMMAR_ENGINE_CACHE``, else ``~/.cache/grammar-engine``; None if not writable)."""
-    root = os.environ.get("GRAMMAR_ENGINE_CACHE")
-    path = Path(root) if root else Path.home() / ".cache" / "grammar-engine"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return path
-
-
-def _disk_cache_file(key: str) -> Path | None:
-    d = _cache_dir()
-    if d is None:
-        return None
-    tag = f"{sys.version_info[0]}.{sys.version_info[1]}-unicode{unicodedata.unidata_version}"
-    return d / f"{key}-{tag}.json"
+def _disk_cache_key(key: str) -> str:
+    return (f"{key}-py{sys.version_info[0]}.{sys.version_info[1]}"
+            f"-unicode{unicodedata.unidata_version}")
 
 
 def _disk_cache_get(key: str) -> Any:
-    f = _disk_cache_file(key)
+    f = cache_path("tables", _disk_cache_key(key), ".json")
     if f is None or not f.is_file():
         return None
     try:
@@ -147,15 +132,10 @@ def _disk_cache_get(key: str) -> Any:
 
 
 def _disk_cache_put(key: str, value: Any) -> None:
-    f = _disk_cache_file(key)
-    if f is None:
-        return
-    tmp = f.with_suffix(f".{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(value))
-        os.replace(tmp, f)
-    except OSError:
-        pass
+    f = cache_path("tables", _disk_cache_key(key), ".json")
+    if f is not None:
+        text = json.dumps(value)
+        write_atomically(f, lambda tmp: tmp.write_text(text))
 
 
 @cache

@@ -1,0 +1,52 @@
+"""A small on-disk cache for tables that are slow to build and depend only on their key
+(Unicode class tables, terminal automata), shared between processes.
+
+Files live in ``GRAMMAR_ENGINE_CACHE`` or ``~/.cache/grammar-engine``; writes are atomic
+(temporary file + rename) and every failure is silent: the cache only saves time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cache_dir", "cache_path", "write_atomically"]
+
+
+def cache_dir() -> Path | None:
+    root = os.environ.get("GRAMMAR_ENGINE_CACHE")
+    path = Path(root) if root else Path.home() / ".cache" / "grammar-engine"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return path
+
+
+def cache_path(kind: str, key: str, suffix: str) -> Path | None:
+    """File for ``key`` in the ``kind`` folder (None when no cache folder is writable)."""
+    root = cache_dir()
+    if root is None:
+        return None
+    folder = root / kind
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError:
+        return None
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return folder / f"{digest}{suffix}"
+
+
+def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
