@@ -85,6 +85,11 @@ class ContextualLexer:
     def n_states(self) -> int:
         return self._n
 
+    @property
+    def starts(self) -> dict[frozenset[int], int]:
+        """Fresh-lexeme state of every allowed-terminal set met so far (do not modify)."""
+        return self._starts
+
     def top(self, state: int) -> int:
         return int(self._top[state]) if state >= 0 else -1
 

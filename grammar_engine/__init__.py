@@ -23,6 +23,7 @@ from grammar_engine.compile import (
     compile_grammar,
     compile_json_schema,
     compile_regex,
+    precompute,
 )
 from grammar_engine.matcher import Matcher
 
@@ -51,4 +52,5 @@ __all__ = [
     "compile_grammar",
     "compile_json_schema",
     "compile_regex",
+    "precompute",
 ]

@@ -18,7 +18,13 @@ from compilers.options import CompileOptions, Limits
 from compilers.regex_grammar import compile_regex_grammar
 from compilers.vocab import Vocabulary
 
-__all__ = ["clear_compile_cache", "compile_grammar", "compile_json_schema", "compile_regex"]
+__all__ = [
+    "clear_compile_cache",
+    "compile_grammar",
+    "compile_json_schema",
+    "compile_regex",
+    "precompute",
+]
 
 _CACHE_SIZE = 128
 _cache: OrderedDict[tuple[Any, ...], CompiledGrammar] = OrderedDict()
@@ -153,3 +159,15 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     key = ("json_schema", json.dumps(parsed, sort_keys=True), opts, compile_options,
            v.fingerprint)
     return _cached(key, build)
+
+
+def precompute(compiled: CompiledGrammar, *, max_configurations: int = 2000) -> int:
+    """Build the grammar's token tables now instead of on first visit.
+
+    Trades compile time for the first pass: afterwards every matcher's first masks cost
+    what later ones do. Tables the exploration misses are still built when first needed.
+    Returns the number of tables built.
+    """
+    from grammar_engine.runtime import runtime_for
+
+    return runtime_for(compiled).precompute(max_configurations=max_configurations)

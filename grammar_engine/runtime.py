@@ -23,7 +23,15 @@ from numpy.typing import NDArray
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
 from grammar_engine.parser import LRParser, Stacks
-from native.kernels import KIND_BOUNDARY, KIND_INSIDE, set_bits, walk_bytes, walk_tokens
+from native.kernels import (
+    ACT_ERROR,
+    KIND_BOUNDARY,
+    KIND_INSIDE,
+    resolve_with_parser,
+    set_bits,
+    walk_bytes,
+    walk_tokens,
+)
 
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
 
@@ -65,7 +73,42 @@ class GrammarRuntime:
         # (token list key, fresh lexer state) -> _Walk; independent of the parser stacks.
         self._walk_cache: dict[tuple[object, int], _Walk] = {}
         self._lock = threading.Lock()
+        self._setup_parser_kernel(compiled)
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
+
+    def _setup_parser_kernel(self, compiled: CompiledGrammar) -> None:
+        """Dense LR tables for ``resolve_with_parser`` (LALR(1) grammars with at most 64
+        terminals); otherwise boundary-crossing tokens are resolved in Python."""
+        table = compiled.table
+        self.use_kernel = self.parser.deterministic and table.n_terminals <= 64
+        if not self.use_kernel:
+            return
+        act = np.full((table.n_states, table.n_terminals), ACT_ERROR, dtype=np.int32)
+        for s, row in enumerate(self.parser.cells):
+            for t, acts in row.items():
+                act[s, t] = acts[0]
+        self.k_act = act
+        self.k_goto = np.ascontiguousarray(table.goto, dtype=np.int32)
+        self.k_lhs = np.ascontiguousarray(table.rule_lhs, dtype=np.int32)
+        self.k_len = np.ascontiguousarray(table.rule_len, dtype=np.int32)
+        ignored = np.zeros(table.n_terminals, dtype=np.bool_)
+        for t in self.ignored:
+            ignored[t] = True
+        self.k_ignored = ignored
+        self._start_count = -1
+        self._start_keys = np.zeros(0, dtype=np.uint64)
+        self._start_vals = np.zeros(0, dtype=np.int32)
+
+    def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
+        """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key."""
+        starts = self.lexer.starts
+        if len(starts) != self._start_count:
+            items = sorted((sum(1 << t for t in allowed), q) for allowed, q in
+                           list(starts.items()))
+            self._start_keys = np.array([k for k, _ in items], dtype=np.uint64)
+            self._start_vals = np.array([v for _, v in items], dtype=np.int32)
+            self._start_count = len(items)
+        return self._start_keys, self._start_vals
 
     # -- parser + lexer glue -----------------------------------------------------------
     def lex_start(self, stacks: Stacks) -> int:
@@ -129,6 +172,35 @@ class GrammarRuntime:
                 return None
             stacks = after
             q = self.lex_start(stacks)
+
+    # -- ahead-of-time work ---------------------------------------------------------
+    def precompute(self, max_configurations: int = 2000, stack_window: int = 8) -> int:
+        """Build, now, the token tables that matchers would build on first visit.
+
+        Explores parser configurations breadth first from the start (feeding every
+        terminal the parser can shift), identifying configurations by their top
+        ``stack_window`` LR states, until ``max_configurations`` have been seen; creates the
+        lexer states of every allowed-terminal set met and builds every lexer state's
+        table. Whatever it misses is still built lazily. Returns the number of tables.
+        """
+        from collections import deque
+
+        queue: deque[Stacks] = deque([self.parser.initial])
+        seen: set[tuple[tuple[int, ...], ...]] = set()
+        while queue and len(seen) < max_configurations:
+            stacks = queue.popleft()
+            key = tuple(sorted(tuple(n.states()[-stack_window:]) for n in stacks))
+            if key in seen:
+                continue
+            seen.add(key)
+            self.lex_start(stacks)
+            for t in sorted(self.parser.allowed(stacks)):
+                after = self.end_lexeme(stacks, t)
+                if after is not None and after is not stacks:
+                    queue.append(after)
+        for q in range(self.lexer.n_states):
+            self.index.get(q)
+        return self.index.n_built
 
     # -- masks -------------------------------------------------------------------------
     def mask_words(self, state: MatchState) -> NDArray[np.uint32]:
@@ -209,8 +281,33 @@ class GrammarRuntime:
             if after is None:
                 continue
             q2 = self.lex_start(after)
-            if q2 != DEAD:
+            if q2 == DEAD:
+                continue
+            if self.use_kernel and len(after) == 1:
+                self._resolve_in_kernel(q2, after, sub_toks, sub_offs, bits)
+            else:
                 self._resolve((key, q, term), q2, after, sub_toks, sub_offs, bits)
+
+    def _resolve_in_kernel(self, q: int, stacks: Stacks, toks: NDArray[np.int32],
+                           offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
+        """Like :meth:`_resolve`, but every further boundary of each token is followed in
+        one kernel call (LR simulation on a scratch stack); the few tokens that need a
+        lexer state not created yet are finished in Python."""
+        va = self.varrays
+        stack = np.array(stacks[0].states(), dtype=np.int32)
+        keys, vals = self._start_arrays()
+        trans, top = self.lexer.arrays
+        verdict = resolve_with_parser(
+            trans, top, np.int32(q), toks, offs, va.token_data, va.token_start, va.token_len,
+            stack, self.k_act, self.k_goto, self.k_lhs, self.k_len, self.k_ignored,
+            np.int32(self.parser.end), keys, vals)
+        set_bits(bits, toks[verdict == 1])
+        state = MatchState(q, stacks)
+        for i in np.flatnonzero(verdict == 2).tolist():
+            tid, off = int(toks[i]), int(offs[i])
+            start = int(va.token_start[tid]) + off
+            if self._advance(state, va.token_data, start, int(va.token_len[tid]) - off):
+                bits[tid >> 5] |= np.uint32(1 << (tid & 31))
 
 
 _runtime_lock = threading.Lock()

@@ -19,11 +19,13 @@ import numpy as np
 from numba import njit
 
 __all__ = [
+    "ACT_ERROR",
     "KIND_BOUNDARY",
     "KIND_DEAD",
     "KIND_INSIDE",
     "apply_token_bitmask_kernel",
     "classify_tokens",
+    "resolve_with_parser",
     "set_bits",
     "walk_bytes",
     "walk_tokens",
@@ -237,3 +239,123 @@ def dfa_product(ta, tb, max_states):  # pragma: no cover - compiled
             trans[i, byte] = s
         i += 1
     return trans[:n].copy(), pa[:n].copy(), pb[:n].copy()
+
+
+ACT_ERROR = -(2**31)  # no action in a dense LR action table
+
+
+@njit(cache=True, nogil=True)
+def _lr_feed(stack, sp, t, act, goto, rule_lhs, rule_len):  # pragma: no cover - compiled
+    """Shift terminal ``t`` (with its reductions) onto ``stack[:sp]``; returns the new
+    depth, -1 on a syntax error, -2 when the buffer is full."""
+    while True:
+        a = act[stack[sp - 1], t]
+        if a == ACT_ERROR:
+            return -1
+        if a >= 0:
+            if sp >= stack.shape[0]:
+                return -2
+            stack[sp] = a
+            return sp + 1
+        r = -1 - a
+        sp -= rule_len[r]
+        if sp < 1:
+            return -1
+        g = goto[stack[sp - 1], rule_lhs[r]]
+        if g < 0:
+            return -1
+        if sp >= stack.shape[0]:
+            return -2
+        stack[sp] = g
+        sp += 1
+
+
+@njit(cache=True, nogil=True)
+def _lr_can_shift(stack, sp, t, act, goto, rule_lhs, rule_len, extra):  # pragma: no cover
+    """Whether ``t`` can be shifted on ``stack[:sp]`` (which is left unchanged; ``extra``
+    holds the states that reductions push)."""
+    base = sp
+    ne = 0
+    while True:
+        top_state = extra[ne - 1] if ne > 0 else stack[base - 1]
+        a = act[top_state, t]
+        if a == ACT_ERROR:
+            return False
+        if a >= 0:
+            return True
+        r = -1 - a
+        n = rule_len[r]
+        k = min(n, ne)
+        ne -= k
+        base -= n - k
+        if base < 1:
+            return False
+        under = extra[ne - 1] if ne > 0 else stack[base - 1]
+        g = goto[under, rule_lhs[r]]
+        if g < 0 or ne >= extra.shape[0]:
+            return False
+        extra[ne] = g
+        ne += 1
+
+
+@njit(cache=True, nogil=True)
+def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start, token_len,
+                        stack, act, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
+                        start_vals):  # pragma: no cover - compiled
+    """Verdict for each token remainder ``toks[i]`` from byte ``offs[i]``, starting in fresh
+    lexer state ``q_start`` with LR stack ``stack`` (deterministic tables), following every
+    lexeme boundary inside the token: 1 allowed, 0 rejected, 2 undecided here (a lexer
+    state for a new set of allowed terminals is needed: the caller decides in Python).
+
+    At a boundary the lexeme's terminal is shifted on a scratch copy of the stack, the
+    terminals that can be shifted next are collected as a bit set, and the fresh lexer
+    state for that set is looked up in ``start_keys`` (sorted) / ``start_vals``.
+    Reference: ``GrammarRuntime._advance`` in ``grammar_engine/runtime.py``.
+    """
+    n = toks.shape[0]
+    out = np.zeros(n, np.int8)
+    depth0 = stack.shape[0]
+    scratch = np.empty(depth0 + 512, np.int32)
+    extra = np.empty(256, np.int32)
+    n_terms = act.shape[1]
+    for i in range(n):
+        scratch[:depth0] = stack
+        sp = depth0
+        q = q_start
+        tid = toks[i]
+        start = token_start[tid]
+        length = token_len[tid]
+        j = offs[i]
+        verdict = 1
+        while j < length:
+            nx = trans[q, token_data[start + j]]
+            if nx >= 0:
+                q = nx
+                j += 1
+                continue
+            t = top[q]
+            if t < 0:
+                verdict = 0
+                break
+            if not ignored[t]:
+                sp = _lr_feed(scratch, sp, t, act, goto, rule_lhs, rule_len)
+                if sp < 0:
+                    verdict = 0 if sp == -1 else 2
+                    break
+            key = np.uint64(0)
+            s_top = scratch[sp - 1]
+            for u in range(n_terms):
+                if u == end_term or act[s_top, u] == ACT_ERROR:
+                    continue
+                if _lr_can_shift(scratch, sp, u, act, goto, rule_lhs, rule_len, extra):
+                    key |= np.uint64(1) << np.uint64(u)
+            k = np.searchsorted(start_keys, key)
+            if k >= start_keys.shape[0] or start_keys[k] != key:
+                verdict = 2
+                break
+            q = start_vals[k]
+            if q < 0:
+                verdict = 0
+                break
+        out[i] = verdict
+    return out

@@ -194,3 +194,33 @@ def test_several_eos_tokens_in_one_word() -> None:
     assert m.allowed_token_ids().tolist() == [1, 2, 3]
     assert m.consume_token(3)
     assert m.is_terminated()
+
+
+@pytest.mark.parametrize("name", ["json", "arithmetic", "sql"])
+def test_parser_kernel_matches_python_path(name: str) -> None:
+    """Boundary-crossing tokens resolved by the LR kernel give the masks of the Python path."""
+    from grammar_engine.runtime import runtime_for
+    from tests.grammars import ALL, SAMPLES
+
+    toks = [bytes([i]) for i in range(256)] + [
+        b'"},{"', b'"],', b"}}", b"]]", b"))", b"();", b"){", b"+(", b"*(-", b"1+2", b"a,b",
+        b'"a":', b", ", b" = ", b"1;", b");\n", b"} else {", b"(x)", b"x = f(", b"'a' ",
+    ]
+    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                  special_ids=[len(toks)])
+    with_kernel = ge.compile_grammar(ALL[name], vocab, cache=False)
+    without = ge.compile_grammar(ALL[name], vocab, cache=False)
+    assert runtime_for(with_kernel).use_kernel
+    runtime_for(without).use_kernel = False
+    rng = np.random.default_rng(0)
+    for text in SAMPLES[name]:
+        a, b = Matcher(with_kernel), Matcher(without)
+        for step, byte in enumerate(text.encode()):
+            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
+            # Follow the sample, sometimes via a random allowed multi-byte token.
+            allowed = [t for t in a.allowed_token_ids().tolist() if t >= 256 and t < len(toks)]
+            if allowed and step % 5 == 0 and rng.random() < 0.5:
+                t = int(rng.choice(allowed))
+                assert a.consume_token(t) and b.consume_token(t)
+                break
+            assert a.consume_token(byte) and b.consume_token(byte)
