@@ -417,23 +417,23 @@ class _Compiler:
             self.rule(nt, self.literal_term("true"))
             self.rule(nt, self.literal_term("false"))
             return nt
-        if t == "integer":
-            key = ("int", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
-                                     sort_keys=True, default=str))
-            return self.term(key, "INT", f"integer {key[1]}",
-                             lambda: _cached_number_dfa("integer", key[1], ptr,
-                                                        self.limits.max_dfa_states))
-        if t == "number":
-            key = ("num", json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
-                                     sort_keys=True, default=str))
-            return self.term(key, "NUM", f"number {key[1]}",
-                             lambda: _cached_number_dfa("number", key[1], ptr,
-                                                        self.limits.max_dfa_states))
+        if t in ("integer", "number"):
+            return self.numeric_value(t, schema, ptr)
         if t == "string":
             return self.string_value(schema, ptr)
         if t == "array":
             return self.array_value(schema, ptr)
         return self.object_value(schema, ptr)
+
+    def numeric_value(self, kind: str, schema: dict[str, Any], ptr: str) -> str:
+        """Terminal for the numbers of ``kind`` ("integer" or "number") that meet the
+        schema's numeric keywords."""
+        keywords = json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
+                              sort_keys=True, default=str)
+        return self.term((kind, keywords), "INT" if kind == "integer" else "NUM",
+                         f"{kind} {keywords}",
+                         lambda: _cached_number_dfa(kind, keywords, ptr,
+                                                    self.limits.max_dfa_states))
 
     # -- strings ----------------------------------------------------------------------------
     def string_regex_parts(self, schema: dict[str, Any], ptr: str) -> list[str]:
@@ -637,9 +637,7 @@ class _Compiler:
         self._memo[key] = nt
         string = self.string_term("(?s:.)*", "<any>")
         for sym in (self.literal_term("null"), self.literal_term("true"),
-                    self.literal_term("false"), string,
-                    self.term(("num", "{}"), "NUM", "number",
-                              lambda: number_dfa({}, "#", self.limits.max_dfa_states))):
+                    self.literal_term("false"), string, self.numeric_value("number", {}, "#")):
             self.rule(nt, sym)
         arr, items = self.new_nt("any_array"), self.new_nt("any_items")
         self.rule(arr, self.punct("["), self.punct("]"))
