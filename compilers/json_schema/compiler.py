@@ -520,7 +520,7 @@ class _Compiler:
             if text in seen:
                 continue
             seen.add(text)
-            if validator is not None and not validator.is_valid(v):
+            if validator is not None and not self.valid(validator, v, ptr):
                 continue
             self.rule(nt, self.literal_value(v, ptr))
 
@@ -820,7 +820,17 @@ class _Compiler:
             return True
         if names_schema is False:
             return False
-        return bool(self.sub_validator(names_schema).is_valid(name))
+        return self.valid(self.sub_validator(names_schema), name, ptr)
+
+    def valid(self, validator: Any, value: Any, ptr: str) -> bool:
+        """``validator.is_valid(value)``, with the validator's own failures (a reference it
+        cannot resolve, a malformed keyword) turned into engine errors."""
+        try:
+            return bool(validator.is_valid(value))
+        except Exception as e:
+            raise UnsupportedFeatureError(
+                f"checking a value against this sub-schema ({type(e).__name__}: {e})",
+                location=ptr) from None
 
     def sub_validator(self, sub: Any) -> Any:
         """A jsonschema validator for a sub-schema whose local $refs resolve in the root."""
