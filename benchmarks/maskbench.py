@@ -127,6 +127,7 @@ def _disarm() -> None:
 
 
 def _first_line(text: str, limit: int = 200) -> str:
+    """The first non-blank line of ``text``, cut at ``limit`` characters."""
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
     return (lines[0] if lines else "")[:limit]
 
@@ -344,6 +345,7 @@ MAKERS: dict[str, Callable[[Path, Any], Engine]] = {
 
 
 def _allowed(bits: np.ndarray, tid: int) -> bool:
+    """Whether token ``tid`` is set in row 0 of an int32 bitmask."""
     return bool((int(bits[0, tid >> 5]) >> (tid & 31)) & 1)
 
 
@@ -513,6 +515,7 @@ class EngineRun:
 
 
 def _child_rss_kb(pid: int) -> int:
+    """Current RSS of process ``pid`` in KiB (0 when it is gone)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -523,6 +526,7 @@ def _child_rss_kb(pid: int) -> int:
 
 
 def _tail(path: Path, n: int = 12) -> str:
+    """The last ``n`` lines of a child's stderr file."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
@@ -634,6 +638,7 @@ def run_engine(engine: str, args: argparse.Namespace, rows: Sequence[dict[str, A
 
 
 def _progress(args: argparse.Namespace, engine: str, rec: dict[str, Any], total: int) -> None:
+    """With ``--progress``: every crash and timeout, and a line every 200 schemas."""
     if not args.progress:
         return
     i = rec["i"]
@@ -709,16 +714,25 @@ def environment() -> dict[str, Any]:
                 mem_gb = round(int(line.split()[1]) / 2**20, 1)
     except OSError:
         pass
-    return {"cpu": _cpu_model(), "logical_cpus": os.cpu_count(),
+    formats = sorted(jsonschema.Draft202012Validator.FORMAT_CHECKER.checkers)
+    return {"cpu": _cpu_model(), "logical_cpus": os.cpu_count(), "jsonschema_formats": formats,
             "usable_cpus": len(os.sched_getaffinity(0)), "mem_gb": mem_gb,
             "os": platform.platform(), "python": sys.version.split()[0],
             "versions": versions, "loadavg_start": os.getloadavg()}
 
 
 def _fmt(x: float, digits: int = 1) -> str:
+    """A table cell: ``-`` for NaN, thousands separators from 1,000 on."""
     if x != x:  # NaN
         return "-"
     return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.{digits}f}"
+
+
+def _fmt_ratio(r: float) -> str:
+    """Two significant digits below 1 (``0.0061×``), two decimals up to 10, then one."""
+    if r >= 10:
+        return f"{r:.1f}×"
+    return f"{r:.2f}×" if r >= 0.1 else f"{r:.2g}×"
 
 
 def print_report(runs: dict[str, EngineRun], env: dict[str, Any], command: str,
@@ -731,6 +745,11 @@ def print_report(runs: dict[str, EngineRun], env: dict[str, Any], command: str,
           f"{'/'.join(f'{x:.1f}' for x in env['loadavg_start'])} at start, "
           f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} at end  ")
     print("Versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()) + "  ")
+    print("Formats the jsonschema soundness check asserts: "
+          + ", ".join(env["jsonschema_formats"]) + " (others need optional packages)  ")
+    print(f"Budgets: compile + first mask {env['budgets'][0]:g} s, instances "
+          f"{env['budgets'][1]:g} s per schema (the parent kills a child "
+          f"{WATCHDOG_GRACE_S:g} s past a budget)  ")
     subsets = Counter(r["id"].split("---")[0] for r in rows)
     print(f"Schemas: {len(rows)} with tests ("
           + ", ".join(f"{k} {v}" for k, v in subsets.items())
@@ -787,7 +806,7 @@ def print_report(runs: dict[str, EngineRun], env: dict[str, Any], command: str,
         def cell(kind: str, key: str, s: dict[str, Any] = s, b: dict[str, Any] = b) -> str:
             v, ref = s[kind][key], b[kind][key]
             ratio = v / ref if ref and ref == ref and v == v else float("nan")
-            return _fmt(v) + (f" ({ratio:.2f}×)" if ratio == ratio else "")
+            return _fmt(v) + (f" ({_fmt_ratio(ratio)})" if ratio == ratio else "")
 
         print(f"| {e} | {s['passing']} | {s['false_negatives']} | {s['false_positives']} | "
               f"{s['accepted_but_jsonschema_invalid']} | {s['tokens']:,} | "
@@ -850,7 +869,7 @@ def parent(args: argparse.Namespace) -> None:
     if unknown:
         sys.exit(f"unknown engines: {', '.join(sorted(unknown))} (known: {', '.join(ENGINES)})")
     rows = load_rows(args.subsets.split(",") if args.subsets else None, args.limit)
-    env = environment()
+    env = environment() | {"budgets": (args.compile_budget, args.instance_budget)}
     command = "python " + shlex.join(sys.argv)
     t0 = time.monotonic()
     runs: dict[str, EngineRun] = {}
@@ -877,6 +896,7 @@ def parent(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
+    """Parent mode by default; child mode with ``--engine`` (internal)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--subsets", help="comma-separated subset names (file stems)")
     p.add_argument("--limit", type=int, help="first N schemas with tests")
