@@ -58,6 +58,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import load_hf_tokenizer  # noqa: E402
 
 TOKENIZERS = ("llama3", "qwen3", "gptoss", "gemma3")
 ENGINES = ("ours", "llguidance", "xgrammar")
@@ -106,25 +109,6 @@ def _tokenizer_folder(tok_dir: Path, name: str) -> Path:
     return folder
 
 
-def _load_hf_tokenizer(folder: Path) -> Any:
-    """``PreTrainedTokenizerFast`` from ``tokenizer.json``, EOS from ``tokenizer_config.json``.
-
-    ``tokenizer.json`` alone does not name the EOS token; without it llguidance and xgrammar
-    would guess. The config gives the same EOS grammar-engine's ``Vocabulary`` uses.
-    """
-    from transformers import PreTrainedTokenizerFast
-
-    kwargs: dict[str, Any] = {}
-    cfg_path = folder / "tokenizer_config.json"
-    if cfg_path.is_file():
-        eos = json.loads(cfg_path.read_text(encoding="utf-8")).get("eos_token")
-        if isinstance(eos, dict):
-            eos = eos.get("content")
-        if isinstance(eos, str):
-            kwargs["eos_token"] = eos
-    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **kwargs)
-
-
 def _engine_ours(folder: Path, timings: dict[str, float]) -> tuple[Engine, Any]:
     t0 = time.perf_counter()
     import grammar_engine as ge
@@ -135,7 +119,7 @@ def _engine_ours(folder: Path, timings: dict[str, float]) -> tuple[Engine, Any]:
     vocab = Vocabulary.from_tokenizer_json(folder)
     timings["prep_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    hf_tok = _load_hf_tokenizer(folder)
+    hf_tok = load_hf_tokenizer(folder)
     timings["hf_load_s"] = time.perf_counter() - t0
 
     bm = ge.allocate_token_bitmask(1, vocab.size)
@@ -162,7 +146,7 @@ def _engine_llguidance(folder: Path, timings: dict[str, float]) -> tuple[Engine,
     timings["import_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    hf_tok = _load_hf_tokenizer(folder)
+    hf_tok = load_hf_tokenizer(folder)
     timings["hf_load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     lltok = llguidance.hf.from_tokenizer(hf_tok)
@@ -195,7 +179,7 @@ def _engine_xgrammar(folder: Path, timings: dict[str, float]) -> tuple[Engine, A
     timings["import_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    hf_tok = _load_hf_tokenizer(folder)
+    hf_tok = load_hf_tokenizer(folder)
     timings["hf_load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     info = xgr.TokenizerInfo.from_huggingface(hf_tok)

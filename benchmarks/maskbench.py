@@ -83,7 +83,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
 import jsonschema  # noqa: E402
+from common import load_hf_tokenizer  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "jsonschemabench"
 TOKENIZERS = ROOT.parent / "shared" / "tokenizers"
@@ -186,21 +189,6 @@ class Engine:
     accepting: Callable[[Any], bool]  # matcher -> complete document (EOS allowed)
     bits: np.ndarray  # int32 view of the bitmask, shape (1, ceil(V / 32))
     info: dict[str, Any] = field(default_factory=dict)
-
-
-def load_hf_tokenizer(folder: Path) -> Any:
-    """``PreTrainedTokenizerFast`` from ``tokenizer.json`` with the EOS of the config."""
-    from transformers import PreTrainedTokenizerFast
-
-    kwargs: dict[str, Any] = {}
-    cfg = folder / "tokenizer_config.json"
-    if cfg.is_file():
-        eos = json.loads(cfg.read_text(encoding="utf-8")).get("eos_token")
-        if isinstance(eos, dict):
-            eos = eos.get("content")
-        if isinstance(eos, str):
-            kwargs["eos_token"] = eos
-    return PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"), **kwargs)
 
 
 def _engine_ours(folder: Path, hf_tok: Any) -> Engine:

@@ -999,15 +999,23 @@ def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
     return out
 
 
+def _one_sided(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
+               keys: tuple[str, ...]) -> bool:
+    """If only one of ``a``, ``b`` has any of ``keys``, copy its values into ``out`` (nothing
+    to merge) and return True."""
+    if any(k in a for k in keys) and any(k in b for k in keys):
+        return False
+    for k in keys:
+        if k in a or k in b:
+            out[k] = a.get(k, b.get(k))
+    return True
+
+
 def _merge_objects(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
                    ptr: str) -> None:
     """properties / patternProperties / additionalProperties of ``a`` and ``b`` together,
     exactly: each key gets every schema either side applies to it."""
-    keys = ("properties", "patternProperties", "additionalProperties")
-    if not any(k in a for k in keys) or not any(k in b for k in keys):
-        for k in keys:
-            if k in a or k in b:
-                out[k] = a.get(k, b.get(k))
+    if _one_sided(a, b, out, ("properties", "patternProperties", "additionalProperties")):
         return
     pa, qa, ra = _object_view(a)
     pb, qb, rb = _object_view(b)
@@ -1042,10 +1050,7 @@ def _array_view(s: dict[str, Any]) -> tuple[list[Any], Any]:
 def _merge_arrays(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any]) -> None:
     """Item schemas of ``a`` and ``b`` together, position by position."""
     keys = ("items", "prefixItems", "additionalItems")
-    if not any(k in a for k in keys) or not any(k in b for k in keys):
-        for k in keys:
-            if k in a or k in b:
-                out[k] = a.get(k, b.get(k))
+    if _one_sided(a, b, out, keys):
         return
     prefix_a, tail_a = _array_view(a)
     prefix_b, tail_b = _array_view(b)
