@@ -33,32 +33,25 @@ from compilers.errors import LimitExceededError, SchemaError, UnsupportedFeature
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
 from compilers.json_schema.formats import format_regex
+from compilers.json_schema.keywords import (
+    ANNOTATIONS,
+    CONTENT_KEYWORDS,
+    JSON_TYPES,
+    KNOWN,
+    LENGTH_MARK,
+    MAX_NESTING,
+    NUMBER_KEYS,
+    STRING_KEYS,
+    is_schema,
+    json_equal,
+)
+from compilers.json_schema.merge import merge_schemas
 from compilers.json_schema.numbers import integer_dfa, number_dfa
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
 __all__ = ["JsonSchemaOptions", "compile_json_schema_ir"]
 
-JSON_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
-ANNOTATIONS = {
-    "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
-    "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
-    "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "nullable",
-    "discriminator", "xml", "externalDocs", "example",
-}
-STRING_KEYS = {"minLength", "maxLength", "pattern", "format"}
-NUMBER_KEYS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
-ARRAY_KEYS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems",
-              "uniqueItems", "contains", "minContains", "maxContains", "unevaluatedItems"}
-OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternProperties",
-               "propertyNames", "minProperties", "maxProperties", "dependentRequired",
-               "dependentSchemas", "dependencies", "unevaluatedProperties"}
-GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
-                "else", "$ref"}
-MAX_NESTING = 200  # nested schemas compiled at once (bounds Python recursion)
-CONTENT_KEYWORDS = {"contentMediaType", "contentEncoding", "contentSchema"}
-LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)
-KNOWN = ANNOTATIONS | STRING_KEYS | NUMBER_KEYS | ARRAY_KEYS | OBJECT_KEYS | GENERIC_KEYS
 
 
 @dataclass(frozen=True)
@@ -94,10 +87,6 @@ class JsonSchemaOptions:
 @dataclass
 class _Ctx:
     pointer: str
-
-
-def _is_schema(x: object) -> bool:
-    return isinstance(x, (dict, bool))
 
 
 class _Compiler:
@@ -348,7 +337,7 @@ class _Compiler:
             merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
             for i, part in enumerate(parts):
                 sub_ptr = f"{ptr}/allOf/{i}"
-                if not _is_schema(part):
+                if not is_schema(part):
                     raise SchemaError("allOf items must be schemas", pointer=sub_ptr)
                 if isinstance(part, dict):
                     self.check_keywords(part, sub_ptr)
@@ -505,7 +494,7 @@ class _Compiler:
         if "const" in schema:
             candidates = [schema["const"]]
             if "enum" in schema:
-                candidates = [v for v in schema["enum"] if _json_equal(v, schema["const"])]
+                candidates = [v for v in schema["enum"] if json_equal(v, schema["const"])]
         else:
             candidates = schema["enum"]
             if not isinstance(candidates, list):
@@ -571,7 +560,7 @@ class _Compiler:
                 "branches is exact)", location=f"{ptr}/oneOf")
         for i, b in enumerate(options):
             sub_ptr = f"{ptr}/{kw}/{i}"
-            if not _is_schema(b):
+            if not is_schema(b):
                 raise SchemaError(f"{kw} items must be schemas", pointer=sub_ptr)
             combined = {"allOf": [rest, b]} if rest else b
             self.rule(nt, self.value(combined, sub_ptr))
@@ -951,10 +940,6 @@ def _min_props_satisfied(schema: dict[str, Any]) -> bool:
     return isinstance(v, int) and isinstance(req, list) and v <= len(set(req))
 
 
-def _json_equal(a: Any, b: Any) -> bool:
-    return bool(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True))
-
-
 def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
               b: tuple[frozenset[str], Any, dict[str, Any]]) -> bool:
     types_a, vals_a, consts_a = a
@@ -982,149 +967,6 @@ def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
     return False
 
 
-def _object_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    return (dict(s.get("properties", {})), dict(s.get("patternProperties", {})),
-            s.get("additionalProperties", True))
-
-
-def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
-    """The schemas one object schema applies to the value of key ``name``."""
-    props, pats, additional = _object_view(s)
-    out = [props[name]] if name in props else []
-    for p, sub in pats.items():
-        if re.fullmatch(ecma_search_to_fullmatch(p, ptr), name):
-            out.append(sub)
-    if not out and additional is not True:
-        out.append(additional)
-    return out
-
-
-def _one_sided(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
-               keys: tuple[str, ...]) -> bool:
-    """If only one of ``a``, ``b`` has any of ``keys``, copy its values into ``out`` (nothing
-    to merge) and return True."""
-    if any(k in a for k in keys) and any(k in b for k in keys):
-        return False
-    for k in keys:
-        if k in a or k in b:
-            out[k] = a.get(k, b.get(k))
-    return True
-
-
-def _merge_objects(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
-                   ptr: str) -> None:
-    """properties / patternProperties / additionalProperties of ``a`` and ``b`` together,
-    exactly: each key gets every schema either side applies to it."""
-    if _one_sided(a, b, out, ("properties", "patternProperties", "additionalProperties")):
-        return
-    pa, qa, ra = _object_view(a)
-    pb, qb, rb = _object_view(b)
-    props: dict[str, Any] = {}
-    for name in list(dict.fromkeys([*pa, *pb])):
-        schemas = _schema_for_name(a, name, ptr) + _schema_for_name(b, name, ptr)
-        props[name] = schemas[0] if len(schemas) == 1 else {"allOf": schemas}
-    pats = dict(qa)
-    for p, sub in qb.items():
-        pats[p] = {"allOf": [pats[p], sub]} if p in pats else sub
-    if (qa and rb is not True) or (qb and ra is not True):
-        raise UnsupportedFeatureError("allOf combining patternProperties with another "
-                                      "branch's additionalProperties", location=ptr)
-    out["properties"] = props
-    if pats:
-        out["patternProperties"] = pats
-    if ra is not True or rb is not True:
-        out["additionalProperties"] = ra if rb is True else rb if ra is True else \
-            {"allOf": [ra, rb]}
-    else:
-        out.pop("additionalProperties", None)
-
-
-def _array_view(s: dict[str, Any]) -> tuple[list[Any], Any]:
-    if "prefixItems" in s:
-        return list(s["prefixItems"]), s.get("items", True)
-    if isinstance(s.get("items"), list):
-        return list(s["items"]), s.get("additionalItems", True)
-    return [], s.get("items", True)
-
-
-def _merge_arrays(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any]) -> None:
-    """Item schemas of ``a`` and ``b`` together, position by position."""
-    keys = ("items", "prefixItems", "additionalItems")
-    if _one_sided(a, b, out, keys):
-        return
-    prefix_a, tail_a = _array_view(a)
-    prefix_b, tail_b = _array_view(b)
-    n = max(len(prefix_a), len(prefix_b))
-    prefix = []
-    for i in range(n):
-        xa = prefix_a[i] if i < len(prefix_a) else tail_a
-        xb = prefix_b[i] if i < len(prefix_b) else tail_b
-        prefix.append({"allOf": [xa, xb]})
-    for k in keys:
-        out.pop(k, None)
-    if prefix:
-        out["prefixItems"] = prefix
-    out["items"] = {"allOf": [tail_a, tail_b]}
-
-
-def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
-    """The intersection of two flattened schemas, for the keywords where it is exact;
-    raises UnsupportedFeatureError where a keyword cannot be merged exactly."""
-    if a is False or b is False:
-        return False
-    if a is True:
-        return b if b is not True else {}
-    if b is True:
-        return a
-    out = dict(a)
-    _merge_objects(a, b, out, ptr)
-    _merge_arrays(a, b, out)
-    merged_here = {"properties", "patternProperties", "additionalProperties", "items",
-                   "prefixItems", "additionalItems"}
-    for k, v in b.items():
-        if k in ANNOTATIONS or k in merged_here:
-            continue
-        if k not in out:
-            out[k] = v
-            continue
-        cur = out[k]
-        if _json_equal(cur, v):
-            continue
-        if k == "type":
-            ta = {cur} if isinstance(cur, str) else set(cur)
-            tb = {v} if isinstance(v, str) else set(v)
-            both = ta & tb
-            if ("number" in ta and "integer" in tb) or ("integer" in ta and "number" in tb):
-                both.add("integer")
-            if not both:
-                return False
-            out[k] = sorted(both)
-        elif k == "required":
-            out[k] = list(dict.fromkeys(list(cur) + list(v)))
-        elif k in ("minimum", "minLength", "minItems", "minProperties", "exclusiveMinimum") \
-                and not isinstance(v, bool) and not isinstance(cur, bool):
-            out[k] = max(cur, v)
-        elif k in ("maximum", "maxLength", "maxItems", "maxProperties", "exclusiveMaximum") \
-                and not isinstance(v, bool) and not isinstance(cur, bool):
-            out[k] = min(cur, v)
-        elif k in ("enum",):
-            keep = {json.dumps(x, sort_keys=True) for x in v}
-            out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
-        elif k == "const":
-            return False
-        elif k in ("propertyNames", "not") and _is_schema(cur) and _is_schema(v):
-            out[k] = {"allOf": [cur, v]} if k != "not" else {"anyOf": [cur, v]}
-        elif k in ("pattern", "format"):
-            extra = f"__{k}s"
-            out[extra] = [*out.get(extra, []), v]
-        elif k == "anyOf" and len(cur) * len(v) <= 64:
-            out[k] = [{"allOf": [x, y]} for x in cur for y in v]
-        else:
-            raise UnsupportedFeatureError(f"allOf combining two different {k!r}",
-                                          location=f"{ptr}/{k}")
-    return out
-
-
 def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = None,
                            limits: Limits | None = None, source: str = "<schema>") -> Grammar:
     """Compile a JSON Schema (already parsed) to the grammar IR.
@@ -1139,7 +981,7 @@ def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = N
     """
     options = options or JsonSchemaOptions()
     limits = limits or Limits()
-    if not _is_schema(schema):
+    if not is_schema(schema):
         raise SchemaError(f"a schema must be an object or a boolean, got "
                           f"{type(schema).__name__}", pointer="#", source=source)
     c = _Compiler(schema, options, limits, source)
