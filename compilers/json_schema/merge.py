@@ -13,6 +13,8 @@ from compilers.json_schema.keywords import ANNOTATIONS, is_schema, json_equal
 
 __all__ = ["merge_schemas"]
 
+MAX_ANYOF_PRODUCT = 64  # branches of anyOf x anyOf spelt out when both sides have one
+
 
 def _object_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
     return (dict(s.get("properties", {})), dict(s.get("patternProperties", {})),
@@ -114,8 +116,8 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
     merged_here = {"properties", "patternProperties", "additionalProperties", "items",
                    "prefixItems", "additionalItems"}
     for k, v in b.items():
-        if k in ANNOTATIONS or k in merged_here:
-            continue
+        if k in ANNOTATIONS or k in merged_here or k in ("__no_eval", "__evaluated"):
+            continue  # what a part evaluated is recorded by the caller
         if k not in out:
             out[k] = v
             continue
@@ -149,7 +151,10 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
         elif k in ("pattern", "format"):
             extra = f"__{k}s"
             out[extra] = [*out.get(extra, []), v]
-        elif k == "anyOf" and len(cur) * len(v) <= 64:
+        elif k in ("__patterns", "__formats", "__string_excl", "__number_excl",
+                   "__values_excl"):
+            out[k] = [*cur, *v]
+        elif k == "anyOf" and len(cur) * len(v) <= MAX_ANYOF_PRODUCT:
             out[k] = [{"allOf": [x, y]} for x in cur for y in v]
         else:
             raise UnsupportedFeatureError(f"allOf combining two different {k!r}",
