@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from compilers.automata import ByteDFA, build_terminal_dfa
+from compilers.budget import check_deadline
 from compilers.errors import (
     GrammarEngineError,
     GrammarSyntaxError,
@@ -283,6 +284,7 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     notes: list[str] = list(grammar.notes)
     for t in grammar.terminals:
         where = f"terminal {t.name} at {t.span}"
+        check_deadline(where)
         dfa = t.dfa if t.dfa is not None else build_terminal_dfa(
             t.pattern, t.lazy, lim.max_nfa_states, lim.max_dfa_states, where)
         if dfa.matches_empty():
@@ -298,5 +300,5 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     grammar, dropped = _prune_unproductive(grammar, dfas)
     if dropped:
         notes.append(f"{dropped} rule(s) can never complete (unproductive) and were dropped")
-    table = build_parse_table(grammar)
+    table = build_parse_table(grammar, lim.max_parse_table_cells)
     return CompiledGrammar(grammar, vocab, table, dfas, options, kind, tuple(notes))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,13 +38,14 @@ def cache_path(kind: str, key: str, suffix: str) -> Path | None:
         folder.mkdir(exist_ok=True)
     except OSError:
         return None
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return folder / f"{digest}{suffix}"
 
 
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
     """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors."""
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    # Unique per process and thread: two threads writing one key must not share a file.
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from compilers.budget import time_budget
 from compilers.compiled import CompiledGrammar, build_compiled_grammar
+from compilers.errors import SchemaError
 from compilers.json_schema import JsonSchemaOptions, compile_json_schema_ir, load_schema
 from compilers.lark_grammar import compile_lark
 from compilers.options import CompileOptions, Limits
@@ -29,23 +32,45 @@ __all__ = [
 _CACHE_SIZE = 128
 _cache: OrderedDict[tuple[Any, ...], CompiledGrammar] = OrderedDict()
 _cache_lock = threading.Lock()
+# One lock per key being compiled, so that threads asking for the same grammar at once
+# compile it once (the others wait for the result) while different keys run in parallel.
+_building: dict[tuple[Any, ...], threading.Lock] = {}
 
 
 def _vocab(vocab: Any) -> Vocabulary:
     return vocab if isinstance(vocab, Vocabulary) else Vocabulary.load(vocab)
 
 
-def _cached(key: tuple[Any, ...], build: Any) -> CompiledGrammar:
+def _budgeted(limits: Limits, build: Callable[[], CompiledGrammar]) -> CompiledGrammar:
+    """Run ``build`` under the compile time budget and the ``$ref`` expansion cap."""
+    with time_budget("compile_time_budget", limits.compile_time_budget,
+                     caps={"max_ref_expansions": limits.max_ref_expansions}):
+        return build()
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], CompiledGrammar]) -> CompiledGrammar:
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    compiled: CompiledGrammar = build()
-    with _cache_lock:
-        _cache[key] = compiled
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        key_lock = _building.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            compiled = build()
+        except BaseException:
+            with _cache_lock:
+                _building.pop(key, None)
+            raise
+        with _cache_lock:
+            _cache[key] = compiled
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+            _building.pop(key, None)
     return compiled
 
 
@@ -87,8 +112,9 @@ def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
         return build_compiled_grammar(ir, v, options, kind="lark")
 
     if not cache:
-        return build()
-    return _cached(("lark", grammar, options, v.fingerprint), build)
+        return _budgeted(options.limits, build)
+    return _cached(("lark", grammar, options, v.fingerprint),
+                   lambda: _budgeted(options.limits, build))
 
 
 def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
@@ -111,8 +137,9 @@ def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
         return build_compiled_grammar(ir, v, options, kind="regex")
 
     if not cache:
-        return build()
-    return _cached(("regex", pattern, options, v.fingerprint), build)
+        return _budgeted(options.limits, build)
+    return _cached(("regex", pattern, options, v.fingerprint),
+                   lambda: _budgeted(options.limits, build))
 
 
 def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None,
@@ -146,8 +173,8 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     except TypeError as e:
         names = ", ".join(f.name for f in JsonSchemaOptions.__dataclass_fields__.values())
         raise TypeError(f"{e}; accepted options: {names}") from None
-    parsed, source = load_schema(schema)
     compile_options = CompileOptions(limits=limits or Limits())
+    parsed, source = load_schema(schema, compile_options.limits)
 
     def build() -> CompiledGrammar:
         ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
@@ -155,10 +182,17 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
         return build_compiled_grammar(ir, v, compile_options, kind="json_schema")
 
     if not cache:
-        return build()
-    key = ("json_schema", json.dumps(parsed, sort_keys=True), opts, compile_options,
-           v.fingerprint)
-    return _cached(key, build)
+        return _budgeted(compile_options.limits, build)
+    key = ("json_schema", _schema_key(parsed), opts, compile_options, v.fingerprint)
+    return _cached(key, lambda: _budgeted(compile_options.limits, build))
+
+
+def _schema_key(parsed: Any) -> str:
+    """Canonical text of a schema for the cache key."""
+    try:
+        return json.dumps(parsed, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError) as e:  # keys of mixed types, non-JSON values, cycles
+        raise SchemaError(f"the schema is not a JSON document: {e}") from None
 
 
 def precompute(compiled: CompiledGrammar, *, max_configurations: int = 2000) -> int:

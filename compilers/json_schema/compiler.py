@@ -29,6 +29,7 @@ from compilers.automata import (
     subtract_dfas,
     union_dfas,
 )
+from compilers.budget import check_deadline, count_work
 from compilers.errors import LimitExceededError, SchemaError, UnsupportedFeatureError
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
@@ -55,7 +56,6 @@ OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternPropert
                "dependentSchemas", "dependencies", "unevaluatedProperties"}
 GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
                 "else", "$ref"}
-MAX_NESTING = 200  # nested schemas compiled at once (bounds Python recursion)
 CONTENT_KEYWORDS = {"contentMediaType", "contentEncoding", "contentSchema"}
 LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)
 KNOWN = ANNOTATIONS | STRING_KEYS | NUMBER_KEYS | ARRAY_KEYS | OBJECT_KEYS | GENERIC_KEYS
@@ -208,6 +208,7 @@ class _Compiler:
 
     # -- schema access --------------------------------------------------------------------
     def resolve_ref(self, ref: str, ptr: str) -> tuple[Any, str]:
+        count_work("max_ref_expansions", f"{ptr}/$ref")
         if not isinstance(ref, str):
             raise SchemaError("'$ref' must be a string", pointer=f"{ptr}/$ref")
         if not ref.startswith("#"):
@@ -294,8 +295,10 @@ class _Compiler:
         self._memo[key] = nt
         self._keep.append(schema)  # keeps id(schema) unique while memoised
         self._depth += 1
-        if self._depth > MAX_NESTING:
-            raise LimitExceededError("schema nesting depth", MAX_NESTING, self._depth, ptr)
+        if self._depth > self.limits.max_nesting_depth:
+            raise LimitExceededError("max_nesting_depth", self.limits.max_nesting_depth,
+                                     self._depth, ptr)
+        check_deadline(ptr)
         try:
             self._value_into(nt, schema, ptr)
         finally:
@@ -510,8 +513,9 @@ class _Compiler:
             candidates = schema["enum"]
             if not isinstance(candidates, list):
                 raise SchemaError("'enum' must be an array", pointer=f"{ptr}/enum")
-            if len(candidates) > 100_000:
-                raise LimitExceededError("enum size", 100_000, len(candidates), f"{ptr}/enum")
+            if len(candidates) > self.limits.max_enum_size:
+                raise LimitExceededError("max_enum_size", self.limits.max_enum_size,
+                                         len(candidates), f"{ptr}/enum")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         validator = self.sub_validator(rest) if rest else None
         seen: set[str] = set()
