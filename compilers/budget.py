@@ -67,8 +67,9 @@ def time_budget(limit: str, seconds: float, *, caps: dict[str, int] | None = Non
     try:
         yield budget
     except RecursionError:
+        depth = sys.getrecursionlimit()
         raise LimitExceededError(
-            "recursion depth", sys.getrecursionlimit(), "more",
+            "recursion depth", depth, f"{depth}+",
             "the input nests too deeply for Python's stack (reduce the nesting, "
             "or raise sys.setrecursionlimit)") from None
     finally:

@@ -73,9 +73,9 @@ def group_depth(pattern: str) -> int:
     return best
 
 
-def _parse(pattern: str, where: str, max_depth: int = 200) -> Any:
-    depth = group_depth(pattern)
-    if depth > max_depth:
+def _parse(pattern: str, where: str, max_depth: int | None = None) -> Any:
+    depth = group_depth(pattern) if max_depth is not None else 0
+    if max_depth is not None and depth > max_depth:
         raise LimitExceededError("max_nesting_depth", max_depth, depth,
                                  f"{where or '<regex>'} (groups nested in the regex)")
     try:
@@ -110,7 +110,7 @@ def has_lazy_quantifier(pattern: str) -> bool:
 
 def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "",
                       json_string: bool = False, quoted: bool = True,
-                      max_depth: int = 200) -> NFA:
+                      max_depth: int | None = None) -> NFA:
     """Parse ``pattern`` and build its NFA.
 
     With ``json_string`` the NFA matches the JSON string literals (quotes included) whose
@@ -126,7 +126,8 @@ def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "
         The pattern uses look-around, back-references, ``\\b`` or similar.
     LimitExceededError
         The NFA would have more than ``max_states`` states (large counted repetition), or
-        groups nest deeper than ``max_depth``.
+        groups nest deeper than ``max_depth`` (None: not checked; the patterns the
+        engine writes itself, such as number ranges, nest deeply but regularly).
     """
     parsed = _parse(pattern, where, max_depth)
     nfa = NFA(max_states=max_states, where=where or f"regex {pattern!r}")

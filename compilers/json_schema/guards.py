@@ -15,6 +15,7 @@ import numpy as np
 
 from compilers.errors import LimitExceededError
 from compilers.options import Limits
+from compilers.regex import group_depth
 
 __all__ = ["check_json_text_depth", "check_schema_size"]
 
@@ -38,12 +39,29 @@ def check_schema_size(schema: Any, limits: Limits, source: str = "<schema>") -> 
             if depth >= max_depth:
                 raise LimitExceededError("max_nesting_depth", max_depth, depth + 1,
                                          _short(ptr))
+            _check_patterns(node, max_depth, ptr)
             stack.extend((v, depth + 1, f"{ptr}/{_escape(str(k))}") for k, v in node.items())
         elif isinstance(node, list):
             if depth >= max_depth:
                 raise LimitExceededError("max_nesting_depth", max_depth, depth + 1,
                                          _short(ptr))
             stack.extend((v, depth + 1, f"{ptr}/{i}") for i, v in enumerate(node))
+
+
+def _check_patterns(node: dict[Any, Any], max_depth: int, ptr: str) -> None:
+    """Regexes (``pattern``, ``patternProperties`` keys) nest groups at most ``max_depth``
+    deep, so the regex parser's recursion stays bounded."""
+    found: list[tuple[str, str]] = []
+    if isinstance(node.get("pattern"), str):
+        found.append((node["pattern"], f"{ptr}/pattern"))
+    if isinstance(node.get("patternProperties"), dict):
+        found += [(k, f"{ptr}/patternProperties") for k in node["patternProperties"]
+                  if isinstance(k, str)]
+    for pattern, where in found:
+        depth = group_depth(pattern)
+        if depth > max_depth:
+            raise LimitExceededError("max_nesting_depth", max_depth, depth,
+                                     f"{_short(where)} (groups nested in the regex)")
 
 
 def check_json_text_depth(text: str, limits: Limits, source: str = "<schema>") -> None:
