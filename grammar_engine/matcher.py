@@ -145,9 +145,10 @@ class Matcher:
     def consume_string(self, text: str | bytes) -> bool:
         """Advance over raw text (not one token: it cannot be rolled back piecewise).
 
-        Returns False (state unchanged) if the text leaves the language.
+        Returns False (state unchanged) if the text leaves the language; text with a lone
+        surrogate never belongs to it (it has no UTF-8 encoding).
         """
-        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
         if self._terminated:
             return False
         nxt = self._rt.advance_bytes(self._state, data)
