@@ -14,8 +14,9 @@ from typing import Any
 
 from compilers.budget import time_budget
 from compilers.compiled import CompiledGrammar, build_compiled_grammar
-from compilers.errors import SchemaError
+from compilers.errors import GrammarEngineError, SchemaError
 from compilers.json_schema import JsonSchemaOptions, compile_json_schema_ir, load_schema
+from compilers.json_schema.guards import metaschema_error
 from compilers.lark_grammar import compile_lark
 from compilers.options import CompileOptions, Limits
 from compilers.regex_grammar import compile_regex_grammar
@@ -177,8 +178,18 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     parsed, source = load_schema(schema, compile_options.limits)
 
     def build() -> CompiledGrammar:
-        ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
-                                    source=source)
+        try:
+            ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
+                                        source=source)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+            if isinstance(e, GrammarEngineError):
+                raise
+            # A malformed keyword the compiler did not check: report it against the
+            # metaschema; a valid schema that still fails is a bug, raised as it is.
+            error = metaschema_error(parsed, source)
+            if error is None:
+                raise
+            raise error from e
         return build_compiled_grammar(ir, v, compile_options, kind="json_schema")
 
     if not cache:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import jsonschema
 import numpy as np
 
-from compilers.errors import LimitExceededError
+from compilers.errors import LimitExceededError, SchemaError
 from compilers.options import Limits
 from compilers.regex import group_depth
 
-__all__ = ["check_json_text_depth", "check_schema_size"]
+__all__ = ["check_json_text_depth", "check_schema_size", "metaschema_error"]
 
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
@@ -80,6 +81,25 @@ def check_json_text_depth(text: str, limits: Limits, source: str = "<schema>") -
     if depth > limits.max_nesting_depth:
         raise LimitExceededError("max_nesting_depth", limits.max_nesting_depth, depth,
                                  f"{source} (brackets in the JSON text)")
+
+
+def metaschema_error(schema: Any, source: str = "<schema>") -> SchemaError | None:
+    """A :class:`SchemaError` (with the JSON pointer) if ``schema`` breaks its draft's
+    metaschema, else None. Used after the compiler failed in an unexpected way, so that a
+    malformed keyword (``{"minLength": null}``) is reported as such at no cost to valid
+    schemas."""
+    try:
+        cls = jsonschema.validators.validator_for(
+            schema if isinstance(schema, dict) else {}, default=jsonschema.Draft202012Validator)
+        error = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(schema))
+    except Exception:  # the metaschema check itself cannot read this schema
+        return SchemaError("the schema cannot be checked against its metaschema",
+                           source=source)
+    if error is None:
+        return None
+    pointer = "#" + "".join(f"/{_escape(str(p))}" for p in error.absolute_path)
+    return SchemaError(f"invalid schema: {error.message}", pointer=_short(pointer),
+                       source="" if source == "<schema>" else source)
 
 
 def _escape(key: str) -> str:

@@ -59,3 +59,35 @@ def test_sampled_documents_validate(schema: Any, seed: int) -> None:
 @given(S.broken_schema)
 def test_any_schema_gives_a_grammar_or_an_engine_error(schema: Any) -> None:
     compile_or_error("schema", schema)
+
+
+# -- the atheris harness, on fixed inputs (no atheris needed) ------------------------------
+
+HARNESS_INPUTS = [
+    b'{"type": "object", "properties": {"a": {"type": "integer"}}}', b'{"$ref": "#"}',
+    b"\xff\xfe", b"[" * 5000, b'{"enum": [1, "\\ud800"]}', b"", b"true", b"{",
+]
+CLI_INPUTS = [
+    b'j{"type": "string", "maxLength": 3}', b"j{", b'lstart: "a" b', b'lstart: "a"+',
+    b"r(a|b)*c", b"r(", b"r\xff", b"fPK\x03\x04garbage", b"f", b"x\x00\x01",
+]
+
+
+def _harness() -> Any:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "fuzz_atheris.py"
+    spec = importlib.util.spec_from_file_location("fuzz_atheris", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_atheris_harness_on_fixed_inputs() -> None:
+    harness = _harness()
+    for data in HARNESS_INPUTS:
+        harness.one_input_schema(data)
+    for data in CLI_INPUTS:
+        harness.one_input_cli(data)

@@ -199,3 +199,17 @@ def test_deep_pattern_groups_are_refused() -> None:
     e = info.value
     assert e.limit == "max_nesting_depth" and e.observed == 5_000
     assert e.where.startswith("#/pattern")
+
+
+@pytest.mark.parametrize(("schema", "pointer"), [
+    ({"minLength": None}, "#/minLength"),
+    ({"prefixItems": None}, "#/prefixItems"),
+    ({"properties": {"a": {"items": [{"minLength": None}]}},
+      "$schema": "http://json-schema.org/draft-07/schema#"}, "#/properties/a/items/0/minLength"),
+], ids=["minLength-null", "prefixItems-null", "nested-draft7"])
+def test_malformed_keyword_is_a_schema_error_with_pointer(schema: Any, pointer: str) -> None:
+    """Found by benchmarks/fuzz.py: keywords of the wrong JSON type crashed the compiler
+    with TypeError; they are now reported against the draft's metaschema."""
+    with pytest.raises(SchemaError) as info:
+        compile_schema(schema)
+    assert info.value.pointer == pointer and "invalid schema" in str(info.value)

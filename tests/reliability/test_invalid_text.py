@@ -145,3 +145,20 @@ def test_accepted_documents_stay_valid_json() -> None:
     g = schema_grammar({"type": "string", "maxLength": 3})
     for text in ['"\\ud83d\\ude00"', '"\\u00e9"', '"é"']:
         assert accepts(g, text) == (len(json.loads(text)) <= 3)
+
+
+def test_cli_with_a_grammar_file_that_is_not_utf8(tmp_path: Any) -> None:
+    """Found by the atheris harness (benchmarks/fuzz_atheris.py --target cli)."""
+    import io
+
+    from grammar_engine.cli import main
+
+    from tests.reliability.helpers import write_byte_tokenizer
+
+    tok = write_byte_tokenizer(tmp_path / "tok")
+    spec = tmp_path / "g.lark"
+    spec.write_bytes(b"\n*\n\xf3")
+    err = io.StringIO()
+    code = main(["compile", str(spec), "--tokenizer", str(tok), "-o", str(tmp_path / "o"),
+                 "-q"], out=io.StringIO(), err=err)
+    assert code == 1 and "not UTF-8 text" in err.getvalue()
