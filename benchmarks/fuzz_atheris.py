@@ -17,7 +17,6 @@ fixed inputs without atheris.
 from __future__ import annotations
 
 import io
-import json
 import sys
 import tempfile
 from pathlib import Path

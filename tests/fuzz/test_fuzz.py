@@ -10,8 +10,11 @@ from hypothesis import strategies as st
 
 from compilers.regex import has_lazy_quantifier
 from tests.fuzz import strategies as S
-from tests.fuzz.invariants import check_masks_against_oracle, check_samples_validate, \
-    compile_or_error
+from tests.fuzz.invariants import (
+    check_masks_against_oracle,
+    check_samples_validate,
+    compile_or_error,
+)
 
 CI = settings(max_examples=50, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,

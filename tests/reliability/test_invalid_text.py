@@ -152,7 +152,6 @@ def test_cli_with_a_grammar_file_that_is_not_utf8(tmp_path: Any) -> None:
     import io
 
     from grammar_engine.cli import main
-
     from tests.reliability.helpers import write_byte_tokenizer
 
     tok = write_byte_tokenizer(tmp_path / "tok")
