@@ -35,6 +35,7 @@ from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
 from compilers.json_schema.formats import format_regex
 from compilers.json_schema.numbers import integer_dfa, number_dfa
+from compilers.json_schema.safe_regex import linear_time_validator, safe_fullmatch
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
@@ -129,8 +130,8 @@ class _Compiler:
         declared = root.get("$schema", "") if isinstance(root, dict) else ""
         self._content_is_annotation = isinstance(declared, str) and (
             "2019-09" in declared or "2020-12" in declared)
-        self._validator_cls = jsonschema.validators.validator_for(
-            root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator)
+        self._validator_cls = linear_time_validator(jsonschema.validators.validator_for(
+            root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator))
         try:
             self._root_validator = self._validator_cls(root)
         except Exception as e:  # referencing errors surface when used
@@ -742,7 +743,7 @@ class _Compiler:
             if name in props:
                 applicable.append(props[name])
             for p, rx in pat_regexes:
-                if re.fullmatch(rx, name):
+                if safe_fullmatch(rx, name):
                     applicable.append(pattern_props[p])
             if not applicable:
                 applicable.append(additional)
@@ -996,7 +997,7 @@ def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
     props, pats, additional = _object_view(s)
     out = [props[name]] if name in props else []
     for p, sub in pats.items():
-        if re.fullmatch(ecma_search_to_fullmatch(p, ptr), name):
+        if safe_fullmatch(ecma_search_to_fullmatch(p, ptr), name):
             out.append(sub)
     if not out and additional is not True:
         out.append(additional)
