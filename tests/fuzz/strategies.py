@@ -152,8 +152,21 @@ _KEYWORDS = st.sampled_from([
     "dependentRequired", "minProperties", "contains",
 ])
 
+# Backtracking bombs for ``re`` beside the constants the compiler checks against them.
+_EVIL_PATTERNS = st.sampled_from(["^(a+)+$", "(x+x+)+y", "^(a|aa)*$", "(\\w+\\s?)*$",
+                                  "^(a|b)*a(a|b){12}$"])
+_EVIL_TEXT = st.sampled_from(["a" * 40 + "!", "x" * 40, "ab" * 20 + " !", "a" * 41])
+redos_schema = st.one_of(
+    st.builds(lambda p, v: {"type": "string", "pattern": p, "enum": v}, _EVIL_PATTERNS,
+              st.lists(_EVIL_TEXT, min_size=1, max_size=3)),
+    st.builds(lambda p, k: {"type": "object", "patternProperties": {p: {"type": "null"}},
+                            "properties": {k: {}}}, _EVIL_PATTERNS, _EVIL_TEXT),
+    st.builds(lambda p, v: {"not": {"pattern": p}, "const": v}, _EVIL_PATTERNS, _EVIL_TEXT),
+)
+
 # Keyword soup: real keywords with arbitrary JSON values (mostly invalid schemas).
 broken_schema = st.one_of(
+    redos_schema,
     st.recursive(st.dictionaries(_KEYWORDS, _JSON, max_size=3),
                  lambda c: st.dictionaries(_KEYWORDS, st.one_of(c, st.lists(c, max_size=2)),
                                            max_size=3), max_leaves=6),
