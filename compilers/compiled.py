@@ -71,7 +71,7 @@ class CompiledGrammar:
             [t.lazy for t in grammar.terminals], [t.ignored for t in grammar.terminals],
             options.limits.max_lexer_states,
         )
-        self.index = TokenIndex(self.lexer, vocab)
+        self.index = TokenIndex(self.lexer, vocab, options.limits.max_token_table_bytes)
         self.runtime: Any = None  # set by grammar_engine on first use
 
     def __repr__(self) -> str:

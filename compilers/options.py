@@ -40,6 +40,9 @@ class Limits:
         Tokens a matcher keeps for :meth:`Matcher.rollback` (default 1,000,000).
     max_jump_forward_bytes : int
         Longest string :meth:`Matcher.find_jump_forward_string` returns (default 4,096).
+    max_token_table_bytes : int
+        Memory of the token tables built for one compiled grammar, in bytes (default
+        2 GiB; a table costs about ``vocab_size / 4`` bytes per lexer state reached).
     max_parse_table_cells : int
         Size of the LR table, parser states times terminals (default 20,000,000, about
         80 MB of int32 offsets).
@@ -72,6 +75,7 @@ class Limits:
     max_stack_depth: int = 10_000
     max_rollback: int = 1_000_000
     max_jump_forward_bytes: int = 4_096
+    max_token_table_bytes: int = 2 << 30
     max_parse_table_cells: int = 20_000_000
     max_nesting_depth: int = 200
     max_schema_nodes: int = 250_000

@@ -186,3 +186,16 @@ def test_jump_forward_limit() -> None:
     g = ge.compile_regex("x{100}", BYTES_VOCAB, cache=False,
                          limits=Limits(max_jump_forward_bytes=16))
     assert ge.Matcher(g).find_jump_forward_string() == "x" * 16
+
+
+def test_token_table_memory_limit() -> None:
+    g = ge.compile_regex("[a-z]{0,200}", BYTES_VOCAB, cache=False,
+                         limits=Limits(max_token_table_bytes=1_000))
+    m = ge.Matcher(g)
+    with pytest.raises(LimitExceededError) as info:
+        for _ in range(200):
+            m.next_token_bitmask()
+            assert m.consume_token(ord("q"))
+    e = info.value
+    assert e.limit == "max_token_table_bytes" and e.value == 1_000 and e.observed > 1_000
+    assert g.index.nbytes <= 1_000  # the engine's own count of what it kept
