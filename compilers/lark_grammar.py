@@ -8,8 +8,11 @@ caret excerpt.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
+import lark
 from lark.exceptions import GrammarError, LarkError, UnexpectedInput
 from lark.lexer import PatternStr
 from lark.load_grammar import load_grammar
@@ -20,6 +23,13 @@ from compilers.options import Limits
 from compilers.regex import has_lazy_quantifier
 
 __all__ = ["compile_lark"]
+
+_RELATIVE_IMPORT = re.compile(r"(?m)^[ \t]*%import[ \t]+\.")
+_LIBRARY_IMPORT = re.compile(r"(?m)^[ \t]*%import[ \t]+(\w+)")
+# Lark's bundled grammars (common, lark, python, unicode): the only library imports.
+_BUNDLED = frozenset(p.stem for p in (Path(lark.__file__).parent / "grammars").glob("*.lark"))
+_IMPORT_HINT = ("only Lark's bundled grammars (" + ", ".join(sorted(_BUNDLED))
+                + ") and files next to a grammar file can be imported")
 
 # Lark's common.ESCAPED_STRING uses a look-behind, which no DFA can express; this pattern
 # has the same matches and, like Lark's lazy original, ends at the first unescaped quote.
@@ -62,6 +72,18 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
     if len(text) > limits.max_grammar_chars:
         raise LimitExceededError("max_grammar_chars", limits.max_grammar_chars, len(text),
                                  source)
+    relative = _RELATIVE_IMPORT.search(text)
+    if relative and not os.path.isfile(source):
+        line, column = _locate(text, relative.group(0).strip())
+        raise UnsupportedFeatureError(
+            "a relative %import in grammar text", location=f"{source}:{line}:{column}",
+            detail="files are imported only next to a grammar file named by source=; "
+                   "grammar text from elsewhere can import Lark's bundled grammars only")
+    for imp in _LIBRARY_IMPORT.finditer(text):
+        if imp.group(1) not in _BUNDLED:
+            line, column = _locate(text, imp.group(0).strip())
+            raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import "
+                                f"{imp.group(1)!r}: {_IMPORT_HINT}", line, column)
     try:
         lark_grammar, _ = load_grammar(text, source, None, False)
         terms, rules, ignore = lark_grammar.compile([start], set())
@@ -82,6 +104,13 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
                             column) from None
     except (LarkError, KeyError, ValueError) as e:
         raise _syntax_error(text, source, f"invalid Lark grammar: {e}") from None
+    except RecursionError:
+        raise
+    except (AssertionError, OSError, RuntimeError):
+        # Lark's loader found no grammar to %import (it probes the working directory
+        # before giving up); one message either way, so nothing about files leaks out.
+        raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import it: "
+                            f"{_IMPORT_HINT}") from None
 
     if len(rules) > limits.max_rules:
         raise LimitExceededError("max_rules", limits.max_rules, len(rules), source)

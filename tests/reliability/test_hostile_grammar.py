@@ -3,10 +3,12 @@ deeply nested grammars, exponential ambiguity."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import grammar_engine as ge
-from grammar_engine import GrammarSyntaxError, LimitExceededError, Limits
+from grammar_engine import GrammarSyntaxError, LimitExceededError, Limits, UnsupportedFeatureError
 from tests.reliability.helpers import BYTES_VOCAB, mask_of
 
 
@@ -120,3 +122,43 @@ def test_runtime_stack_depth_limit_keeps_the_state() -> None:
     assert e.limit == "max_stack_depth" and e.value == 64 and e.observed == 65
     # The failed call changed nothing: the matcher continues from 30 open parentheses.
     assert m.consume_string("x" + ")" * 30) and m.is_accepting()
+
+
+# -- %import: grammar text must not read files ---------------------------------------------
+
+@pytest.fixture
+def lark_file_in_cwd(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    (tmp_path / "secret.lark").write_text('SECRET: "top secret"\n')
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.usefixtures("lark_file_in_cwd")
+@pytest.mark.parametrize("text", ["%import .secret.SECRET\nstart: SECRET\n",
+                                  "  %import .secret (SECRET)\nstart: SECRET\n"])
+def test_relative_import_in_text_is_refused(text: str) -> None:
+    with pytest.raises(UnsupportedFeatureError) as info:
+        compile_lark(text)
+    assert "relative %import" in str(info.value) and info.value.location.startswith("<grammar>:1:")
+
+
+@pytest.mark.usefixtures("lark_file_in_cwd")
+@pytest.mark.parametrize("module", ["secret", "nonexistent", "os.path"])
+def test_unknown_import_is_one_syntax_error(module: str) -> None:
+    """Found while probing: Lark raised AssertionError or FileNotFoundError (and which one
+    told whether the file existed)."""
+    with pytest.raises(GrammarSyntaxError) as info:
+        compile_lark(f"%import {module}.X\nstart: X\n")
+    assert "only Lark's bundled grammars" in str(info.value)
+
+
+def test_relative_import_next_to_a_grammar_file(lark_file_in_cwd: Any) -> None:
+    main = lark_file_in_cwd / "main.lark"
+    main.write_text("%import .secret.SECRET\nstart: SECRET\n")
+    g = ge.compile_grammar(main.read_text(), BYTES_VOCAB, source=str(main), cache=False)
+    assert ge.Matcher(g).consume_string("top secret")
+
+
+def test_bundled_imports_still_work() -> None:
+    g = compile_lark("%import common.INT\n%import common.WS\n%ignore WS\nstart: INT+\n")
+    assert ge.Matcher(g).consume_string("12 34")
