@@ -24,6 +24,7 @@ from compilers.errors import (
     UnsupportedFeatureError,
     VocabularyError,
 )
+from compilers.file_checks import check_compiled_arrays
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.lexer import ContextualLexer
 from compilers.lr_tables import ParseTable, build_parse_table
@@ -147,28 +148,46 @@ class CompiledGrammar:
         VocabularyError
             ``vocab`` is not the vocabulary the grammar was compiled for.
         GrammarEngineError
-            The file is not a compiled grammar or has an unsupported format version.
+            The file is not a compiled grammar, has an unsupported format version, or is
+            damaged (every array is checked before use).
         """
         header = read_header(path)
-        if header["vocab_fingerprint"] != vocab.fingerprint:
+        fingerprint = header.get("vocab_fingerprint")
+        if not isinstance(fingerprint, str):
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: no vocabulary fingerprint")
+        if fingerprint != vocab.fingerprint:
             raise VocabularyError(
-                f"{os.fspath(path)} was compiled for vocabulary {header['vocab_name']!r} "
-                f"(fingerprint {header['vocab_fingerprint'][:16]}..., size "
-                f"{header['vocab_size']}), not for {vocab.name!r} (fingerprint "
+                f"{os.fspath(path)} was compiled for vocabulary {header.get('vocab_name')!r} "
+                f"(fingerprint {fingerprint[:16]}..., size "
+                f"{header.get('vocab_size')}), not for {vocab.name!r} (fingerprint "
                 f"{vocab.fingerprint[:16]}..., size {vocab.size}); recompile it for this "
                 "tokenizer"
             )
-        with zipfile.ZipFile(path) as z, z.open("arrays.npz") as f:
-            data = np.load(io.BytesIO(f.read()), allow_pickle=False)
-            arrays = {k: data[k] for k in data.files}
+        try:
+            with zipfile.ZipFile(path) as z, z.open("arrays.npz") as f:
+                data = np.load(io.BytesIO(f.read()), allow_pickle=False)
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: {e}") from None
+        check_compiled_arrays(os.fspath(path), header, arrays)
+        try:
+            return cls._from_parts(header, arrays, vocab)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: {type(e).__name__}: "
+                                     f"{e}") from None
+
+    @classmethod
+    def _from_parts(cls, header: dict[str, Any], arrays: dict[str, Any], vocab: Vocabulary
+                    ) -> CompiledGrammar:
         meta = header["table"]
         table = ParseTable(
             terminals=tuple(meta["terminals"]), nonterminals=tuple(meta["nonterminals"]),
-            cell_start=arrays["cell_start"], cell_actions=arrays["cell_actions"],
-            goto=arrays["goto"], rule_lhs=arrays["rule_lhs"], rule_len=arrays["rule_len"],
-            start_state=int(meta["start_state"]),
+            cell_start=arrays["cell_start"].astype(np.int32),
+            cell_actions=arrays["cell_actions"].astype(np.int32),
+            goto=arrays["goto"].astype(np.int32), rule_lhs=arrays["rule_lhs"].astype(np.int32),
+            rule_len=arrays["rule_len"].astype(np.int32), start_state=int(meta["start_state"]),
         )
-        dfas = [ByteDFA(arrays[f"dfa{i}_trans"], arrays[f"dfa{i}_accept"])
+        dfas = [ByteDFA(arrays[f"dfa{i}_trans"].astype(np.int32), arrays[f"dfa{i}_accept"])
                 for i in range(int(header["n_dfas"]))]
         opts = header["options"]
         options = CompileOptions(start=opts["start"], limits=Limits(**opts["limits"]))
