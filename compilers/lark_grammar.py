@@ -11,13 +11,20 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import lark
-from lark.exceptions import GrammarError, LarkError, UnexpectedInput
+from lark.exceptions import GrammarError, LarkError, UnexpectedInput, VisitError
 from lark.lexer import PatternStr
-from lark.load_grammar import load_grammar
+from lark.load_grammar import ApplyTemplates, load_grammar
 
-from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
+from compilers.budget import check_deadline, count_work
+from compilers.errors import (
+    GrammarEngineError,
+    GrammarSyntaxError,
+    LimitExceededError,
+    UnsupportedFeatureError,
+)
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.options import Limits
 from compilers.regex import has_lazy_quantifier
@@ -36,6 +43,22 @@ _IMPORT_HINT = ("only Lark's bundled grammars (" + ", ".join(sorted(_BUNDLED))
 _EQUIVALENT_PATTERNS = {
     '".*?(?<!\\\\)(\\\\\\\\)*?"': '"(?:[^"\\\\\\n]|\\\\[^\\n])*"',
 }
+
+
+def _bounded_template_usage(self: Any, children: Any) -> Any:
+    """Lark instantiates templates one rule at a time and never stops on a template that
+    calls itself with growing arguments (``t{x}: t{y{x}} | x``); count and time each
+    instantiation against the active budget (no-op outside one)."""
+    where = "Lark template expansion (a template instantiating itself with growing arguments?)"
+    count_work("max_rules", where)
+    check_deadline(where)
+    return _lark_template_usage(self, children)
+
+
+# Patched on the class: the check does nothing outside an engine budget, so other users of
+# Lark in the process are unaffected.
+_lark_template_usage = ApplyTemplates.template_usage
+ApplyTemplates.template_usage = _bounded_template_usage  # type: ignore[method-assign]
 
 
 def _locate(text: str, needle: str) -> tuple[int, int]:
@@ -87,6 +110,10 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
     try:
         lark_grammar, _ = load_grammar(text, source, None, False)
         terms, rules, ignore = lark_grammar.compile([start], set())
+    except VisitError as e:  # raised inside a callback: ours (a limit) or Lark's
+        if isinstance(e.orig_exc, GrammarEngineError):
+            raise e.orig_exc from None
+        raise _syntax_error(text, source, f"invalid Lark grammar: {e.orig_exc}") from None
     except UnexpectedInput as e:
         msg = str(e).split("\n", 1)[0]
         raise _syntax_error(text, source, f"invalid Lark grammar: {msg}", e.line,

@@ -45,7 +45,8 @@ def _vocab(vocab: Any) -> Vocabulary:
 def _budgeted(limits: Limits, build: Callable[[], CompiledGrammar]) -> CompiledGrammar:
     """Run ``build`` under the compile time budget and the ``$ref`` expansion cap."""
     with time_budget("compile_time_budget", limits.compile_time_budget,
-                     caps={"max_ref_expansions": limits.max_ref_expansions}):
+                     caps={"max_ref_expansions": limits.max_ref_expansions,
+                           "max_rules": limits.max_rules}):
         return build()
 
 

@@ -162,3 +162,18 @@ def test_relative_import_next_to_a_grammar_file(lark_file_in_cwd: Any) -> None:
 def test_bundled_imports_still_work() -> None:
     g = compile_lark("%import common.INT\n%import common.WS\n%ignore WS\nstart: INT+\n")
     assert ge.Matcher(g).consume_string("12 34")
+
+
+def test_template_expanding_forever_stops_at_max_rules() -> None:
+    """Found while probing: Lark's loader instantiated t{y{...{"a"}}} without end."""
+    text = 'start: t{"a"}\nt{x}: "(" t{y{x}} ")" | x\ny{z}: z z\n'
+    with pytest.raises(LimitExceededError) as info:
+        compile_lark(text, Limits(max_rules=300))
+    e = info.value
+    assert (e.limit, e.value, e.observed) == ("max_rules", 300, 301)
+    assert "template" in e.where
+
+
+def test_recursive_template_with_fixed_arguments_compiles() -> None:
+    g = compile_lark('start: t{"a"}\nt{x}: x | "(" t{x} ")"\n')
+    assert ge.Matcher(g).consume_string("((a))")
