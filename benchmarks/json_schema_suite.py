@@ -139,6 +139,21 @@ def load_cases(draft_dir: Path, draft: str,
     return cases
 
 
+REMOTE_BASE = "http://localhost:1234/"  # where the suite's remotes/ folder is served
+
+
+def suite_resolver(uri: str) -> Any:
+    """The suite's remote documents (``remotes/``) for ``http://localhost:1234/...``, as
+    the suite's README asks harnesses to serve them; any other URI is not found."""
+    if not uri.startswith(REMOTE_BASE):
+        raise KeyError(uri)
+    root = shared_dir() / "data" / "json-schema-test-suite" / "remotes"
+    path = (root / uri[len(REMOTE_BASE):]).resolve()
+    if root.resolve() not in path.parents or not path.is_file():
+        raise KeyError(uri)
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def first_line(exc: BaseException) -> str:
     """``Type: first line of the message`` (an unsupported reason)."""
     msg = str(exc).strip().splitlines()
@@ -193,7 +208,8 @@ def run_case(case: Case, vocab: Any, encoder: Encoder, bitmask: Any,
     _set_timer(budget_s)
     try:
         try:
-            grammar = ge.compile_json_schema(case.schema, vocab, cache=False)
+            grammar = ge.compile_json_schema(case.schema, vocab, cache=False,
+                                             resolver=suite_resolver)
         except ge.GrammarEngineError as e:
             rest("unsupported", first_line(e))
             return res

@@ -61,6 +61,28 @@ class ByteDFA:
     def is_empty(self) -> bool:
         return self.n_states == 0
 
+    def signature(self) -> bytes:
+        """Digest of the language: equal for two minimal DFAs of the same language (states
+        renumbered in breadth-first order from the start)."""
+        import hashlib
+
+        if self.n_states == 0:
+            return b"empty"
+        order = {0: 0}
+        queue = [0]
+        for s in queue:
+            for t in self.trans[s].tolist():
+                if t >= 0 and t not in order:
+                    order[t] = len(order)
+                    queue.append(t)
+        perm = np.array(queue, dtype=np.int64)
+        relabel = np.full(self.n_states + 1, -1, dtype=np.int64)
+        relabel[perm] = np.arange(len(perm))
+        trans = relabel[self.trans[perm]]  # -1 (dead) maps through relabel[-1] == -1
+        h = hashlib.blake2b(trans.astype(np.int32).tobytes(), digest_size=16)
+        h.update(self.accept[perm].tobytes())
+        return h.digest()
+
     def run(self, data: bytes, state: int = 0) -> int:
         """State after ``data`` from ``state`` (``DEAD`` once no match can continue)."""
         if self.n_states == 0:

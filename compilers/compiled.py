@@ -71,6 +71,7 @@ class CompiledGrammar:
             dfas, [grammar.rank(i) for i in range(len(dfas))],
             [t.lazy for t in grammar.terminals], [t.ignored for t in grammar.terminals],
             options.limits.max_lexer_states,
+            all_readings=kind == "json_schema",  # its terminals carry no tie-break intent
         )
         self.index = TokenIndex(self.lexer, vocab, options.limits.max_token_table_bytes)
         self.runtime: Any = None  # set by grammar_engine on first use

@@ -10,6 +10,7 @@ from __future__ import annotations
 __all__ = [
     "GrammarEngineError",
     "GrammarSyntaxError",
+    "LenientRelaxationWarning",
     "LimitExceededError",
     "SchemaError",
     "TerminalConflictError",
@@ -128,3 +129,8 @@ class LimitExceededError(GrammarEngineError):
         if where:
             msg += f"\n  at {where}"
         super().__init__(msg)
+
+
+class LenientRelaxationWarning(UserWarning):
+    """``lenient=True`` relaxed a keyword the engine cannot compile exactly; the compiled
+    grammar's notes list every relaxation."""

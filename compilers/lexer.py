@@ -11,6 +11,11 @@ Lexing rule (maximal munch, no backtracking): a byte extends the current lexeme 
 allowed terminal can still match; otherwise the lexeme ends as its *top* terminal (highest
 priority, then literal before regex, then declaration order) and the byte starts the next
 lexeme. A lazy top terminal ends the lexeme as soon as it matches.
+
+With ``all_readings`` (grammars whose terminals carry no tie-breaking intent, such as the
+JSON Schema compiler's), a lexeme that several terminals of the top priority match is
+read as each of them: its *reading* is then an id ``>= n_terminals`` naming that set
+(:meth:`ContextualLexer.reading`), and the parser continues with every reading.
 """
 
 from __future__ import annotations
@@ -45,13 +50,20 @@ class ContextualLexer:
         Per terminal: skipped by the parser.
     max_states : int
         Limit on the number of lexer states.
+    all_readings : bool
+        Keep every top-priority terminal a lexeme matches, not just the first.
     """
 
     def __init__(self, dfas: Sequence[ByteDFA], ranks: Sequence[tuple[int, ...]],
-                 lazy: Sequence[bool], ignored: Sequence[bool], max_states: int) -> None:
+                 lazy: Sequence[bool], ignored: Sequence[bool], max_states: int,
+                 all_readings: bool = False) -> None:
         self.dfas = list(dfas)
         self.n_terminals = len(dfas)
+        self._ranks = list(ranks)
         self._order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
+        self.all_readings = all_readings
+        self._readings: list[tuple[int, ...]] = []
+        self._reading_ids: dict[tuple[int, ...], int] = {}
         self.lazy = list(lazy)
         self.ignored = frozenset(i for i, x in enumerate(ignored) if x)
         self.max_states = max_states
@@ -117,11 +129,27 @@ class ContextualLexer:
             self._starts[allowed] = s
             return s
 
+    def reading(self, top: int) -> tuple[int, ...]:
+        """The terminals a lexeme whose top is ``top`` is read as."""
+        if top < self.n_terminals:
+            return (top,)
+        return self._readings[top - self.n_terminals]
+
     def _top_of(self, vec: tuple[int, ...]) -> int:
-        for i in self._order:
-            if vec[i] >= 0 and self._t_accept[i][vec[i]]:
-                return i
-        return -1
+        matched = [i for i in self._order if vec[i] >= 0 and self._t_accept[i][vec[i]]]
+        if not matched:
+            return -1
+        if not self.all_readings:
+            return matched[0]
+        tier = self._ranks[matched[0]][0]
+        same = tuple(sorted(i for i in matched if self._ranks[i][0] == tier))
+        if len(same) == 1:
+            return same[0]
+        rid = self._reading_ids.get(same)
+        if rid is None:
+            rid = self._reading_ids[same] = self.n_terminals + len(self._readings)
+            self._readings.append(same)
+        return rid
 
     def _add(self, key: tuple[bool, tuple[int, ...]]) -> int:
         n = self._n
@@ -171,7 +199,7 @@ class ContextualLexer:
             s = work.pop()
             vec = self._keys[s][1]
             top = int(self._top[s])
-            if top >= 0 and self.lazy[top]:
+            if 0 <= top < self.n_terminals and self.lazy[top]:
                 continue  # a lazy lexeme ends at its first match
             alive = [i for i, x in enumerate(vec) if x >= 0]
             rows = np.stack([self._t_trans[i][vec[i]] for i in alive])  # (k, 256)

@@ -9,6 +9,7 @@ from compilers.compiled import CompiledGrammar
 from compilers.errors import (
     GrammarEngineError,
     GrammarSyntaxError,
+    LenientRelaxationWarning,
     LimitExceededError,
     SchemaError,
     TerminalConflictError,
@@ -36,6 +37,7 @@ __all__ = [
     # exceptions
     "GrammarEngineError",
     "GrammarSyntaxError",
+    "LenientRelaxationWarning",
     "LimitExceededError",
     "Limits",
     # runtime

@@ -15,7 +15,12 @@ from typing import Any
 from compilers.budget import time_budget
 from compilers.compiled import CompiledGrammar, build_compiled_grammar
 from compilers.errors import GrammarEngineError, SchemaError
-from compilers.json_schema import JsonSchemaOptions, compile_json_schema_ir, load_schema
+from compilers.json_schema import (
+    JsonSchemaOptions,
+    Resolver,
+    compile_json_schema_ir,
+    load_schema,
+)
 from compilers.json_schema.guards import metaschema_error
 from compilers.lark_grammar import compile_lark
 from compilers.options import CompileOptions, Limits
@@ -145,7 +150,8 @@ def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
 
 
 def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None,
-                        cache: bool = True, **options: Any) -> CompiledGrammar:
+                        cache: bool = True, resolver: Resolver | None = None,
+                        **options: Any) -> CompiledGrammar:
     """Compile a JSON Schema so that every complete output validates against it.
 
     Parameters
@@ -155,10 +161,15 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     vocab : Vocabulary, tokenizer, or path to a tokenizer folder / tokenizer.json
     limits : Limits, optional
     cache : bool
-        Reuse an identical earlier compilation in this process.
+        Reuse an identical earlier compilation in this process (not with a resolver).
+    resolver : mapping or function from absolute URI to schema, optional
+        Retrieves the documents of remote ``$ref``s (``http://...``, ``file:...``,
+        relative to ``$id``); without one, remote references raise
+        ``UnsupportedFeatureError``. Nothing is fetched by the engine itself.
     **options
         Fields of :class:`compilers.json_schema.JsonSchemaOptions`: ``whitespace``
         (``"flexible"``, ``"compact"`` or a regex), ``max_whitespace``,
+        ``property_order`` (``"schema"`` or ``"any"``), ``max_any_order_properties``,
         ``additional_properties_default``, ``max_string_length``, ``max_array_items``.
 
     Raises
@@ -181,7 +192,7 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     def build() -> CompiledGrammar:
         try:
             ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
-                                        source=source)
+                                        source=source, resolver=resolver)
         except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
             if isinstance(e, GrammarEngineError):
                 raise
@@ -193,7 +204,7 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
             raise error from e
         return build_compiled_grammar(ir, v, compile_options, kind="json_schema")
 
-    if not cache:
+    if not cache or resolver is not None:
         return _budgeted(compile_options.limits, build)
     key = ("json_schema", _schema_key(parsed), opts, compile_options, v.fingerprint)
     return _cached(key, lambda: _budgeted(compile_options.limits, build))

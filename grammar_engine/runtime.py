@@ -68,6 +68,7 @@ class GrammarRuntime:
         self.vocab = compiled.vocab
         self.varrays = compiled.vocab.arrays
         self.ignored = self.lexer.ignored
+        self.n_terminals = self.lexer.n_terminals
         self._start_cache: dict[Stacks, int] = {}
         self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
         self._accept_cache: dict[MatchState, bool] = {}
@@ -129,9 +130,18 @@ class GrammarRuntime:
         return q
 
     def end_lexeme(self, stacks: Stacks, terminal: int) -> Stacks | None:
+        """Stacks after a lexeme read as ``terminal`` (or as each terminal of a reading id,
+        see :meth:`ContextualLexer.reading`), or None if the parser takes none."""
         if terminal in self.ignored:
             return stacks
-        return self.parser.feed(stacks, terminal)
+        if terminal < self.n_terminals:
+            return self.parser.feed(stacks, terminal)
+        out: dict[object, None] = {}
+        for t in self.lexer.reading(terminal):
+            after = stacks if t in self.ignored else self.parser.feed(stacks, t)
+            if after is not None:
+                out.update(dict.fromkeys(after))
+        return tuple(out) if out else None  # type: ignore[arg-type]
 
     def is_accepting(self, state: MatchState) -> bool:
         hit = self._accept_cache.get(state)

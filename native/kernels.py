@@ -337,6 +337,9 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
             if t < 0:
                 verdict = 0
                 break
+            if t >= n_terms:  # a lexeme with several readings: decided in Python
+                verdict = 2
+                break
             if not ignored[t]:
                 sp = _lr_feed(scratch, sp, t, act, goto, rule_lhs, rule_len)
                 if sp < 0:

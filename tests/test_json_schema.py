@@ -105,10 +105,11 @@ def test_sampled_documents_validate(schema: Any, valid: list[str], invalid: list
      "back-references"),
     ({"type": "array", "uniqueItems": True}, "#/uniqueItems", UnsupportedFeatureError,
      "uniqueItems"),
-    ({"properties": {"a": {"if": {"type": "string"}, "then": {"minLength": 1}}}},
-     "#/properties/a/if", UnsupportedFeatureError, "if/then/else"),
-    ({"oneOf": [{"type": "integer"}, {"minimum": 1}]}, "#/oneOf", UnsupportedFeatureError,
-     "oneOf"),
+    ({"properties": {"a": {"if": {"type": "string", "format": "email"}, "then": {}, "else":
+                           {"minLength": 1}}}},
+     "#/properties/a", UnsupportedFeatureError, "negating 'format'"),
+    ({"oneOf": [{"type": "array", "uniqueItems": True}, {"minItems": 1}]}, "#/oneOf",
+     UnsupportedFeatureError, "uniqueItems"),
     ({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
      "#", SchemaError, "$ref chain"),
 ])

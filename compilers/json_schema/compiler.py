@@ -12,11 +12,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import unquote, urljoin
 
 import jsonschema
+import referencing
+import referencing.jsonschema
 
 from compilers.automata import (
     ByteDFA,
@@ -30,36 +34,41 @@ from compilers.automata import (
     union_dfas,
 )
 from compilers.budget import check_deadline, count_work
-from compilers.errors import LimitExceededError, SchemaError, UnsupportedFeatureError
+from compilers.errors import (
+    LenientRelaxationWarning,
+    LimitExceededError,
+    SchemaError,
+    UnsupportedFeatureError,
+)
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
+from compilers.json_schema.conditionals import desugar
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
 from compilers.json_schema.formats import format_regex
+from compilers.json_schema.guards import check_schema_size
+from compilers.json_schema.keywords import (
+    ANNOTATIONS,
+    CONTENT_KEYWORDS,
+    JSON_TYPES,
+    KNOWN,
+    LENGTH_MARK,
+    NUMBER_KEYS,
+    STRING_KEYS,
+    is_schema,
+    json_equal,
+)
+from compilers.json_schema.merge import merge_schemas
+from compilers.json_schema.negation import negate, plain
 from compilers.json_schema.numbers import integer_dfa, number_dfa
+from compilers.json_schema.relax import MAX_RELAXATIONS, relax
 from compilers.json_schema.safe_regex import linear_time_validator, safe_fullmatch
+from compilers.json_schema.unevaluated import LIFTED, apply_unevaluated, evaluated_of, lift
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
-__all__ = ["JsonSchemaOptions", "compile_json_schema_ir"]
+__all__ = ["JsonSchemaOptions", "Resolver", "compile_json_schema_ir"]
 
-JSON_TYPES = ("null", "boolean", "object", "array", "number", "integer", "string")
-ANNOTATIONS = {
-    "title", "description", "default", "examples", "$comment", "deprecated", "readOnly",
-    "writeOnly", "$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$defs", "definitions",
-    "$vocabulary", "contentMediaType", "contentEncoding", "contentSchema", "nullable",
-    "discriminator", "xml", "externalDocs", "example",
-}
-STRING_KEYS = {"minLength", "maxLength", "pattern", "format"}
-NUMBER_KEYS = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"}
-ARRAY_KEYS = {"items", "prefixItems", "additionalItems", "minItems", "maxItems",
-              "uniqueItems", "contains", "minContains", "maxContains", "unevaluatedItems"}
-OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternProperties",
-               "propertyNames", "minProperties", "maxProperties", "dependentRequired",
-               "dependentSchemas", "dependencies", "unevaluatedProperties"}
-GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
-                "else", "$ref"}
-CONTENT_KEYWORDS = {"contentMediaType", "contentEncoding", "contentSchema"}
-LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)
-KNOWN = ANNOTATIONS | STRING_KEYS | NUMBER_KEYS | ARRAY_KEYS | OBJECT_KEYS | GENERIC_KEYS
+Resolver = Mapping[str, Any] | Callable[[str], Any]
+
 
 
 @dataclass(frozen=True)
@@ -74,22 +83,43 @@ class JsonSchemaOptions:
         for one run (it must not match the empty string).
     max_whitespace : int
         Longest whitespace run with ``flexible`` (default 16).
-    property_order : "schema"
-        Properties appear in the order the schema lists them (the only order supported).
+    property_order : "schema" or "any"
+        ``schema`` (default): declared properties appear in the order the schema lists
+        them; ``any``: in any order, each at most once (tracked exactly for objects with
+        at most ``max_any_order_properties`` declared properties; larger objects fall back
+        to schema order, recorded in the grammar's notes).
+    max_any_order_properties : int
+        Largest object compiled in any order (the grammar grows as 2**n; default 8).
     additional_properties_default : bool
         What a missing ``additionalProperties`` means (default True, as in the spec).
     max_string_length : int
         Largest ``maxLength``/``minLength`` compiled exactly; longer bounds raise.
     max_array_items : int
         Largest item count that ``minItems``/``maxItems``/``prefixItems`` may unroll.
+    lenient : bool
+        Relax what cannot be compiled exactly (``oneOf`` as ``anyOf``, other keywords
+        dropped) with a warning, instead of raising; the grammar's notes list each
+        relaxation. Outputs may then fail validation where a keyword was relaxed.
     """
 
     whitespace: str = "flexible"
     max_whitespace: int = 16
-    property_order: Literal["schema"] = "schema"
+    property_order: Literal["schema", "any"] = "schema"
+    max_any_order_properties: int = 8
     additional_properties_default: bool = True
     max_string_length: int = 1000
     max_array_items: int = 1000
+    lenient: bool = False
+
+    def __post_init__(self) -> None:
+        if self.property_order not in ("schema", "any"):
+            raise ValueError(f"property_order must be 'schema' or 'any', got "
+                             f"{self.property_order!r}")
+        for name in ("max_whitespace", "max_string_length", "max_array_items",
+                     "max_any_order_properties"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int, got {value!r}")
 
 
 @dataclass
@@ -97,14 +127,15 @@ class _Ctx:
     pointer: str
 
 
-def _is_schema(x: object) -> bool:
-    return isinstance(x, (dict, bool))
-
-
 class _Compiler:
     def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits,
-                 source: str) -> None:
+                 source: str, resolver: Resolver | None = None) -> None:
         self.root = root
+        self.resolver = resolver
+        self._documents: dict[str, Any] = {}
+        self._registry: Any = referencing.Registry()
+        root_id = root.get("$id", root.get("id")) if isinstance(root, dict) else None
+        self.base_uri = root_id.split("#", 1)[0] if isinstance(root_id, str) else ""
         self.opt = options
         self.limits = limits
         self.source = source
@@ -112,6 +143,7 @@ class _Compiler:
         self._rule_set: set[tuple[str, tuple[str, ...]]] = set()
         self.terminals: dict[str, Terminal] = {}
         self._term_by_key: dict[object, str] = {}
+        self._term_by_sig: dict[bytes, str] = {}
         self._memo: dict[tuple[object, ...], str] = {}
         self._keep: list[Any] = []
         self._ref_depth = 0
@@ -173,7 +205,14 @@ class _Compiler:
                 self.terminals[name] = Terminal(name, "(?!)", dfa=dfa)
             self._term_by_key[key] = name
             return name
+        # Two terminals with one language would split readings between branches.
+        sig = dfa.signature()
+        name = self._term_by_sig.get(sig)
+        if name is not None:
+            self._term_by_key[key] = name
+            return name
         name = f"{name_hint}_{len(self.terminals)}"
+        self._term_by_sig[sig] = name
         self.terminals[name] = Terminal(name, describe, is_literal=literal, dfa=dfa,
                                         span=SourceSpan(self.source))
         self._term_by_key[key] = name
@@ -209,33 +248,72 @@ class _Compiler:
 
     # -- schema access --------------------------------------------------------------------
     def resolve_ref(self, ref: str, ptr: str) -> tuple[Any, str]:
+        """Target of ``ref`` met at ``ptr`` and the target's pointer. Pointers of nodes in
+        retrieved documents start with the document's URI (``uri#/path``), so references
+        inside them resolve in their own document."""
         count_work("max_ref_expansions", f"{ptr}/$ref")
         if not isinstance(ref, str):
             raise SchemaError("'$ref' must be a string", pointer=f"{ptr}/$ref")
-        if not ref.startswith("#"):
-            raise UnsupportedFeatureError(
-                f"remote $ref {ref!r} (only references inside the schema are resolved)",
-                location=f"{ptr}/$ref")
-        fragment = ref[1:]
+        doc_uri = ptr.split("#", 1)[0]
+        target_uri, _, fragment = ref.partition("#")
+        doc: Any = self.root
+        if target_uri or doc_uri:
+            base = doc_uri or self.base_uri
+            absolute = urljoin(base, target_uri) if target_uri else base
+            if absolute and absolute != self.base_uri:
+                doc = self.retrieve(absolute, ref, ptr)
+                doc_uri = absolute
+            else:
+                doc_uri = ""
+        prefix = doc_uri
         if fragment and not fragment.startswith("/"):
-            target = self._find_anchor(self.root, fragment)
+            target = self._find_anchor(doc, fragment)
             if target is None:
                 raise SchemaError(f"$ref {ref!r}: no $anchor {fragment!r} in the schema",
                                   pointer=f"{ptr}/$ref")
-            return target, f"#{fragment}"
-        node: Any = self.root
+            return target, f"{prefix}#{fragment}"
+        node: Any = doc
         for part in fragment.split("/")[1:]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            from urllib.parse import unquote
-
-            part = unquote(part)
+            part = unquote(part.replace("~1", "/").replace("~0", "~"))
             if isinstance(node, dict) and part in node:
                 node = node[part]
             elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
                 node = node[int(part)]
             else:
                 raise SchemaError(f"$ref {ref!r} points to nothing", pointer=f"{ptr}/$ref")
-        return node, "#" + fragment
+        return node, f"{prefix}#{fragment}"
+
+    def retrieve(self, uri: str, ref: str, ptr: str) -> Any:
+        """The document at ``uri``, from the caller's resolver (remote references are
+        refused without one)."""
+        hit = self._documents.get(uri)
+        if hit is not None:
+            return hit
+        if self.resolver is None:
+            raise UnsupportedFeatureError(
+                f"remote $ref {ref!r} (pass resolver= to compile_json_schema: a mapping or "
+                "function from URI to schema)", location=f"{ptr}/$ref")
+        try:
+            doc = self.resolver(uri) if callable(self.resolver) else self.resolver[uri]
+        except Exception as e:
+            raise SchemaError(f"$ref {ref!r}: the resolver could not retrieve {uri!r} "
+                              f"({type(e).__name__}: {e})", pointer=f"{ptr}/$ref") from None
+        if not is_schema(doc):
+            raise SchemaError(f"$ref {ref!r}: {uri!r} is not a schema", pointer=f"{ptr}/$ref")
+        check_schema_size(doc, self.limits, uri)
+        self._documents[uri] = doc
+        self._registry = self._registry.with_resource(
+            uri, referencing.Resource.from_contents(
+                doc, default_specification=referencing.jsonschema.DRAFT202012))
+        stack = [doc]
+        while stack:  # its nodes are keyed by identity, like the root's
+            node = stack.pop()
+            if isinstance(node, dict):
+                self._original.add(id(node))
+                stack.extend(node.values())
+            elif isinstance(node, list):
+                stack.extend(node)
+        return doc
 
     def _find_anchor(self, node: Any, name: str) -> Any:
         if isinstance(node, dict):
@@ -344,24 +422,36 @@ class _Compiler:
                 schema = target
                 continue
             # $ref beside other keywords (2019-09+): both apply.
-            schema = {"allOf": [target, rest]}
+            schema = lift(schema, rest, [target])
+        if "__negate" in schema:
+            neg = negate(schema["__negate"], ptr, self.flatten)
+            rest = {k: v for k, v in schema.items() if k != "__negate"}
+            schema = {"allOf": [rest, neg]} if rest else neg
+            if not isinstance(schema, dict):
+                return schema
+        schema = desugar(schema, ptr)
         if "allOf" in schema:
             parts = schema["allOf"]
             if not isinstance(parts, list) or not parts:
                 raise SchemaError("'allOf' must be a non-empty array", pointer=f"{ptr}/allOf")
-            merged: Any = {k: v for k, v in schema.items() if k != "allOf"}
+            own = {k: v for k, v in schema.items() if k != "allOf"}
+            merged: Any = own
+            flat_parts: list[Any] = [own]
             for i, part in enumerate(parts):
                 sub_ptr = f"{ptr}/allOf/{i}"
-                if not _is_schema(part):
+                if not is_schema(part):
                     raise SchemaError("allOf items must be schemas", pointer=sub_ptr)
                 if isinstance(part, dict):
                     self.check_keywords(part, sub_ptr)
                     part = self.flatten(part, sub_ptr)
+                flat_parts.append(part)
                 merged = merge_schemas(merged, part, sub_ptr)
                 if merged is False:
                     return False
-            return merged
-        return schema
+            if isinstance(merged, dict):
+                merged["__evaluated"] = evaluated_of(flat_parts)
+            schema = merged
+        return apply_unevaluated(schema) if isinstance(schema, dict) else schema
 
     def types_of(self, schema: dict[str, Any], ptr: str) -> list[str]:
         t = schema.get("type")
@@ -379,17 +469,8 @@ class _Compiler:
                                       f"{', '.join(JSON_TYPES)}", pointer=f"{ptr}/type")
             if "number" in types and "integer" in types:
                 types = [x for x in types if x != "integer"]
-        if "not" in schema:
-            types = self.apply_not(schema["not"], types, f"{ptr}/not")
-        for k in ("if", "then", "else"):
-            if k in schema and not (k == "if" and "then" not in schema and "else" not in schema):
-                raise UnsupportedFeatureError(f"{k} (if/then/else)", location=f"{ptr}/{k}")
-        for k in ("dependentRequired", "dependentSchemas", "dependencies",
-                  "unevaluatedProperties", "unevaluatedItems", "contains", "minContains",
-                  "maxContains", "maxProperties", "minProperties"):
+        for k in ("unevaluatedProperties", "unevaluatedItems"):
             if k in schema and ("object" in types or "array" in types):
-                if k == "minProperties" and _min_props_satisfied(schema):
-                    continue
                 if k in ("unevaluatedProperties", "unevaluatedItems") and schema[k] is True:
                     continue
                 raise UnsupportedFeatureError(k, location=f"{ptr}/{k}")
@@ -397,47 +478,61 @@ class _Compiler:
             raise UnsupportedFeatureError("uniqueItems", location=f"{ptr}/uniqueItems")
         return types
 
-    def apply_not(self, neg: Any, types: list[str], ptr: str) -> list[str]:
-        if neg is False:
-            return types
-        if neg is True or (isinstance(neg, dict) and not set(neg) - ANNOTATIONS):
-            return []  # not {} / not true: nothing is valid
-        if isinstance(neg, dict) and set(neg) - ANNOTATIONS == {"type"}:
-            nt = neg["type"]
-            banned = {nt} if isinstance(nt, str) else set(nt)
-            if "number" in banned:
-                banned.add("integer")
-            if "integer" in banned and "number" in types:
-                raise UnsupportedFeatureError("not: {type: integer} beside type number",
-                                              location=ptr)
-            return [t for t in types if t not in banned]
-        raise UnsupportedFeatureError("not (beyond 'not: {type: ...}')", location=ptr)
-
     def typed_value(self, t: str, schema: dict[str, Any], ptr: str) -> str:
-        if t == "null":
-            return self.literal_term("null")
-        if t == "boolean":
-            nt = self.new_nt("bool")
-            self.rule(nt, self.literal_term("true"))
-            self.rule(nt, self.literal_term("false"))
+        excluded = schema.get("__values_excl", [])
+        if t in ("null", "boolean"):
+            nt = self.new_nt(t)
+            for v in ((None,) if t == "null" else (True, False)):
+                if not any(x is v for x in excluded):
+                    self.rule(nt, self.literal_value(v, ptr))
             return nt
         if t in ("integer", "number"):
             return self.numeric_value(t, schema, ptr)
         if t == "string":
             return self.string_value(schema, ptr)
+        if any(isinstance(x, (list, dict)) for x in excluded):
+            raise UnsupportedFeatureError("excluding an object or array value (not const, "
+                                          "not enum)", location=ptr)
         if t == "array":
             return self.array_value(schema, ptr)
         return self.object_value(schema, ptr)
 
     def numeric_value(self, kind: str, schema: dict[str, Any], ptr: str) -> str:
         """Terminal for the numbers of ``kind`` ("integer" or "number") that meet the
-        schema's numeric keywords."""
+        schema's numeric keywords, minus the excluded ones (``__number_excl``,
+        ``__values_excl``)."""
         keywords = json.dumps({k: schema[k] for k in NUMBER_KEYS if k in schema},
                               sort_keys=True, default=str)
-        return self.term((kind, keywords), "INT" if kind == "integer" else "NUM",
-                         f"{kind} {keywords}",
-                         lambda: _cached_number_dfa(kind, keywords, ptr,
-                                                    self.limits.max_dfa_states))
+        excluded = [json.dumps({k: g[k] for k in NUMBER_KEYS | {"type"} if k in g},
+                               sort_keys=True, default=str)
+                    for g in schema.get("__number_excl", [])]
+        excluded += [_number_literal_regex(v) for v in schema.get("__values_excl", [])
+                     if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        limit = self.limits.max_dfa_states
+
+        def build() -> ByteDFA:
+            dfa = _cached_number_dfa(kind, keywords, ptr, limit)
+            if not excluded:
+                return dfa
+            # Subtract a superset of each excluded set: its automaton (exact on plain
+            # spellings) plus every spelling with an exponent or trailing fraction zero.
+            dfa = subtract_dfas(dfa, self.regex_dfa(NONCANONICAL_NUMBER, ptr),
+                                max_states=limit, where=ptr)
+            for ex in excluded:
+                if ex.startswith("{"):
+                    g = json.loads(ex)
+                    sub_kind = g.pop("type", "number")
+                    sub = _cached_number_dfa(sub_kind, json.dumps(g, sort_keys=True), ptr,
+                                             limit)
+                else:
+                    sub = self.regex_dfa(ex, ptr)
+                dfa = subtract_dfas(dfa, sub, max_states=limit, where=ptr)
+            return dfa
+
+        return self.term((kind, keywords, tuple(excluded)),
+                         "INT" if kind == "integer" else "NUM",
+                         f"{kind} {keywords}" + (f" except {excluded}" if excluded else ""),
+                         build)
 
     # -- strings ----------------------------------------------------------------------------
     def string_regex_parts(self, schema: dict[str, Any], ptr: str) -> list[str]:
@@ -480,14 +575,25 @@ class _Compiler:
 
     def string_value(self, schema: dict[str, Any], ptr: str) -> str:
         parts = self.string_regex_parts(schema, ptr)
-        if not parts:
+        excluded = [self.string_regex_parts(g, ptr) or ["(?s:.)*"]
+                    for g in schema.get("__string_excl", [])]
+        excluded += [[re.escape(v)] for v in schema.get("__values_excl", [])
+                     if isinstance(v, str)]
+        if not parts and not excluded:
             return self.string_term("(?s:.)*", ptr)
-        key = ("strs", tuple(parts))
+        key = ("strs", tuple(parts), tuple(tuple(e) for e in excluded))
 
         def build() -> ByteDFA:
-            return self.string_parts_dfa(parts, ptr)
+            dfa = self.string_parts_dfa(parts or ["(?s:.)*"], ptr)
+            for ex in excluded:
+                dfa = subtract_dfas(dfa, self.string_parts_dfa(ex, ptr),
+                                    max_states=self.limits.max_dfa_states, where=ptr)
+            return dfa
 
-        return self.term(key, "STRING", "json string: " + " & ".join(parts), build)
+        describe = "json string: " + " & ".join(parts)
+        if excluded:
+            describe += " except " + " | ".join(" & ".join(e) for e in excluded)
+        return self.term(key, "STRING", describe, build)
 
     def string_parts_dfa(self, parts: list[str], ptr: str) -> ByteDFA:
         """Intersection of the JSON-string automata of ``parts`` (regexes or a length)."""
@@ -509,7 +615,7 @@ class _Compiler:
         if "const" in schema:
             candidates = [schema["const"]]
             if "enum" in schema:
-                candidates = [v for v in schema["enum"] if _json_equal(v, schema["const"])]
+                candidates = [v for v in schema["enum"] if json_equal(v, schema["const"])]
         else:
             candidates = schema["enum"]
             if not isinstance(candidates, list):
@@ -518,7 +624,7 @@ class _Compiler:
                 raise LimitExceededError("max_enum_size", self.limits.max_enum_size,
                                          len(candidates), f"{ptr}/enum")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
-        validator = self.sub_validator(rest) if rest else None
+        validator = self.sub_validator(plain(rest)) if rest else None
         seen: set[str] = set()
         for v in candidates:
             text = json.dumps(v, sort_keys=False, ensure_ascii=False)
@@ -569,17 +675,28 @@ class _Compiler:
         options = schema[kw]
         if not isinstance(options, list) or not options:
             raise SchemaError(f"'{kw}' must be a non-empty array", pointer=f"{ptr}/{kw}")
-        rest = {k: v for k, v in schema.items() if k != kw}
-        if kw == "oneOf" and not self.pairwise_disjoint(options, ptr):
-            raise UnsupportedFeatureError(
-                "oneOf whose branches may overlap (only oneOf with mutually exclusive "
-                "branches is exact)", location=f"{ptr}/oneOf")
+        rest = {k: v for k, v in schema.items() if k not in (kw, LIFTED)}
+        for i, b in enumerate(options):
+            if not is_schema(b):
+                raise SchemaError(f"{kw} items must be schemas", pointer=f"{ptr}/{kw}/{i}")
+        exclusive = kw == "oneOf" and not self.pairwise_disjoint(options, ptr)
         for i, b in enumerate(options):
             sub_ptr = f"{ptr}/{kw}/{i}"
-            if not _is_schema(b):
-                raise SchemaError(f"{kw} items must be schemas", pointer=sub_ptr)
-            combined = {"allOf": [rest, b]} if rest else b
-            self.rule(nt, self.value(combined, sub_ptr))
+            parts = [*([rest] if rest else []), b]
+            if exclusive:
+                # Branch i and none of the others: the branches become disjoint.
+                parts += [{"__negate": o} for j, o in enumerate(options) if j != i]
+            combined = {"allOf": parts} if len(parts) > 1 else b
+            if LIFTED in schema:  # it sees the branch's properties too
+                combined = {"allOf": parts, LIFTED: schema[LIFTED]}
+            try:
+                self.rule(nt, self.value(combined, sub_ptr))
+            except UnsupportedFeatureError as e:
+                if not exclusive:
+                    raise
+                raise UnsupportedFeatureError(
+                    "oneOf whose branches overlap, where one branch cannot be negated "
+                    f"exactly ({e.feature}, at {e.location})", location=f"{ptr}/oneOf") from None
 
     def pairwise_disjoint(self, options: list[Any], ptr: str) -> bool:
         """True when no JSON value can satisfy two branches (decided on types, consts,
@@ -694,26 +811,59 @@ class _Compiler:
                     f"{ptr}/items/{i}"
             return tail, f"{ptr}/items"
 
-        # state k = k items written; past the unrolled part the last state loops.
+        count = _ContainsCount.of(schema, ptr)
+        if count.impossible:
+            return self.new_nt("empty")
+
+        # State (k, c): k items written (past the unrolled part the last k loops), c of
+        # them matching ``contains`` (saturating where no maximum applies).
         last = hi if hi is not None else max(unroll, 1)
-        states = [self.new_nt(f"arr{k}") for k in range(last + 1)]
-        for k in range(last + 1):
-            st = states[k]
-            if k >= lo:
+        states: dict[tuple[int, int], str] = {}
+
+        def state(k: int, c: int) -> str:
+            if (k, c) not in states:
+                states[(k, c)] = self.new_nt(f"arr{k}_{c}")
+                pending.append((k, c))
+            return states[(k, c)]
+
+        pending: list[tuple[int, int]] = []
+        state(0, 0)
+        while pending:
+            k, c = pending.pop()
+            st = states[(k, c)]
+            if k >= lo and count.satisfied(c):
                 self.rule(st, self.punct("]"))
-            can_add = hi is None or k < hi
-            if not can_add:
+            if hi is not None and k >= hi:
                 continue
             sch, sp = item_schema(k)
-            item = self.value(sch, sp)
-            nxt = states[k + 1] if k + 1 <= last else st  # loop past the unrolled part
-            if k == 0:
-                self.rule(st, item, nxt)
-            else:
-                self.rule(st, self.punct(","), item, nxt)
+            for item, c2 in self.counted_items(sch, sp, count, c, ptr):
+                nxt = state(min(k + 1, last), c2)
+                if k == 0:
+                    self.rule(st, item, nxt)
+                else:
+                    self.rule(st, self.punct(","), item, nxt)
         start = self.new_nt("array")
-        self.rule(start, self.punct("["), states[0])
+        self.rule(start, self.punct("["), states[(0, 0)])
         return start
+
+    def counted_items(self, item: Any, ptr: str, count: _ContainsCount, c: int,
+                      array_ptr: str) -> list[tuple[str, int]]:
+        """(item nonterminal, contains-count after it) for the next item, from count c."""
+        if not count.active or count.settled(c):
+            return [(self.value(item, ptr), c)]
+        out = []
+        if count.maximum is None or c < count.maximum:
+            hit = {"allOf": [item, count.schema]}
+            out.append((self.value(hit, f"{array_ptr}/contains"), count.next(c)))
+        miss = {"allOf": [item, {"__negate": count.schema}]}
+        try:
+            out.append((self.value(miss, f"{array_ptr}/contains"), c))
+        except UnsupportedFeatureError:
+            if count.maximum is not None:
+                raise
+            # Only a minimum: an item may also be read as not counted (ambiguous, exact).
+            out.append((self.value(item, ptr), c))
+        return out
 
     # -- objects --------------------------------------------------------------------------
     def object_value(self, schema: dict[str, Any], ptr: str) -> str:
@@ -798,34 +948,99 @@ class _Compiler:
             if key != "NEVER":
                 extras.append((key, self.value(additional, f"{ptr}/additionalProperties")))
 
-        # Chain: member i considered next; `f` = a member was written (comma needed).
-        n = len(members)
-        chain = {(i, f): self.new_nt(f"obj{i}{'c' if f else ''}")
-                 for i in range(n + 1) for f in (False, True)}
-        tail = {f: self.new_nt(f"objx{'c' if f else ''}") for f in (False, True)}
-        for i, (key, is_req, value_nt) in enumerate(members):
-            for f in (False, True):
-                lhs = chain[(i, f)]
-                syms = ([self.punct(",")] if f else []) + [key, self.punct(":"), value_nt]
-                self.rule(lhs, *syms, chain[(i + 1, True)])
-                if not is_req:
-                    self.rule(lhs, chain[(i + 1, f)])
-        for f in (False, True):
-            self.rule(chain[(n, f)], tail[f])
-            self.rule(tail[f], self.punct("}"))
-            for key, value_nt in extras:
-                syms = ([self.punct(",")] if f else []) + [key, self.punct(":"), value_nt]
-                self.rule(tail[f], *syms, tail[True])
+        count = _PropertyCount.of(schema, ptr)
+        if count is None:
+            return self.new_nt("empty")
+        if count.minimum > len(members) + (1 if extras else 0):
+            # Additional names could repeat, so they guarantee one distinct name only.
+            raise UnsupportedFeatureError(
+                f"minProperties {count.minimum} above the declared properties "
+                f"({len(members)}) plus one additional property", location=f"{ptr}/minProperties")
+        order = self.opt.property_order
+        if order == "any" and len(members) > self.opt.max_any_order_properties:
+            self.notes.append(f"{ptr}: {len(members)} properties, above "
+                              f"max_any_order_properties={self.opt.max_any_order_properties}: "
+                              "compiled in schema order")
+            order = "schema"
         start = self.new_nt("object")
-        self.rule(start, self.punct("{"), chain[(0, False)])
+        body = self.members_in_order(members, extras, count) if order == "schema" else \
+            self.members_any_order(members, extras, count)
+        self.rule(start, self.punct("{"), body)
         return start
+
+    def members_in_order(self, members: list[tuple[str, bool, str]],
+                         extras: list[tuple[str, str]], count: _PropertyCount) -> str:
+        """Object members after ``{``: declared ones in schema order (each optional unless
+        required), then additional ones; state (i, declared written, extras written)."""
+        n = len(members)
+        nts: dict[tuple[int, int, int], str] = {}
+        pending: list[tuple[int, int, int]] = []
+
+        def state(i: int, d: int, x: int) -> str:
+            key = (i, *count.canonical(d, x))
+            if key not in nts:
+                nts[key] = self.new_nt(f"obj{i}_{key[1]}_{key[2]}")
+                pending.append(key)
+            return nts[key]
+
+        first = state(0, 0, 0)
+        while pending:
+            i, d, x = pending.pop()
+            lhs = nts[(i, d, x)]
+            comma = [self.punct(",")] if d + x else []
+            if i < n:
+                key, is_required, value_nt = members[i]
+                if count.can_write(d, x):
+                    self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(i + 1, d + 1, x))
+                if not is_required:
+                    self.rule(lhs, state(i + 1, d, x))
+                continue
+            if count.can_close(d, x):
+                self.rule(lhs, self.punct("}"))
+            if count.can_write(d, x):
+                for key, value_nt in extras:
+                    self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(n, d, x + 1))
+        return first
+
+    def members_any_order(self, members: list[tuple[str, bool, str]],
+                          extras: list[tuple[str, str]], count: _PropertyCount) -> str:
+        """Object members after ``{`` in any order, each declared one at most once; state
+        (set of declared members written, extras written)."""
+        required = sum(1 << i for i, (_, is_required, _) in enumerate(members) if is_required)
+        nts: dict[tuple[int, int], str] = {}
+        pending: list[tuple[int, int]] = []
+
+        def state(written: int, x: int) -> str:
+            key = (written, x if count.maximum is not None else min(x, 1))
+            if key not in nts:
+                nts[key] = self.new_nt(f"objs{key[0]}_{key[1]}")
+                pending.append(key)
+            return nts[key]
+
+        first = state(0, 0)
+        while pending:
+            written, x = pending.pop()
+            lhs = nts[(written, x)]
+            d = written.bit_count()
+            comma = [self.punct(",")] if d + x else []
+            if written & required == required and count.can_close(d, x):
+                self.rule(lhs, self.punct("}"))
+            if not count.can_write(d, x):
+                continue
+            for i, (key, _, value_nt) in enumerate(members):
+                if not written >> i & 1:
+                    self.rule(lhs, *comma, key, self.punct(":"), value_nt,
+                              state(written | 1 << i, x))
+            for key, value_nt in extras:
+                self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(written, x + 1))
+        return first
 
     def name_allowed(self, names_schema: Any, name: str, ptr: str) -> bool:
         if names_schema is True:
             return True
         if names_schema is False:
             return False
-        return self.valid(self.sub_validator(names_schema), name, ptr)
+        return self.valid(self.sub_validator(plain(names_schema)), name, ptr)
 
     def valid(self, validator: Any, value: Any, ptr: str) -> bool:
         """``validator.is_valid(value)``, with the validator's own failures (a reference it
@@ -843,7 +1058,8 @@ class _Compiler:
         if isinstance(sub, dict) and isinstance(self.root, dict):
             wrapper = {**{k: self.root[k] for k in ("$defs", "definitions")
                           if k in self.root}, **sub}
-        return self._validator_cls(wrapper)
+        return self._validator_cls(wrapper, format_checker=self._validator_cls.FORMAT_CHECKER,
+                                   registry=self._registry)
 
     def property_names_dfa(self, names_schema: Any, ptr: str) -> ByteDFA | None:
         if names_schema is True or names_schema == {}:
@@ -907,6 +1123,11 @@ def _cached_literal_set_dfa(names: tuple[str, ...]) -> ByteDFA:
     return dfas[0]
 
 
+# Number spellings no numeric automaton here accepts (exponents, trailing fraction zeros):
+# added to an excluded set to make it a superset of the true one.
+NONCANONICAL_NUMBER = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]*0|(?:\.[0-9]+)?[eE][+-]?[0-9]+)"
+
+
 def _number_literal_regex(v: float) -> str:
     """The plain decimal spellings of the number ``v`` (trailing fraction zeros allowed,
     ``-0`` for zero; no exponent): all equal to ``v`` as exact decimals."""
@@ -930,6 +1151,81 @@ def _number_literal_regex(v: float) -> str:
     return ("-" if sign else "") + body
 
 
+@dataclass(frozen=True)
+class _PropertyCount:
+    """``minProperties`` / ``maxProperties`` over a member count ``(d, x)``: ``d`` declared
+    members written (distinct names), ``x`` additional ones (whose names may repeat, so
+    they count as at least one distinct name towards the minimum and as all of them
+    towards the maximum)."""
+
+    minimum: int
+    maximum: int | None
+
+    @classmethod
+    def of(cls, schema: dict[str, Any], ptr: str) -> _PropertyCount | None:
+        lo = _count(schema, "minProperties", 0, ptr)
+        hi = _count(schema, "maxProperties", None, ptr)
+        if hi is not None and lo > hi:
+            return None
+        return cls(lo, hi)
+
+    def distinct(self, d: int, x: int) -> int:
+        return d + min(x, 1)
+
+    def can_close(self, d: int, x: int) -> bool:
+        return self.distinct(d, x) >= self.minimum
+
+    def can_write(self, d: int, x: int) -> bool:
+        return self.maximum is None or d + x < self.maximum
+
+    def canonical(self, d: int, x: int) -> tuple[int, int]:
+        """Count states that behave alike are merged (a few states, not one per count)."""
+        if self.maximum is not None:
+            return d, x
+        cap = max(self.minimum, 1)
+        if self.distinct(d, x) >= cap:
+            return cap, 0
+        return d, min(x, 1)
+
+
+@dataclass(frozen=True)
+class _ContainsCount:
+    """``contains`` / ``minContains`` / ``maxContains`` of one array schema."""
+
+    active: bool
+    schema: Any = None
+    minimum: int = 0
+    maximum: int | None = None
+    impossible: bool = False
+
+    @classmethod
+    def of(cls, schema: dict[str, Any], ptr: str) -> _ContainsCount:
+        if "contains" not in schema:
+            return cls(False)
+        sub = schema["contains"]
+        if not is_schema(sub):
+            raise SchemaError("'contains' must be a schema", pointer=f"{ptr}/contains")
+        lo = _count(schema, "minContains", 1, ptr)
+        hi = _count(schema, "maxContains", None, ptr)
+        if hi is not None and lo > hi:
+            return cls(False, impossible=True)
+        if sub is False:
+            return cls(False, impossible=lo > 0)
+        if lo == 0 and hi is None:
+            return cls(False)
+        return cls(True, sub, lo, hi)
+
+    def satisfied(self, c: int) -> bool:
+        return not self.active or c >= self.minimum
+
+    def settled(self, c: int) -> bool:
+        """No later item can change the verdict."""
+        return self.maximum is None and c >= self.minimum
+
+    def next(self, c: int) -> int:
+        return c + 1 if self.maximum is not None else min(c + 1, self.minimum)
+
+
 def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
     return lambda: d
 
@@ -948,16 +1244,6 @@ def _count(schema: dict[str, Any], key: str, default: int | None, ptr: str) -> A
         raise SchemaError(f"'{key}' must be a non-negative integer, got {v!r}",
                           pointer=f"{ptr}/{key}")
     return v
-
-
-def _min_props_satisfied(schema: dict[str, Any]) -> bool:
-    v = schema.get("minProperties", 0)
-    req = schema.get("required", [])
-    return isinstance(v, int) and isinstance(req, list) and v <= len(set(req))
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    return bool(json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True))
 
 
 def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
@@ -987,152 +1273,17 @@ def _disjoint(a: tuple[frozenset[str], Any, dict[str, Any]],
     return False
 
 
-def _object_view(s: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], Any]:
-    return (dict(s.get("properties", {})), dict(s.get("patternProperties", {})),
-            s.get("additionalProperties", True))
-
-
-def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
-    """The schemas one object schema applies to the value of key ``name``."""
-    props, pats, additional = _object_view(s)
-    out = [props[name]] if name in props else []
-    for p, sub in pats.items():
-        if safe_fullmatch(ecma_search_to_fullmatch(p, ptr), name):
-            out.append(sub)
-    if not out and additional is not True:
-        out.append(additional)
-    return out
-
-
-def _one_sided(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
-               keys: tuple[str, ...]) -> bool:
-    """If only one of ``a``, ``b`` has any of ``keys``, copy its values into ``out`` (nothing
-    to merge) and return True."""
-    if any(k in a for k in keys) and any(k in b for k in keys):
-        return False
-    for k in keys:
-        if k in a or k in b:
-            out[k] = a.get(k, b.get(k))
-    return True
-
-
-def _merge_objects(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any],
-                   ptr: str) -> None:
-    """properties / patternProperties / additionalProperties of ``a`` and ``b`` together,
-    exactly: each key gets every schema either side applies to it."""
-    if _one_sided(a, b, out, ("properties", "patternProperties", "additionalProperties")):
-        return
-    pa, qa, ra = _object_view(a)
-    pb, qb, rb = _object_view(b)
-    props: dict[str, Any] = {}
-    for name in list(dict.fromkeys([*pa, *pb])):
-        schemas = _schema_for_name(a, name, ptr) + _schema_for_name(b, name, ptr)
-        props[name] = schemas[0] if len(schemas) == 1 else {"allOf": schemas}
-    pats = dict(qa)
-    for p, sub in qb.items():
-        pats[p] = {"allOf": [pats[p], sub]} if p in pats else sub
-    if (qa and rb is not True) or (qb and ra is not True):
-        raise UnsupportedFeatureError("allOf combining patternProperties with another "
-                                      "branch's additionalProperties", location=ptr)
-    out["properties"] = props
-    if pats:
-        out["patternProperties"] = pats
-    if ra is not True or rb is not True:
-        out["additionalProperties"] = ra if rb is True else rb if ra is True else \
-            {"allOf": [ra, rb]}
-    else:
-        out.pop("additionalProperties", None)
-
-
-def _array_view(s: dict[str, Any]) -> tuple[list[Any], Any]:
-    if "prefixItems" in s:
-        return list(s["prefixItems"]), s.get("items", True)
-    if isinstance(s.get("items"), list):
-        return list(s["items"]), s.get("additionalItems", True)
-    return [], s.get("items", True)
-
-
-def _merge_arrays(a: dict[str, Any], b: dict[str, Any], out: dict[str, Any]) -> None:
-    """Item schemas of ``a`` and ``b`` together, position by position."""
-    keys = ("items", "prefixItems", "additionalItems")
-    if _one_sided(a, b, out, keys):
-        return
-    prefix_a, tail_a = _array_view(a)
-    prefix_b, tail_b = _array_view(b)
-    n = max(len(prefix_a), len(prefix_b))
-    prefix = []
-    for i in range(n):
-        xa = prefix_a[i] if i < len(prefix_a) else tail_a
-        xb = prefix_b[i] if i < len(prefix_b) else tail_b
-        prefix.append({"allOf": [xa, xb]})
-    for k in keys:
-        out.pop(k, None)
-    if prefix:
-        out["prefixItems"] = prefix
-    out["items"] = {"allOf": [tail_a, tail_b]}
-
-
-def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
-    """The intersection of two flattened schemas, for the keywords where it is exact;
-    raises UnsupportedFeatureError where a keyword cannot be merged exactly."""
-    if a is False or b is False:
-        return False
-    if a is True:
-        return b if b is not True else {}
-    if b is True:
-        return a
-    out = dict(a)
-    _merge_objects(a, b, out, ptr)
-    _merge_arrays(a, b, out)
-    merged_here = {"properties", "patternProperties", "additionalProperties", "items",
-                   "prefixItems", "additionalItems"}
-    for k, v in b.items():
-        if k in ANNOTATIONS or k in merged_here:
-            continue
-        if k not in out:
-            out[k] = v
-            continue
-        cur = out[k]
-        if _json_equal(cur, v):
-            continue
-        if k == "type":
-            ta = {cur} if isinstance(cur, str) else set(cur)
-            tb = {v} if isinstance(v, str) else set(v)
-            both = ta & tb
-            if ("number" in ta and "integer" in tb) or ("integer" in ta and "number" in tb):
-                both.add("integer")
-            if not both:
-                return False
-            out[k] = sorted(both)
-        elif k == "required":
-            out[k] = list(dict.fromkeys(list(cur) + list(v)))
-        elif k in ("minimum", "minLength", "minItems", "minProperties", "exclusiveMinimum") \
-                and not isinstance(v, bool) and not isinstance(cur, bool):
-            out[k] = max(cur, v)
-        elif k in ("maximum", "maxLength", "maxItems", "maxProperties", "exclusiveMaximum") \
-                and not isinstance(v, bool) and not isinstance(cur, bool):
-            out[k] = min(cur, v)
-        elif k in ("enum",):
-            keep = {json.dumps(x, sort_keys=True) for x in v}
-            out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
-        elif k == "const":
-            return False
-        elif k in ("propertyNames", "not") and _is_schema(cur) and _is_schema(v):
-            out[k] = {"allOf": [cur, v]} if k != "not" else {"anyOf": [cur, v]}
-        elif k in ("pattern", "format"):
-            extra = f"__{k}s"
-            out[extra] = [*out.get(extra, []), v]
-        elif k == "anyOf" and len(cur) * len(v) <= 64:
-            out[k] = [{"allOf": [x, y]} for x in cur for y in v]
-        else:
-            raise UnsupportedFeatureError(f"allOf combining two different {k!r}",
-                                          location=f"{ptr}/{k}")
-    return out
-
-
 def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = None,
-                           limits: Limits | None = None, source: str = "<schema>") -> Grammar:
+                           limits: Limits | None = None, source: str = "<schema>",
+                           resolver: Resolver | None = None) -> Grammar:
     """Compile a JSON Schema (already parsed) to the grammar IR.
+
+    ``resolver`` retrieves the documents of remote references: a mapping or a function
+    from absolute URI to schema (remote references raise without one).
+
+    With ``options.lenient``, a keyword that cannot be compiled exactly is relaxed instead
+    (``oneOf`` read as ``anyOf``, any other keyword dropped), with a
+    :class:`LenientRelaxationWarning`; the grammar's notes list every relaxation.
 
     Raises
     ------
@@ -1144,14 +1295,24 @@ def compile_json_schema_ir(schema: Any, *, options: JsonSchemaOptions | None = N
     """
     options = options or JsonSchemaOptions()
     limits = limits or Limits()
-    if not _is_schema(schema):
+    if not is_schema(schema):
         raise SchemaError(f"a schema must be an object or a boolean, got "
                           f"{type(schema).__name__}", pointer="#", source=source)
-    c = _Compiler(schema, options, limits, source)
-    top = c.value(schema, "#")
+    relaxed: list[str] = []
+    while True:
+        try:
+            c = _Compiler(schema, options, limits, source, resolver)
+            top = c.value(schema, "#")
+            break
+        except UnsupportedFeatureError as e:
+            if not options.lenient or len(relaxed) >= MAX_RELAXATIONS:
+                raise
+            schema, what = relax(schema, e)
+            relaxed.append(what)
+            warnings.warn(f"lenient: {what}", LenientRelaxationWarning, stacklevel=2)
     c.rule("start", top)
     if not c.terminals:
         c.terminals["NEVER"] = Terminal("NEVER", "(?!)", dfa=c.regex_dfa("(?!)", "#"))
+    notes = tuple(f"lenient: {r}" for r in relaxed) + tuple(c.notes)
     return Grammar(terminals=tuple(c.terminals.values()), rules=tuple(c.rules), start="start",
-                   source=source, notes=tuple(c.notes))
-
+                   source=source, notes=notes)

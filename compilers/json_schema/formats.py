@@ -35,9 +35,17 @@ _DURATION = (
 # A label: letters, digits, inner hyphens; never "--" in positions 3-4 (reserved for
 # IDNA "xn--" labels, which would need Punycode checks: refused, narrower).
 _A, _H = "[A-Za-z0-9]", "[A-Za-z0-9-]"
-# At most 63 characters: 1 + 1 + 2 + 58 + 1.
-_LABEL = (f"{_A}(?:{_A}|{_H}{_A}|{_H}(?:{_A}|-){_A}|{_H}(?:{_A}{_H}|-{_A}){_H}{{0,58}}{_A})?")
-_HOSTNAME = rf"{_LABEL}(?:\.{_LABEL}){{0,3}}"
+
+
+def _label(most: int) -> str:
+    """A label of at most ``most`` characters (1 + 1 + 2 + (most - 5) + 1)."""
+    return (f"{_A}(?:{_A}|{_H}{_A}|{_H}(?:{_A}|-){_A}"
+            f"|{_H}(?:{_A}{_H}|-{_A}){_H}{{0,{most - 5}}}{_A})?")
+
+
+# Up to four labels, at most 253 characters in all (3 * 63 + 61 + 3 dots).
+_LABEL = _label(63)
+_HOSTNAME = rf"{_LABEL}(?:\.{_LABEL}(?:\.{_LABEL}(?:\.{_label(61)})?)?)?"
 _EMAIL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@" + _HOSTNAME
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
@@ -76,6 +84,12 @@ _RELATIVE = (rf"(?://{_AUTHORITY}{_PATH_ABEMPTY}|/(?:{_PCHAR}+{_PATH_ABEMPTY})?"
              rf"|{_SEGMENT_NC}{_PATH_ABEMPTY})?{_QUERY}{_FRAGMENT}")
 _URI_REFERENCE = rf"(?:{_URI}|{_RELATIVE})"
 
+# RFC 6570 URI templates, ASCII: literals and {operator? varname[:n|*], ...} expressions.
+_TEMPLATE_LITERAL = rf"(?:[!#$&()*+,./0-9:;=?@A-Z\[\]_a-z~-]|{_PCT})"
+_VARCHAR = rf"(?:[A-Za-z0-9_]|{_PCT})"
+_VARSPEC = rf"{_VARCHAR}(?:\.?{_VARCHAR})*(?::[1-9][0-9]{{0,3}}|\*)?"
+_URI_TEMPLATE = rf"(?:{_TEMPLATE_LITERAL}|\{{[+#./;?&=,!@|]?{_VARSPEC}(?:,{_VARSPEC})*\}})*"
+
 _JSON_POINTER = r"(?:/(?:[^~/]|~[01])*)*"
 _RELATIVE_JSON_POINTER = rf"(?:0|[1-9][0-9]*)(?:#|{_JSON_POINTER})"
 
@@ -92,6 +106,13 @@ FORMAT_REGEXES: dict[str, str] = {
     "uri": _URI,
     "uri-reference": _URI_REFERENCE,
     "json-pointer": _JSON_POINTER,
+    "uri-template": _URI_TEMPLATE,
+    # Internationalised forms: their ASCII subsets (every ASCII hostname, address, URI is
+    # also a valid IDN hostname, IDN address, IRI): narrower.
+    "idn-hostname": _HOSTNAME,
+    "idn-email": _EMAIL,
+    "iri": _URI,
+    "iri-reference": _URI_REFERENCE,
     "relative-json-pointer": _RELATIVE_JSON_POINTER,
 }
 
