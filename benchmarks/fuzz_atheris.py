@@ -19,25 +19,32 @@ from __future__ import annotations
 import io
 import sys
 import tempfile
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-import grammar_engine as ge
-from grammar_engine.cli import main as cli_main
-from tests.reliability.helpers import write_byte_tokenizer
-
-_LIMITS = ge.Limits(max_nfa_states=20_000, max_dfa_states=4_000, compile_time_budget=10.0)
+# The engine is imported lazily (inside the functions), so that under atheris it is
+# imported inside ``instrument_imports`` and only its own code is instrumented.
 
 
-_WORK = Path(tempfile.mkdtemp(prefix="ge-fuzz-"))
-_TOKENIZER = write_byte_tokenizer(_WORK / "tok")
-_VOCAB = ge.Vocabulary.from_tokenizer_json(_TOKENIZER)
+@cache
+def _setup() -> tuple[Any, Path, Any, Any]:
+    """(grammar_engine, tokenizer folder, vocabulary, limits), made once."""
+    import grammar_engine as ge
+    from tests.reliability.helpers import write_byte_tokenizer
+
+    work = Path(tempfile.mkdtemp(prefix="ge-fuzz-"))
+    tokenizer = write_byte_tokenizer(work / "tok")
+    vocab = ge.Vocabulary.from_tokenizer_json(tokenizer)
+    limits = ge.Limits(max_nfa_states=20_000, max_dfa_states=4_000, compile_time_budget=10.0)
+    return ge, tokenizer, vocab, limits
 
 
 def one_input_schema(data: bytes) -> None:
     """Compile ``data`` as a JSON Schema; when it compiles, walk a few allowed tokens."""
+    ge, _, vocab, limits = _setup()
     try:
-        g = ge.compile_json_schema(data, _VOCAB, limits=_LIMITS, cache=False)
+        g = ge.compile_json_schema(data, vocab, limits=limits, cache=False)
         m = ge.Matcher(g)
         for i in range(8):
             allowed = m.allowed_token_ids()
@@ -52,17 +59,21 @@ def one_input_schema(data: bytes) -> None:
 def one_input_cli(data: bytes) -> None:
     """Run ``grammar-engine`` on ``data``: compile it as a schema, a grammar or a regex,
     inspect the result, and inspect ``data`` itself as a compiled file."""
+    from grammar_engine.cli import main as cli_main
+
+    _, tokenizer, _, _ = _setup()
+    work = tokenizer.parent
     mode = data[:1]
     body = data[1:]
-    spec = _WORK / ("spec.json" if mode == b"j" else "spec.lark")
-    out_file = _WORK / "out.geg"
+    spec = work / ("spec.json" if mode == b"j" else "spec.lark")
+    out_file = work / "out.geg"
     out_file.unlink(missing_ok=True)
     if mode == b"r":
         argv = ["compile", "--regex", body.decode("utf-8", "surrogateescape")]
     else:
         spec.write_bytes(body)
         argv = ["compile", str(spec)]
-    argv += ["--tokenizer", str(_TOKENIZER), "-o", str(out_file), "-q"]
+    argv += ["--tokenizer", str(tokenizer), "-o", str(out_file), "-q"]
     runs: list[list[str]] = [argv]
     if mode == b"f":  # the bytes as a (damaged) compiled file
         spec.write_bytes(body)
@@ -72,12 +83,9 @@ def one_input_cli(data: bytes) -> None:
         if code not in (0, 1, 2):
             raise AssertionError(f"exit code {code} for {args}")
         if code == 0 and args[0] == "compile":
-            _check(cli_main(["inspect", str(out_file)], out=io.StringIO(), err=io.StringIO()))
-
-
-def _check(code: int) -> None:
-    if code != 0:
-        raise AssertionError(f"inspecting a file the CLI wrote failed with {code}")
+            code = cli_main(["inspect", str(out_file)], out=io.StringIO(), err=io.StringIO())
+            if code != 0:
+                raise AssertionError(f"inspecting a file the CLI wrote failed with {code}")
 
 
 TARGETS: dict[str, Any] = {"schema": one_input_schema, "cli": one_input_cli}
@@ -96,7 +104,10 @@ def main() -> int:
     except ImportError:
         print("atheris is not installed (pip install atheris==2.3.0): nothing to do")
         return 0
-    atheris.instrument_all()  # coverage of every module loaded so far (the engine's too)
+    # native/ is left out: numba compiles those functions from their own bytecode.
+    with atheris.instrument_imports(include=["grammar_engine", "compilers"]):
+        _setup()
+        import grammar_engine.cli  # noqa: F401
     atheris.Setup([sys.argv[0], *rest], target)
     atheris.Fuzz()
     return 0
