@@ -213,3 +213,17 @@ def test_malformed_keyword_is_a_schema_error_with_pointer(schema: Any, pointer: 
     with pytest.raises(SchemaError) as info:
         compile_schema(schema)
     assert info.value.pointer == pointer and "invalid schema" in str(info.value)
+
+
+def test_documents_from_a_resolver_are_size_checked() -> None:
+    deep = nested(300)
+    schema = {"type": "object", "properties": {"a": {"$ref": "https://example.com/d.json"}}}
+    with pytest.raises(LimitExceededError) as info:
+        ge.compile_json_schema(schema, BYTES_VOCAB, cache=False,
+                               resolver={"https://example.com/d.json": deep})
+    e = info.value
+    assert e.limit == "max_nesting_depth" and e.value == 200
+    assert e.where.startswith("#/items/items")
+    g = ge.compile_json_schema(schema, BYTES_VOCAB, cache=False, whitespace="compact",
+                               resolver={"https://example.com/d.json": nested(3)})
+    assert accepts(g, '{"a":[[[1]]]}')
