@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +109,12 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
             raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import "
                                 f"{imp.group(1)!r}: {_IMPORT_HINT}", line, column)
     try:
-        lark_grammar, _ = load_grammar(text, source, None, False)
-        terms, rules, ignore = lark_grammar.compile([start], set())
+        with warnings.catch_warnings():
+            # ``re`` warns about some character classes ("possible set union"); the
+            # meaning is settled, and a warning must not escape as an error.
+            warnings.simplefilter("ignore", FutureWarning)
+            lark_grammar, _ = load_grammar(text, source, None, False)
+            terms, rules, ignore = lark_grammar.compile([start], set())
     except VisitError as e:  # raised inside a callback: ours (a limit) or Lark's
         if isinstance(e.orig_exc, GrammarEngineError):
             raise e.orig_exc from None
@@ -138,6 +143,13 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
         # before giving up); one message either way, so nothing about files leaks out.
         raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import it: "
                             f"{_IMPORT_HINT}") from None
+    except GrammarEngineError:
+        raise
+    except Exception as e:
+        # Lark's loader failing in its own error reporting (a TypeError while it words
+        # the message, seen under fuzzing): still an invalid grammar.
+        raise _syntax_error(text, source, f"invalid Lark grammar (Lark's loader failed: "
+                            f"{type(e).__name__}: {e})") from None
 
     if len(rules) > limits.max_rules:
         raise LimitExceededError("max_rules", limits.max_rules, len(rules), source)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import warnings
 from dataclasses import dataclass, field
 from re import _constants as C
 from re import _parser as sre_parse
@@ -79,7 +80,9 @@ def _parse(pattern: str, where: str, max_depth: int | None = None) -> Any:
         raise LimitExceededError("max_nesting_depth", max_depth, depth,
                                  f"{where or '<regex>'} (groups nested in the regex)")
     try:
-        return sre_parse.parse(pattern, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "possible set union" etc.
+            return sre_parse.parse(pattern, 0)
     except re.error as e:
         pos = e.pos or 0
         raise GrammarSyntaxError(

@@ -177,3 +177,20 @@ def test_template_expanding_forever_stops_at_max_rules() -> None:
 def test_recursive_template_with_fixed_arguments_compiles() -> None:
     g = compile_lark('start: t{"a"}\nt{x}: x | "(" t{x} ")"\n')
     assert ge.Matcher(g).consume_string("((a))")
+
+
+def test_lark_failing_in_its_own_error_report_is_a_syntax_error() -> None:
+    """Found by benchmarks/fuzz.py: on this text Lark's parser raised TypeError while
+    wording its error message."""
+    text = ('start: "a" start\nr1: "a" start\nNUM: /[0-9]+/\nWORD: /[a-z]+/'
+            '(STR: /"[^"]*"/\n')
+    with pytest.raises(GrammarSyntaxError, match="invalid Lark grammar"):
+        compile_lark(text)
+
+
+def test_set_union_warning_of_re_does_not_escape() -> None:
+    """``re`` warns (FutureWarning) on ``[[``; under ``-W error`` that was an exception
+    from inside the engine (pytest here runs with warnings as errors)."""
+    g = compile_lark("start: X\nX: /[[a]+/\n")
+    assert ge.Matcher(g).consume_string("[a[")
+    assert ge.Matcher(ge.compile_regex("[[a]]", BYTES_VOCAB, cache=False)).consume_string("a]")
