@@ -104,8 +104,11 @@ def main() -> int:
     except ImportError:
         print("atheris is not installed (pip install atheris==2.3.0): nothing to do")
         return 0
-    # native/ is left out: numba compiles those functions from their own bytecode.
-    with atheris.instrument_imports(include=["grammar_engine", "compilers"]):
+    # native/ is left out: numba compiles those functions from their own bytecode. The LR
+    # parser is left out too: atheris 2.3.0 miscompiles its ``_feed_one`` loop on Python
+    # 3.11 (a TypeError that only the instrumented bytecode raises).
+    with atheris.instrument_imports(include=["grammar_engine", "compilers"],
+                                    exclude=["grammar_engine.parser"]):
         _setup()
         import grammar_engine.cli  # noqa: F401
     atheris.Setup([sys.argv[0], *rest], target)
