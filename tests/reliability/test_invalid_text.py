@@ -161,3 +161,17 @@ def test_cli_with_a_grammar_file_that_is_not_utf8(tmp_path: Any) -> None:
     code = main(["compile", str(spec), "--tokenizer", str(tok), "-o", str(tmp_path / "o"),
                  "-q"], out=io.StringIO(), err=err)
     assert code == 1 and "not UTF-8 text" in err.getvalue()
+
+
+def test_tokenizer_with_a_surrogate_added_token(tmp_path: Any) -> None:
+    """Found while probing: UnicodeEncodeError escaped from the tokenizer loader."""
+    from tests.reliability.helpers import write_byte_tokenizer
+
+    folder = write_byte_tokenizer(tmp_path / "tok")
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["added_tokens"].append({"id": 257, "content": "\ud800x", "single_word": False,
+                                 "lstrip": False, "rstrip": False, "normalized": False,
+                                 "special": False})
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(VocabularyError, match=r"added token 257 .* is not valid Unicode"):
+        ge.Vocabulary.from_tokenizer_json(folder)
