@@ -227,3 +227,18 @@ def test_documents_from_a_resolver_are_size_checked() -> None:
     g = ge.compile_json_schema(schema, BYTES_VOCAB, cache=False, whitespace="compact",
                                resolver={"https://example.com/d.json": nested(3)})
     assert accepts(g, '{"a":[[[1]]]}')
+
+
+RECURSION_THROUGH_ALLOF = {
+    "$defs": {"Foo": {"type": "object", "properties": {
+        "c": {"allOf": [{"$ref": "#/$defs/Foo"}, {"type": "object"}]}}}},
+    "$ref": "#/$defs/Foo"}
+
+
+@pytest.mark.xfail(strict=True, raises=LimitExceededError,
+                   reason="compilers/json_schema/compiler.py: recursion through allOf + $ref is "
+                          "expanded level by level instead of shared, so this finite, "
+                          "satisfiable schema hits max_nesting_depth (reported to the lead)")
+def test_recursion_through_allof_compiles() -> None:
+    g = compile_schema(RECURSION_THROUGH_ALLOF)
+    assert accepts(g, '{"c":{"c":{}}}')
