@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ from numpy.typing import NDArray
 from compilers.budget import check_deadline
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
+from compilers.memo import byte_bounded_cache
 from compilers.regex import NFA, compile_regex_nfa
 
 __all__ = [
@@ -56,6 +56,10 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.trans.nbytes + self.accept.nbytes)
 
     @property
     def is_empty(self) -> bool:
@@ -302,7 +306,7 @@ def _trim(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> ByteDFA:
     return ByteDFA(np.ascontiguousarray(new_trans), accept[keep].copy())
 
 
-@lru_cache(maxsize=4096)
+@byte_bounded_cache(256 << 20)  # 256 MiB of automata at most, whatever the patterns
 def build_terminal_dfa(pattern: str, lazy: bool, max_nfa_states: int = 100_000,
                        max_dfa_states: int = 20_000, where: str = "") -> ByteDFA:
     """Regex text -> trimmed byte DFA, cached by (pattern, laziness, limits)."""

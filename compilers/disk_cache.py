@@ -42,12 +42,22 @@ def cache_path(kind: str, key: str, suffix: str) -> Path | None:
     return folder / f"{digest}{suffix}"
 
 
+# Bytes one process may add to the cache: a stream of hostile grammars (each with new
+# patterns) must not fill the disk. Past it, tables are simply rebuilt when needed.
+MAX_WRITE_BYTES = 512 << 20
+_written = [0]
+
+
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors."""
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors. Does nothing
+    once this process has written :data:`MAX_WRITE_BYTES`."""
+    if _written[0] >= MAX_WRITE_BYTES:
+        return
     # Unique per process and thread: two threads writing one key must not share a file.
     tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
     try:
         write(tmp)
+        _written[0] += tmp.stat().st_size
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):

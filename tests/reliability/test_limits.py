@@ -199,3 +199,47 @@ def test_token_table_memory_limit() -> None:
     e = info.value
     assert e.limit == "max_token_table_bytes" and e.value == 1_000 and e.observed > 1_000
     assert g.index.nbytes <= 1_000  # the engine's own count of what it kept
+
+
+# -- process-wide caches ---------------------------------------------------------------------
+
+def test_byte_bounded_cache_evicts_by_memory() -> None:
+    from compilers.memo import byte_bounded_cache
+
+    class Blob:
+        def __init__(self, n: int) -> None:
+            self.nbytes = n
+
+    calls: list[int] = []
+
+    @byte_bounded_cache(100)
+    def make(key: int, size: int) -> Blob:
+        calls.append(key)
+        return Blob(size)
+
+    a = make(1, 60)
+    assert make(1, 60) is a and calls == [1]
+    make(2, 60)  # 120 > 100: the least recently used (1) goes
+    assert make.cache_bytes() == 60  # type: ignore[attr-defined]
+    make(1, 60)
+    assert calls == [1, 2, 1]
+    make(3, 1000)  # larger than the whole budget: returned, never kept
+    assert make.cache_bytes() <= 100  # type: ignore[attr-defined]
+
+
+def test_terminal_automata_cache_is_bounded_by_bytes() -> None:
+    ge.compile_regex("(p|q)*p(p|q){8}", BYTES_VOCAB, cache=False)
+    assert 0 < build_terminal_dfa.cache_bytes() <= 256 << 20  # type: ignore[attr-defined]
+
+
+def test_disk_cache_stops_writing_past_its_budget(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from compilers import disk_cache
+    from compilers.automata import literal_dfa, load_cached_dfa, store_cached_dfa
+
+    monkeypatch.setenv("GRAMMAR_ENGINE_CACHE", str(tmp_path))
+    monkeypatch.setattr(disk_cache, "_written", [0])
+    monkeypatch.setattr(disk_cache, "MAX_WRITE_BYTES", 1)
+    store_cached_dfa("first", literal_dfa(b"abc"))  # written: the budget was not yet spent
+    store_cached_dfa("second", literal_dfa(b"abd"))  # skipped
+    assert load_cached_dfa("first") is not None and load_cached_dfa("second") is None
