@@ -7,15 +7,17 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.budget import check_deadline
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
+from compilers.memo import byte_bounded_cache
 from compilers.regex import NFA, compile_regex_nfa
 
 __all__ = [
@@ -54,6 +56,10 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.trans.nbytes + self.accept.nbytes)
 
     @property
     def is_empty(self) -> bool:
@@ -195,6 +201,7 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
     accepts: list[bool] = []
     i = 0
     while i < len(order):
+        check_deadline(f"subset construction ({len(order)} DFA states) of {where or 'a regex'}")
         cur_set = order[i]
         i += 1
         is_acc = nfa.accept in cur_set
@@ -249,6 +256,7 @@ def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
     cls = accept.astype(np.int64)
     n_cls = len(np.unique(cls))
     while True:
+        check_deadline(f"DFA minimisation ({n} states)")
         tcls = np.where(reduced >= 0, cls[np.maximum(reduced, 0)], -1)
         sig = np.ascontiguousarray(np.concatenate([cls[:, None], tcls], axis=1))
         rows = sig.view(np.dtype((np.void, sig.shape[1] * sig.itemsize))).reshape(-1)
@@ -298,7 +306,7 @@ def _trim(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> ByteDFA:
     return ByteDFA(np.ascontiguousarray(new_trans), accept[keep].copy())
 
 
-@lru_cache(maxsize=4096)
+@byte_bounded_cache(256 << 20)  # 256 MiB of automata at most, whatever the patterns
 def build_terminal_dfa(pattern: str, lazy: bool, max_nfa_states: int = 100_000,
                        max_dfa_states: int = 20_000, where: str = "") -> ByteDFA:
     """Regex text -> trimmed byte DFA, cached by (pattern, laziness, limits)."""
@@ -327,6 +335,7 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> By
         ta, aa = ta[-1:] * 0, aa[-1:]
     if not b.n_states:
         tb, ab = tb[-1:] * 0, ab[-1:]
+    check_deadline(f"DFA product ({op}) at {where or 'a terminal'}")
     trans, pa, pb = dfa_product(ta, tb, max_states)
     if len(pa) == 0:
         raise LimitExceededError("max_dfa_states", max_states, max_states + 1, where)
@@ -442,7 +451,13 @@ _JSON_SHORT = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n"
 
 def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
     """Every JSON encoding of the string ``text`` (raw characters where JSON allows them,
-    short escapes, ``\\uXXXX`` in either case, surrogate pairs), built directly as a DFA."""
+    short escapes, ``\\uXXXX`` in either case, surrogate pairs), built directly as a DFA.
+
+    A string holding a surrogate code point gets the empty automaton: like every character
+    set here (see ``compilers.charset``), the engine never writes a lone surrogate.
+    """
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
     rows: list[dict[int, int]] = []
 
     def new() -> int:
@@ -456,8 +471,6 @@ def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
         cur = nxt
     for ch in text:
         cp = ord(ch)
-        if 0xD800 <= cp <= 0xDFFF:
-            raise ValueError("a string with a lone surrogate has no UTF-8 encoding")
         end = new()
         if cp >= 0x20 and ch not in '"\\':
             data = ch.encode("utf-8")
@@ -516,8 +529,8 @@ def load_cached_dfa(key: str) -> ByteDFA | None:
             if str(data["key"]) != key:
                 return None
             return ByteDFA(data["trans"].astype(np.int32), data["accept"].astype(np.bool_))
-    except (OSError, ValueError, KeyError):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None  # a damaged or foreign file: rebuild
 
 
 def store_cached_dfa(key: str, dfa: ByteDFA) -> None:

@@ -17,12 +17,14 @@ from typing import Any
 import numpy as np
 
 from compilers.automata import ByteDFA, build_terminal_dfa
+from compilers.budget import check_deadline
 from compilers.errors import (
     GrammarEngineError,
     GrammarSyntaxError,
     UnsupportedFeatureError,
     VocabularyError,
 )
+from compilers.file_checks import check_compiled_arrays
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.lexer import ContextualLexer
 from compilers.lr_tables import ParseTable, build_parse_table
@@ -71,7 +73,7 @@ class CompiledGrammar:
             options.limits.max_lexer_states,
             all_readings=kind == "json_schema",  # its terminals carry no tie-break intent
         )
-        self.index = TokenIndex(self.lexer, vocab)
+        self.index = TokenIndex(self.lexer, vocab, options.limits.max_token_table_bytes)
         self.runtime: Any = None  # set by grammar_engine on first use
 
     def __repr__(self) -> str:
@@ -147,28 +149,46 @@ class CompiledGrammar:
         VocabularyError
             ``vocab`` is not the vocabulary the grammar was compiled for.
         GrammarEngineError
-            The file is not a compiled grammar or has an unsupported format version.
+            The file is not a compiled grammar, has an unsupported format version, or is
+            damaged (every array is checked before use).
         """
         header = read_header(path)
-        if header["vocab_fingerprint"] != vocab.fingerprint:
+        fingerprint = header.get("vocab_fingerprint")
+        if not isinstance(fingerprint, str):
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: no vocabulary fingerprint")
+        if fingerprint != vocab.fingerprint:
             raise VocabularyError(
-                f"{os.fspath(path)} was compiled for vocabulary {header['vocab_name']!r} "
-                f"(fingerprint {header['vocab_fingerprint'][:16]}..., size "
-                f"{header['vocab_size']}), not for {vocab.name!r} (fingerprint "
+                f"{os.fspath(path)} was compiled for vocabulary {header.get('vocab_name')!r} "
+                f"(fingerprint {fingerprint[:16]}..., size "
+                f"{header.get('vocab_size')}), not for {vocab.name!r} (fingerprint "
                 f"{vocab.fingerprint[:16]}..., size {vocab.size}); recompile it for this "
                 "tokenizer"
             )
-        with zipfile.ZipFile(path) as z, z.open("arrays.npz") as f:
-            data = np.load(io.BytesIO(f.read()), allow_pickle=False)
-            arrays = {k: data[k] for k in data.files}
+        try:
+            with zipfile.ZipFile(path) as z, z.open("arrays.npz") as f:
+                data = np.load(io.BytesIO(f.read()), allow_pickle=False)
+                arrays = {k: data[k] for k in data.files}
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: {e}") from None
+        check_compiled_arrays(os.fspath(path), header, arrays)
+        try:
+            return cls._from_parts(header, arrays, vocab)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
+            raise GrammarEngineError(f"{os.fspath(path)} is damaged: {type(e).__name__}: "
+                                     f"{e}") from None
+
+    @classmethod
+    def _from_parts(cls, header: dict[str, Any], arrays: dict[str, Any], vocab: Vocabulary
+                    ) -> CompiledGrammar:
         meta = header["table"]
         table = ParseTable(
             terminals=tuple(meta["terminals"]), nonterminals=tuple(meta["nonterminals"]),
-            cell_start=arrays["cell_start"], cell_actions=arrays["cell_actions"],
-            goto=arrays["goto"], rule_lhs=arrays["rule_lhs"], rule_len=arrays["rule_len"],
-            start_state=int(meta["start_state"]),
+            cell_start=arrays["cell_start"].astype(np.int32),
+            cell_actions=arrays["cell_actions"].astype(np.int32),
+            goto=arrays["goto"].astype(np.int32), rule_lhs=arrays["rule_lhs"].astype(np.int32),
+            rule_len=arrays["rule_len"].astype(np.int32), start_state=int(meta["start_state"]),
         )
-        dfas = [ByteDFA(arrays[f"dfa{i}_trans"], arrays[f"dfa{i}_accept"])
+        dfas = [ByteDFA(arrays[f"dfa{i}_trans"].astype(np.int32), arrays[f"dfa{i}_accept"])
                 for i in range(int(header["n_dfas"]))]
         opts = header["options"]
         options = CompileOptions(start=opts["start"], limits=Limits(**opts["limits"]))
@@ -284,6 +304,7 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     notes: list[str] = list(grammar.notes)
     for t in grammar.terminals:
         where = f"terminal {t.name} at {t.span}"
+        check_deadline(where)
         dfa = t.dfa if t.dfa is not None else build_terminal_dfa(
             t.pattern, t.lazy, lim.max_nfa_states, lim.max_dfa_states, where)
         if dfa.matches_empty():
@@ -299,5 +320,5 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     grammar, dropped = _prune_unproductive(grammar, dfas)
     if dropped:
         notes.append(f"{dropped} rule(s) can never complete (unproductive) and were dropped")
-    table = build_parse_table(grammar)
+    table = build_parse_table(grammar, lim.max_parse_table_cells)
     return CompiledGrammar(grammar, vocab, table, dfas, options, kind, tuple(notes))

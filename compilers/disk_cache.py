@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,26 @@ def cache_path(kind: str, key: str, suffix: str) -> Path | None:
         folder.mkdir(exist_ok=True)
     except OSError:
         return None
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return folder / f"{digest}{suffix}"
 
 
+# Bytes one process may add to the cache: a stream of hostile grammars (each with new
+# patterns) must not fill the disk. Past it, tables are simply rebuilt when needed.
+MAX_WRITE_BYTES = 512 << 20
+_written = [0]
+
+
 def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors."""
-    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    """Call ``write(tmp)`` then move ``tmp`` onto ``path``; ignore I/O errors. Does nothing
+    once this process has written :data:`MAX_WRITE_BYTES`."""
+    if _written[0] >= MAX_WRITE_BYTES:
+        return
+    # Unique per process and thread: two threads writing one key must not share a file.
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
     try:
         write(tmp)
+        _written[0] += tmp.stat().st_size
         os.replace(tmp, path)
     except OSError:
         with contextlib.suppress(OSError):

@@ -8,24 +8,58 @@ caret excerpt.
 
 from __future__ import annotations
 
+import os
 import re
+import warnings
+from pathlib import Path
+from typing import Any
 
-from lark.exceptions import GrammarError, LarkError, UnexpectedInput
+import lark
+from lark.exceptions import GrammarError, LarkError, UnexpectedInput, VisitError
 from lark.lexer import PatternStr
-from lark.load_grammar import load_grammar
+from lark.load_grammar import ApplyTemplates, load_grammar
 
-from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
+from compilers.budget import check_deadline, count_work
+from compilers.errors import (
+    GrammarEngineError,
+    GrammarSyntaxError,
+    LimitExceededError,
+    UnsupportedFeatureError,
+)
 from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.options import Limits
 from compilers.regex import has_lazy_quantifier
 
 __all__ = ["compile_lark"]
 
+_RELATIVE_IMPORT = re.compile(r"(?m)^[ \t]*%import[ \t]+\.")
+_LIBRARY_IMPORT = re.compile(r"(?m)^[ \t]*%import[ \t]+(\w+)")
+# Lark's bundled grammars (common, lark, python, unicode): the only library imports.
+_BUNDLED = frozenset(p.stem for p in (Path(lark.__file__).parent / "grammars").glob("*.lark"))
+_IMPORT_HINT = ("only Lark's bundled grammars (" + ", ".join(sorted(_BUNDLED))
+                + ") and files next to a grammar file can be imported")
+
 # Lark's common.ESCAPED_STRING uses a look-behind, which no DFA can express; this pattern
 # has the same matches and, like Lark's lazy original, ends at the first unescaped quote.
 _EQUIVALENT_PATTERNS = {
     '".*?(?<!\\\\)(\\\\\\\\)*?"': '"(?:[^"\\\\\\n]|\\\\[^\\n])*"',
 }
+
+
+def _bounded_template_usage(self: Any, children: Any) -> Any:
+    """Lark instantiates templates one rule at a time and never stops on a template that
+    calls itself with growing arguments (``t{x}: t{y{x}} | x``); count and time each
+    instantiation against the active budget (no-op outside one)."""
+    where = "Lark template expansion (a template instantiating itself with growing arguments?)"
+    count_work("max_rules", where)
+    check_deadline(where)
+    return _lark_template_usage(self, children)
+
+
+# Patched on the class: the check does nothing outside an engine budget, so other users of
+# Lark in the process are unaffected.
+_lark_template_usage = ApplyTemplates.template_usage
+ApplyTemplates.template_usage = _bounded_template_usage  # type: ignore[method-assign]
 
 
 def _locate(text: str, needle: str) -> tuple[int, int]:
@@ -62,9 +96,29 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
     if len(text) > limits.max_grammar_chars:
         raise LimitExceededError("max_grammar_chars", limits.max_grammar_chars, len(text),
                                  source)
+    relative = _RELATIVE_IMPORT.search(text)
+    if relative and not os.path.isfile(source):
+        line, column = _locate(text, relative.group(0).strip())
+        raise UnsupportedFeatureError(
+            "a relative %import in grammar text", location=f"{source}:{line}:{column}",
+            detail="files are imported only next to a grammar file named by source=; "
+                   "grammar text from elsewhere can import Lark's bundled grammars only")
+    for imp in _LIBRARY_IMPORT.finditer(text):
+        if imp.group(1) not in _BUNDLED:
+            line, column = _locate(text, imp.group(0).strip())
+            raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import "
+                                f"{imp.group(1)!r}: {_IMPORT_HINT}", line, column)
     try:
-        lark_grammar, _ = load_grammar(text, source, None, False)
-        terms, rules, ignore = lark_grammar.compile([start], set())
+        with warnings.catch_warnings():
+            # ``re`` warns about some character classes ("possible set union"); the
+            # meaning is settled, and a warning must not escape as an error.
+            warnings.simplefilter("ignore", FutureWarning)
+            lark_grammar, _ = load_grammar(text, source, None, False)
+            terms, rules, ignore = lark_grammar.compile([start], set())
+    except VisitError as e:  # raised inside a callback: ours (a limit) or Lark's
+        if isinstance(e.orig_exc, GrammarEngineError):
+            raise e.orig_exc from None
+        raise _syntax_error(text, source, f"invalid Lark grammar: {e.orig_exc}") from None
     except UnexpectedInput as e:
         msg = str(e).split("\n", 1)[0]
         raise _syntax_error(text, source, f"invalid Lark grammar: {msg}", e.line,
@@ -82,6 +136,20 @@ def compile_lark(text: str, *, start: str = "start", source: str = "<grammar>",
                             column) from None
     except (LarkError, KeyError, ValueError) as e:
         raise _syntax_error(text, source, f"invalid Lark grammar: {e}") from None
+    except RecursionError:
+        raise
+    except (AssertionError, OSError, RuntimeError):
+        # Lark's loader found no grammar to %import (it probes the working directory
+        # before giving up); one message either way, so nothing about files leaks out.
+        raise _syntax_error(text, source, f"invalid Lark grammar: cannot %import it: "
+                            f"{_IMPORT_HINT}") from None
+    except GrammarEngineError:
+        raise
+    except Exception as e:
+        # Lark's loader failing in its own error reporting (a TypeError while it words
+        # the message, seen under fuzzing): still an invalid grammar.
+        raise _syntax_error(text, source, f"invalid Lark grammar (Lark's loader failed: "
+                            f"{type(e).__name__}: {e})") from None
 
     if len(rules) > limits.max_rules:
         raise LimitExceededError("max_rules", limits.max_rules, len(rules), source)

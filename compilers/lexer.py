@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compilers.automata import ByteDFA
+from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
 
 __all__ = ["DEAD", "ContextualLexer"]
@@ -177,9 +178,24 @@ class ContextualLexer:
             return existing
         if all(x < 0 for x in key[1]):
             return DEAD
+        n0 = self._n
+        try:
+            return self._explore_from(key)
+        except BaseException:
+            # Forget the half-explored states: their rows are incomplete, and no reader
+            # can have reached them (the new start state was never returned).
+            for k in self._keys[n0:]:
+                del self._index[k]
+            self._trans[n0 : self._n] = DEAD
+            del self._keys[n0:]
+            self._n = n0
+            raise
+
+    def _explore_from(self, key: tuple[bool, tuple[int, ...]]) -> int:
         root = self._add(key)
         work = [root]
         while work:
+            check_deadline(f"contextual lexer ({self._n} states)")
             s = work.pop()
             vec = self._keys[s][1]
             top = int(self._top[s])

@@ -22,7 +22,8 @@ from lark.grammar import Terminal as LarkTerminal
 from lark.parsers.lalr_analysis import LALR_Analyzer
 from numpy.typing import NDArray
 
-from compilers.errors import GrammarSyntaxError
+from compilers.budget import check_deadline
+from compilers.errors import GrammarSyntaxError, LimitExceededError
 from compilers.ir import END, Grammar
 
 __all__ = ["ParseTable", "build_parse_table"]
@@ -81,13 +82,16 @@ class ParseTable:
         return self.cell_actions[self.cell_start[k] : self.cell_start[k + 1]]
 
 
-def build_parse_table(grammar: Grammar) -> ParseTable:
+def build_parse_table(grammar: Grammar, max_cells: int = 20_000_000) -> ParseTable:
     """Build LALR(1) tables for ``grammar`` (conflicts kept).
 
     Raises
     ------
     GrammarSyntaxError
         A nonterminal is used but has no rule.
+    LimitExceededError
+        States times terminals exceed ``max_cells`` (``Limits.max_parse_table_cells``), or
+        the compile time budget runs out.
     """
     term_names = list(grammar.terminal_names)
     term_set = set(term_names)
@@ -110,10 +114,19 @@ def build_parse_table(grammar: Grammar) -> ParseTable:
     except GrammarError as e:
         raise GrammarSyntaxError(f"cannot build parse tables: {e}", source=grammar.source) \
             from None
+    check_deadline("LR(0) states")
     analyzer.compute_lr0_states()
+    n_cells = len(analyzer.lr0_itemsets) * (len(term_names) + 1)
+    if n_cells > max_cells:
+        raise LimitExceededError(
+            "max_parse_table_cells", max_cells, n_cells,
+            f"LR table of {len(analyzer.lr0_itemsets)} states x {len(term_names) + 1} "
+            f"terminals ({grammar.source})")
+    check_deadline("LALR(1) look-aheads")
     analyzer.compute_reads_relations()
     analyzer.compute_includes_lookback()
     analyzer.compute_lookaheads()
+    check_deadline("LR table")
 
     all_terms = [*term_names, END]
     t_index = {n: i for i, n in enumerate(all_terms)}
@@ -130,19 +143,20 @@ def build_parse_table(grammar: Grammar) -> ParseTable:
     n_states, n_terms = len(itemsets), len(all_terms)
 
     extra_rules: list[tuple[int, int]] = []  # (lhs, len) for rules Lark added ($root)
-    cells: list[list[int]] = [[] for _ in range(n_states * n_terms)]
+    # Sparse while building: most (state, terminal) cells are empty.
+    cells: dict[int, list[int]] = {}
     goto = np.full((n_states, len(all_nts)), -1, dtype=np.int32)
     for itemset in itemsets:
         s = s_index[id(itemset)]
         for symbol, nxt in itemset.transitions.items():
             target = s_index[id(nxt)]
             if symbol.is_term:
-                cells[s * n_terms + t_index[symbol.name]].append(target)
+                cells.setdefault(s * n_terms + t_index[symbol.name], []).append(target)
             else:
                 goto[s, nt_index[symbol.name]] = target
         if any(rp.is_satisfied and rp.rule.origin.name == root for rp in itemset.closure):
             # Lark's LR(0) root rule is ``$root: start``; accepting = shifting $END here.
-            cells[s * n_terms + t_index[END]].append(s)
+            cells.setdefault(s * n_terms + t_index[END], []).append(s)
         for la, rules in itemset.lookaheads.items():
             for rule in sorted(rules, key=lambda r: rule_index.get(id(r), 1 << 30)):
                 ri = rule_index.get(id(rule))
@@ -150,12 +164,13 @@ def build_parse_table(grammar: Grammar) -> ParseTable:
                     ri = len(lark_rules) + len(extra_rules)
                     rule_index[id(rule)] = ri
                     extra_rules.append((nt_index[rule.origin.name], len(rule.expansion)))
-                cells[s * n_terms + t_index[la.name]].append(-1 - ri)
-    cell_start = np.zeros(len(cells) + 1, dtype=np.int32)
+                cells.setdefault(s * n_terms + t_index[la.name], []).append(-1 - ri)
+    counts = np.zeros(n_states * n_terms + 1, dtype=np.int32)
     flat: list[int] = []
-    for k, acts in enumerate(cells):
-        flat.extend(acts)
-        cell_start[k + 1] = len(flat)
+    for k in sorted(cells):
+        flat.extend(cells[k])
+        counts[k + 1] = len(cells[k])
+    cell_start = np.cumsum(counts, dtype=np.int32)
     rule_lhs = np.array([nt_index[r.lhs] for r in grammar.rules] + [x for x, _ in extra_rules],
                         dtype=np.int32)
     rule_len = np.array([len(r.rhs) for r in grammar.rules] + [n for _, n in extra_rules],

@@ -14,12 +14,14 @@ from __future__ import annotations
 import functools
 import itertools
 import re
+import warnings
 from dataclasses import dataclass, field
 from re import _constants as C
 from re import _parser as sre_parse
 from typing import Any
 
 from compilers import charset as cs
+from compilers.budget import check_deadline
 from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
 
 __all__ = ["NFA", "compile_regex_nfa", "has_lazy_quantifier"]
@@ -40,14 +42,47 @@ class NFA:
         if len(self.eps) >= self.max_states:
             raise LimitExceededError("max_nfa_states", self.max_states, len(self.eps) + 1,
                                      self.where)
+        if not len(self.eps) & 4095:
+            check_deadline(f"NFA construction ({len(self.eps)} states) of {self.where}")
         self.eps.append([])
         self.edges.append([])
         return len(self.eps) - 1
 
 
-def _parse(pattern: str, where: str) -> Any:
+def group_depth(pattern: str) -> int:
+    """Deepest nesting of parentheses in ``pattern`` (escapes and classes skipped)."""
+    depth = best = 0
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
+                i += 2  # a leading ']' is a literal
+        elif c == "(":
+            depth += 1
+            best = max(best, depth)
+        elif c == ")":
+            depth = max(0, depth - 1)
+        i += 1
+    return best
+
+
+def _parse(pattern: str, where: str, max_depth: int | None = None) -> Any:
+    depth = group_depth(pattern) if max_depth is not None else 0
+    if max_depth is not None and depth > max_depth:
+        raise LimitExceededError("max_nesting_depth", max_depth, depth,
+                                 f"{where or '<regex>'} (groups nested in the regex)")
     try:
-        return sre_parse.parse(pattern, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "possible set union" etc.
+            return sre_parse.parse(pattern, 0)
     except re.error as e:
         pos = e.pos or 0
         raise GrammarSyntaxError(
@@ -77,7 +112,8 @@ def has_lazy_quantifier(pattern: str) -> bool:
 
 
 def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "",
-                      json_string: bool = False, quoted: bool = True) -> NFA:
+                      json_string: bool = False, quoted: bool = True,
+                      max_depth: int | None = None) -> NFA:
     """Parse ``pattern`` and build its NFA.
 
     With ``json_string`` the NFA matches the JSON string literals (quotes included) whose
@@ -92,9 +128,11 @@ def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "
     UnsupportedFeatureError
         The pattern uses look-around, back-references, ``\\b`` or similar.
     LimitExceededError
-        The NFA would have more than ``max_states`` states (large counted repetition).
+        The NFA would have more than ``max_states`` states (large counted repetition), or
+        groups nest deeper than ``max_depth`` (None: not checked; the patterns the
+        engine writes itself, such as number ranges, nest deeply but regularly).
     """
-    parsed = _parse(pattern, where)
+    parsed = _parse(pattern, where, max_depth)
     nfa = NFA(max_states=max_states, where=where or f"regex {pattern!r}")
     builder = _Builder(nfa, pattern, where, json_string)
     start, end = builder.seq(parsed.data, parsed.state.flags, True, True)

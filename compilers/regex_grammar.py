@@ -31,7 +31,8 @@ def compile_regex_grammar(pattern: str, *, limits: Limits | None = None) -> Gram
         raise LimitExceededError("max_grammar_chars", limits.max_grammar_chars, len(pattern),
                                  "<regex>")
     # Parse now so that syntax errors surface with the pattern's own position.
-    compile_regex_nfa(pattern, max_states=limits.max_nfa_states, where="<regex>")
+    compile_regex_nfa(pattern, max_states=limits.max_nfa_states, where="<regex>",
+                      max_depth=limits.max_nesting_depth)
     term = Terminal(name=REGEX_TERMINAL, pattern=pattern, span=SourceSpan(source="<regex>"))
     return Grammar(terminals=(term,), rules=(Rule("start", (REGEX_TERMINAL,)),), start="start",
                    source="<regex>")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.vocab import Vocabulary
 from native.kernels import classify_tokens
@@ -73,9 +74,12 @@ def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uin
 class TokenIndex:
     """Lazily built :class:`StateTokens` for every lexer state a matcher reaches."""
 
-    def __init__(self, lexer: ContextualLexer, vocab: Vocabulary) -> None:
+    def __init__(self, lexer: ContextualLexer, vocab: Vocabulary,
+                 max_bytes: int = 2 << 30) -> None:
         self.lexer = lexer
         self.vocab = vocab
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._tables: dict[int, StateTokens] = {}
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
@@ -94,6 +98,12 @@ class TokenIndex:
         if table is None:
             table = self._build(q)
             with self._lock:
+                if q not in self._tables:
+                    if self._bytes + table.nbytes > self.max_bytes:
+                        raise LimitExceededError("max_token_table_bytes", self.max_bytes,
+                                                 self._bytes + table.nbytes,
+                                                 f"token table of lexer state {q}")
+                    self._bytes += table.nbytes
                 table = self._tables.setdefault(q, table)
         return table
 

@@ -898,7 +898,11 @@ def _from_tokenizer_data(
     for aid, content in zip(added_ids, added_text, strict=True):
         if style == "sentencepiece":
             content = content.replace(space_mark or _SPACE_MARK, " ")
-        table[aid] = content.encode("utf-8")
+        try:
+            table[aid] = content.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate
+            raise VocabularyError(f"tokenizer {name!r}: added token {aid} {content!r} is not "
+                                  "valid Unicode") from None
 
     if eos_token_ids is None:
         if eos_token is None:

@@ -193,6 +193,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None,
     except OSError as e:
         err.write(f"error: {e}\n")
         return 1
+    except UnicodeError as e:  # an input file that is not UTF-8 text
+        err.write(f"error: not UTF-8 text: {e}\n")
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

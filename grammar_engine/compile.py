@@ -9,15 +9,19 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+from compilers.budget import time_budget
 from compilers.compiled import CompiledGrammar, build_compiled_grammar
+from compilers.errors import GrammarEngineError, SchemaError
 from compilers.json_schema import (
     JsonSchemaOptions,
     Resolver,
     compile_json_schema_ir,
     load_schema,
 )
+from compilers.json_schema.guards import metaschema_error
 from compilers.lark_grammar import compile_lark
 from compilers.options import CompileOptions, Limits
 from compilers.regex_grammar import compile_regex_grammar
@@ -34,23 +38,46 @@ __all__ = [
 _CACHE_SIZE = 128
 _cache: OrderedDict[tuple[Any, ...], CompiledGrammar] = OrderedDict()
 _cache_lock = threading.Lock()
+# One lock per key being compiled, so that threads asking for the same grammar at once
+# compile it once (the others wait for the result) while different keys run in parallel.
+_building: dict[tuple[Any, ...], threading.Lock] = {}
 
 
 def _vocab(vocab: Any) -> Vocabulary:
     return vocab if isinstance(vocab, Vocabulary) else Vocabulary.load(vocab)
 
 
-def _cached(key: tuple[Any, ...], build: Any) -> CompiledGrammar:
+def _budgeted(limits: Limits, build: Callable[[], CompiledGrammar]) -> CompiledGrammar:
+    """Run ``build`` under the compile time budget and the ``$ref`` expansion cap."""
+    with time_budget("compile_time_budget", limits.compile_time_budget,
+                     caps={"max_ref_expansions": limits.max_ref_expansions,
+                           "max_rules": limits.max_rules}):
+        return build()
+
+
+def _cached(key: tuple[Any, ...], build: Callable[[], CompiledGrammar]) -> CompiledGrammar:
     with _cache_lock:
         hit = _cache.get(key)
         if hit is not None:
             _cache.move_to_end(key)
             return hit
-    compiled: CompiledGrammar = build()
-    with _cache_lock:
-        _cache[key] = compiled
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
+        key_lock = _building.setdefault(key, threading.Lock())
+    with key_lock:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        try:
+            compiled = build()
+        except BaseException:
+            with _cache_lock:
+                _building.pop(key, None)
+            raise
+        with _cache_lock:
+            _cache[key] = compiled
+            while len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+            _building.pop(key, None)
     return compiled
 
 
@@ -92,8 +119,9 @@ def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
         return build_compiled_grammar(ir, v, options, kind="lark")
 
     if not cache:
-        return build()
-    return _cached(("lark", grammar, options, v.fingerprint), build)
+        return _budgeted(options.limits, build)
+    return _cached(("lark", grammar, options, v.fingerprint),
+                   lambda: _budgeted(options.limits, build))
 
 
 def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
@@ -116,8 +144,9 @@ def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,
         return build_compiled_grammar(ir, v, options, kind="regex")
 
     if not cache:
-        return build()
-    return _cached(("regex", pattern, options, v.fingerprint), build)
+        return _budgeted(options.limits, build)
+    return _cached(("regex", pattern, options, v.fingerprint),
+                   lambda: _budgeted(options.limits, build))
 
 
 def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None,
@@ -157,19 +186,36 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
     except TypeError as e:
         names = ", ".join(f.name for f in JsonSchemaOptions.__dataclass_fields__.values())
         raise TypeError(f"{e}; accepted options: {names}") from None
-    parsed, source = load_schema(schema)
     compile_options = CompileOptions(limits=limits or Limits())
+    parsed, source = load_schema(schema, compile_options.limits)
 
     def build() -> CompiledGrammar:
-        ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
-                                    source=source, resolver=resolver)
+        try:
+            ir = compile_json_schema_ir(parsed, options=opts, limits=compile_options.limits,
+                                        source=source, resolver=resolver)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError) as e:
+            if isinstance(e, GrammarEngineError):
+                raise
+            # A malformed keyword the compiler did not check: report it against the
+            # metaschema; a valid schema that still fails is a bug, raised as it is.
+            error = metaschema_error(parsed, source)
+            if error is None:
+                raise
+            raise error from e
         return build_compiled_grammar(ir, v, compile_options, kind="json_schema")
 
     if not cache or resolver is not None:
-        return build()
-    key = ("json_schema", json.dumps(parsed, sort_keys=True), opts, compile_options,
-           v.fingerprint)
-    return _cached(key, build)
+        return _budgeted(compile_options.limits, build)
+    key = ("json_schema", _schema_key(parsed), opts, compile_options, v.fingerprint)
+    return _cached(key, lambda: _budgeted(compile_options.limits, build))
+
+
+def _schema_key(parsed: Any) -> str:
+    """Canonical text of a schema for the cache key."""
+    try:
+        return json.dumps(parsed, sort_keys=True, allow_nan=True)
+    except (TypeError, ValueError) as e:  # keys of mixed types, non-JSON values, cycles
+        raise SchemaError(f"the schema is not a JSON document: {e}") from None
 
 
 def precompute(compiled: CompiledGrammar, *, max_configurations: int = 2000) -> int:

@@ -3,7 +3,8 @@
 Error contract: a token outside the language makes ``consume_token`` return ``False`` and
 leaves the state unchanged; misuse (a token id out of range, a bitmask of the wrong dtype
 or shape, rolling back more than was consumed) raises ``ValueError`` at once; a resource
-limit raises :class:`LimitExceededError`.
+limit raises :class:`LimitExceededError`; a mask that no token of the vocabulary can
+satisfy while the output is incomplete raises :class:`VocabularyError`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compilers.compiled import CompiledGrammar
+from grammar_engine._diagnostics import unspellable_error
 from grammar_engine.runtime import GrammarRuntime, MatchState, runtime_for
 
 __all__ = ["Matcher"]
@@ -143,9 +145,10 @@ class Matcher:
     def consume_string(self, text: str | bytes) -> bool:
         """Advance over raw text (not one token: it cannot be rolled back piecewise).
 
-        Returns False (state unchanged) if the text leaves the language.
+        Returns False (state unchanged) if the text leaves the language; text with a lone
+        surrogate never belongs to it (it has no UTF-8 encoding).
         """
-        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
+        data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else bytes(text)
         if self._terminated:
             return False
         nxt = self._rt.advance_bytes(self._state, data)
@@ -194,6 +197,11 @@ class Matcher:
         ------
         ValueError
             Wrong dtype, shape, device, or index.
+        VocabularyError
+            No token of the vocabulary can continue the output and it is not complete
+            (the tokenizer cannot spell what the grammar requires next).
+        LimitExceededError
+            Computing the mask went past ``Limits.mask_time_budget`` or another limit.
         """
         checked = self._checked_bitmask
         if checked is not None and checked[0] == id(bitmask):
@@ -207,7 +215,11 @@ class Matcher:
         if self._terminated:
             row[:] = 0
         else:
-            row[:n_words] = self._rt.mask_words(self._state).view(np.int32)
+            words = self._rt.mask_words(self._state)
+            empty = self._rt.empty_masks
+            if empty and self._state in empty and not self.is_accepting():
+                raise unspellable_error(self._rt, self._state, len(self._history))
+            row[:n_words] = words.view(np.int32)
             if row.shape[0] > n_words:
                 row[n_words:] = 0
         if self.is_accepting():

@@ -186,6 +186,9 @@ class LRParser:
             g = goto[top][lhs[r]]
             if g < 0:
                 return False
+            if len(extra) >= self.max_depth:  # only a damaged table reduces forever
+                raise LimitExceededError("max_stack_depth", self.max_depth, len(extra) + 1,
+                                         "parser stack (reductions without a shift)")
             extra.append(g)
 
     def allowed(self, stacks: Stacks) -> frozenset[int]:

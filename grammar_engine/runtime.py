@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
 from grammar_engine.parser import LRParser, Stacks
@@ -73,6 +74,10 @@ class GrammarRuntime:
         self._accept_cache: dict[MatchState, bool] = {}
         # (token list key, fresh lexer state) -> _Walk; independent of the parser stacks.
         self._walk_cache: dict[tuple[object, int], _Walk] = {}
+        # States whose mask came out empty (no text token fits); the matcher reports the
+        # ones that are not complete as a VocabularyError.
+        self.empty_masks: set[MatchState] = set()
+        self._mask_budget = lim.mask_time_budget
         self._lock = threading.Lock()
         self._setup_parser_kernel(compiled)
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
@@ -96,20 +101,22 @@ class GrammarRuntime:
         for t in self.ignored:
             ignored[t] = True
         self.k_ignored = ignored
-        self._start_count = -1
-        self._start_keys = np.zeros(0, dtype=np.uint64)
-        self._start_vals = np.zeros(0, dtype=np.int32)
+        # (count, keys, vals), replaced whole so that threads never see keys of one
+        # snapshot with values of another.
+        self._start_snapshot: tuple[int, NDArray[np.uint64], NDArray[np.int32]] = (
+            -1, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
 
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
         """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key."""
         starts = self.lexer.starts
-        if len(starts) != self._start_count:
+        count, keys, vals = self._start_snapshot
+        if len(starts) != count:
             items = sorted((sum(1 << t for t in allowed), q) for allowed, q in
                            list(starts.items()))
-            self._start_keys = np.array([k for k, _ in items], dtype=np.uint64)
-            self._start_vals = np.array([v for _, v in items], dtype=np.int32)
-            self._start_count = len(items)
-        return self._start_keys, self._start_vals
+            keys = np.array([k for k, _ in items], dtype=np.uint64)
+            vals = np.array([v for _, v in items], dtype=np.int32)
+            self._start_snapshot = (len(items), keys, vals)
+        return keys, vals
 
     # -- parser + lexer glue -----------------------------------------------------------
     def lex_start(self, stacks: Stacks) -> int:
@@ -218,7 +225,12 @@ class GrammarRuntime:
         not modify the returned array."""
         bits = self._mask_cache.get(state)
         if bits is None:
-            bits = self._compute_mask(state.q, state.stacks)
+            with time_budget("mask_time_budget", self._mask_budget):
+                bits = self._compute_mask(state.q, state.stacks)
+            if not bits.any():
+                if len(self.empty_masks) >= _CACHE_LIMIT:
+                    self.empty_masks = set()
+                self.empty_masks.add(state)
             bits.flags.writeable = False
             if len(self._mask_cache) >= _CACHE_LIMIT:
                 self._mask_cache = {}
@@ -281,6 +293,7 @@ class GrammarRuntime:
         """Set the bits of the tokens whose remaining bytes (from ``offs``) stay viable from
         the fresh lexer state ``q``; recurse on the ones that cross another boundary.
         ``key`` names the token list, so the walk is cached across parser stacks."""
+        check_deadline("mask computation")
         walk = self._walk(key, q, toks, offs)
         if walk.inside_bits is not None:
             bits |= walk.inside_bits

@@ -33,6 +33,7 @@ from compilers.automata import (
     subtract_dfas,
     union_dfas,
 )
+from compilers.budget import check_deadline, count_work
 from compilers.errors import (
     LenientRelaxationWarning,
     LimitExceededError,
@@ -43,13 +44,13 @@ from compilers.ir import Grammar, Rule, SourceSpan, Terminal
 from compilers.json_schema.conditionals import desugar
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
 from compilers.json_schema.formats import format_regex
+from compilers.json_schema.guards import check_schema_size
 from compilers.json_schema.keywords import (
     ANNOTATIONS,
     CONTENT_KEYWORDS,
     JSON_TYPES,
     KNOWN,
     LENGTH_MARK,
-    MAX_NESTING,
     NUMBER_KEYS,
     STRING_KEYS,
     is_schema,
@@ -59,6 +60,7 @@ from compilers.json_schema.merge import merge_schemas
 from compilers.json_schema.negation import negate, plain
 from compilers.json_schema.numbers import integer_dfa, number_dfa
 from compilers.json_schema.relax import MAX_RELAXATIONS, relax
+from compilers.json_schema.safe_regex import linear_time_validator, safe_fullmatch
 from compilers.json_schema.unevaluated import LIFTED, apply_unevaluated, evaluated_of, lift
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
@@ -162,8 +164,8 @@ class _Compiler:
         declared = root.get("$schema", "") if isinstance(root, dict) else ""
         self._content_is_annotation = isinstance(declared, str) and (
             "2019-09" in declared or "2020-12" in declared)
-        self._validator_cls = jsonschema.validators.validator_for(
-            root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator)
+        self._validator_cls = linear_time_validator(jsonschema.validators.validator_for(
+            root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator))
         try:
             self._root_validator = self._validator_cls(root)
         except Exception as e:  # referencing errors surface when used
@@ -251,6 +253,7 @@ class _Compiler:
         """Target of ``ref`` met at ``ptr`` and the target's pointer. Pointers of nodes in
         retrieved documents start with the document's URI (``uri#/path``), so references
         inside them resolve in their own document."""
+        count_work("max_ref_expansions", f"{ptr}/$ref")
         if not isinstance(ref, str):
             raise SchemaError("'$ref' must be a string", pointer=f"{ptr}/$ref")
         doc_uri = ptr.split("#", 1)[0]
@@ -299,6 +302,7 @@ class _Compiler:
                               f"({type(e).__name__}: {e})", pointer=f"{ptr}/$ref") from None
         if not is_schema(doc):
             raise SchemaError(f"$ref {ref!r}: {uri!r} is not a schema", pointer=f"{ptr}/$ref")
+        check_schema_size(doc, self.limits, uri)
         self._documents[uri] = doc
         self._registry = self._registry.with_resource(
             uri, referencing.Resource.from_contents(
@@ -372,8 +376,10 @@ class _Compiler:
         self._memo[key] = nt
         self._keep.append(schema)  # keeps id(schema) unique while memoised
         self._depth += 1
-        if self._depth > MAX_NESTING:
-            raise LimitExceededError("schema nesting depth", MAX_NESTING, self._depth, ptr)
+        if self._depth > self.limits.max_nesting_depth:
+            raise LimitExceededError("max_nesting_depth", self.limits.max_nesting_depth,
+                                     self._depth, ptr)
+        check_deadline(ptr)
         try:
             self._value_into(nt, schema, ptr)
         finally:
@@ -616,8 +622,9 @@ class _Compiler:
             candidates = schema["enum"]
             if not isinstance(candidates, list):
                 raise SchemaError("'enum' must be an array", pointer=f"{ptr}/enum")
-            if len(candidates) > 100_000:
-                raise LimitExceededError("enum size", 100_000, len(candidates), f"{ptr}/enum")
+            if len(candidates) > self.limits.max_enum_size:
+                raise LimitExceededError("max_enum_size", self.limits.max_enum_size,
+                                         len(candidates), f"{ptr}/enum")
         rest = {k: v for k, v in schema.items() if k not in ("enum", "const")}
         validator = self.sub_validator(plain(rest)) if rest else None
         seen: set[str] = set()
@@ -889,7 +896,7 @@ class _Compiler:
             if name in props:
                 applicable.append(props[name])
             for p, rx in pat_regexes:
-                if re.fullmatch(rx, name):
+                if safe_fullmatch(rx, name):
                     applicable.append(pattern_props[p])
             if not applicable:
                 applicable.append(additional)

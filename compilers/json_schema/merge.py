@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 from compilers.errors import UnsupportedFeatureError
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
 from compilers.json_schema.keywords import ANNOTATIONS, is_schema, json_equal
+from compilers.json_schema.safe_regex import safe_fullmatch
 
 __all__ = ["merge_schemas"]
 
@@ -29,7 +29,7 @@ def _schema_for_name(s: dict[str, Any], name: str, ptr: str) -> list[Any]:
     props, pats, additional = _object_view(s)
     out = [props[name]] if name in props else []
     for p, sub in pats.items():
-        if re.fullmatch(ecma_search_to_fullmatch(p, ptr), name):
+        if safe_fullmatch(ecma_search_to_fullmatch(p, ptr), name):
             out.append(sub)
     if not out and additional is not True:
         out.append(additional)
