@@ -7,8 +7,9 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,14 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @cached_property
+    def digest(self) -> bytes:
+        """16-byte content hash: DFAs with equal digests behave the same (cache keys)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.ascontiguousarray(self.trans, dtype=np.int32).tobytes())
+        h.update(np.ascontiguousarray(self.accept, dtype=np.bool_).tobytes())
+        return h.digest()
 
     @property
     def is_empty(self) -> bool:

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from compilers.automata import ByteDFA
 from compilers.errors import LimitExceededError
+from native.lexer_kernels import explore_lexer
 
 __all__ = ["DEAD", "ContextualLexer"]
 
@@ -50,29 +51,42 @@ class ContextualLexer:
                  lazy: Sequence[bool], ignored: Sequence[bool], max_states: int) -> None:
         self.dfas = list(dfas)
         self.n_terminals = len(dfas)
-        self._order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
+        order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
         self.lazy = list(lazy)
         self.ignored = frozenset(i for i, x in enumerate(ignored) if x)
         self.max_states = max_states
         self._lock = threading.RLock()
-        self._index: dict[tuple[bool, tuple[int, ...]], int] = {}
-        self._keys: list[tuple[bool, tuple[int, ...]]] = []
+        # Key: (fresh, bytes of the sorted live global ids) -> lexer state.
+        self._index: dict[tuple[bool, bytes], int] = {}
         self._starts: dict[frozenset[int], int] = {}
         cap = 64
         self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
         self._top = np.full(cap, -1, dtype=np.int32)
         self._fresh = np.zeros(cap, dtype=np.bool_)
         self._n = 0
-        # Per terminal: transition rows and accept flags padded with a dead state at -1.
-        self._t_trans = []
-        self._t_accept = []
-        for d in self.dfas:
-            tt = np.full((d.n_states + 1, 256), -1, dtype=np.int32)
-            tt[: d.n_states] = d.trans
-            ta = np.zeros(d.n_states + 1, dtype=np.bool_)
-            ta[: d.n_states] = d.accept
-            self._t_trans.append(tt)
-            self._t_accept.append(ta)
+        # Every terminal DFA in one table of global state ids (see native.lexer_kernels).
+        sizes = [d.n_states for d in self.dfas]
+        self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
+        self._offset[1:] = np.cumsum(sizes)
+        total = int(self._offset[-1])
+        self._t_all = np.full((total, 256), DEAD, dtype=np.int32)
+        self._acc_all = np.zeros(total, dtype=np.bool_)
+        self._term_of = np.zeros(total, dtype=np.int32)
+        for i, d in enumerate(self.dfas):
+            lo, hi = int(self._offset[i]), int(self._offset[i + 1])
+            if hi > lo:
+                self._t_all[lo:hi] = np.where(d.trans >= 0, d.trans + lo, DEAD)
+                self._acc_all[lo:hi] = d.accept
+                self._term_of[lo:hi] = i
+        self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
+        for pos, i in enumerate(order):
+            self._rank_pos[i] = pos
+        self._lazy = np.array(self.lazy, dtype=np.bool_)
+        # Non-fresh lexer state holding exactly one live global id (-1: none yet); the
+        # exploration kernel stops at these instead of exploring them again.
+        self._single = np.full(total, -1, dtype=np.int32)
+        self._vecs: list[bytes] = []  # per lexer state: its sorted live global ids
+        self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
     @property
@@ -99,6 +113,26 @@ class ContextualLexer:
     def step(self, state: int, byte: int) -> int:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
 
+    def signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+        """``(key, terminals)``: ``key`` determines the behaviour of the automaton from
+        ``state`` (the content hash, DFA state and laziness of each live terminal, in rank
+        order), so states with equal keys - in any grammar - classify tokens alike;
+        ``terminals`` are the live terminals in that order."""
+        sig = self._signatures.get(state)
+        if sig is None:
+            ids = np.frombuffer(self._vecs[state], dtype=np.int32)
+            terms = self._term_of[ids].tolist()
+            order = sorted(range(len(terms)), key=lambda j: int(self._rank_pos[terms[j]]))
+            parts = []
+            for j in order:
+                t = terms[j]
+                local = int(ids[j]) - int(self._offset[t])
+                parts.append(self.dfas[t].digest + local.to_bytes(4, "little")
+                             + (b"L" if self.lazy[t] else b"-"))
+            sig = (b"".join(parts), tuple(terms[j] for j in order))
+            self._signatures[state] = sig
+        return sig
+
     # -- growth ------------------------------------------------------------------------
     def start_state(self, allowed: frozenset[int]) -> int:
         """Fresh-lexeme state for the terminals in ``allowed`` plus the ignored ones."""
@@ -110,68 +144,73 @@ class ContextualLexer:
             if s is not None:
                 return s
             live = allowed | self.ignored
-            key = (True, tuple(0 if (i in live and self.dfas[i].n_states) else -1
-                               for i in range(self.n_terminals)))
-            s = self._explore(key)
+            ids = [int(self._offset[i]) for i in sorted(live)
+                   if 0 <= i < self.n_terminals and self.dfas[i].n_states]
+            s = self._explore(np.array(ids, dtype=np.int32))
             self._starts[allowed] = s
             return s
 
-    def _top_of(self, vec: tuple[int, ...]) -> int:
-        for i in self._order:
-            if vec[i] >= 0 and self._t_accept[i][vec[i]]:
-                return i
-        return -1
-
-    def _add(self, key: tuple[bool, tuple[int, ...]]) -> int:
+    def _reserve(self, extra: int) -> None:
         n = self._n
-        if n >= self.max_states:
-            raise LimitExceededError("max_lexer_states", self.max_states, n + 1,
+        if n + extra > self.max_states:
+            raise LimitExceededError("max_lexer_states", self.max_states, n + extra,
                                      "contextual lexer")
-        if n >= self._trans.shape[0]:
-            cap = 2 * self._trans.shape[0]
-            trans = np.full((cap, 256), DEAD, dtype=np.int32)
-            trans[:n] = self._trans[:n]
-            top = np.full(cap, -1, dtype=np.int32)
-            top[:n] = self._top[:n]
-            fresh = np.zeros(cap, dtype=np.bool_)
-            fresh[:n] = self._fresh[:n]
-            self._trans, self._top, self._fresh = trans, top, fresh
-        self._keys.append(key)
-        self._index[key] = n
-        self._top[n] = self._top_of(key[1])
-        self._fresh[n] = key[0]
-        self._n = n + 1
-        return n
+        cap = self._trans.shape[0]
+        if n + extra <= cap:
+            return
+        while cap < n + extra:
+            cap *= 2
+        trans = np.full((cap, 256), DEAD, dtype=np.int32)
+        trans[:n] = self._trans[:n]
+        top = np.full(cap, -1, dtype=np.int32)
+        top[:n] = self._top[:n]
+        fresh = np.zeros(cap, dtype=np.bool_)
+        fresh[:n] = self._fresh[:n]
+        self._trans, self._top, self._fresh = trans, top, fresh
 
-    def _explore(self, key: tuple[bool, tuple[int, ...]]) -> int:
-        existing = self._index.get(key)
+    def _explore(self, start: NDArray[np.int32]) -> int:
+        """Create the fresh state ``start`` (sorted live global ids) and every state
+        reachable from it that does not exist yet; states are shared by key."""
+        if len(start) == 0:
+            return DEAD
+        root_key = (True, start.tobytes())
+        existing = self._index.get(root_key)
         if existing is not None:
             return existing
-        if all(x < 0 for x in key[1]):
-            return DEAD
-        root = self._add(key)
-        work = [root]
-        while work:
-            s = work.pop()
-            vec = self._keys[s][1]
-            top = int(self._top[s])
-            if top >= 0 and self.lazy[top]:
-                continue  # a lazy lexeme ends at its first match
-            alive = [i for i, x in enumerate(vec) if x >= 0]
-            rows = np.stack([self._t_trans[i][vec[i]] for i in alive])  # (k, 256)
-            cols, inverse = np.unique(rows.T, axis=0, return_inverse=True)
-            targets = np.full(len(cols), DEAD, dtype=np.int32)
-            for c, col in enumerate(cols):
-                if (col < 0).all():
-                    continue
-                full = [-1] * self.n_terminals
-                for i, x in zip(alive, col.tolist(), strict=True):
-                    full[i] = x
-                nkey = (False, tuple(full))
-                t = self._index.get(nkey)
-                if t is None:
-                    t = self._add(nkey)
-                    work.append(t)
-                targets[c] = t
-            self._trans[s] = targets[inverse.reshape(-1)]
-        return root
+        vecs, ltrans, ltop = explore_lexer(self._t_all, self._acc_all, self._term_of,
+                                           self._rank_pos, self._lazy, self._single,
+                                           start, self.max_states + 1)
+        if len(vecs) == 0:
+            raise LimitExceededError("max_lexer_states", self.max_states,
+                                     self.max_states + 1, "contextual lexer")
+        width = 4 * vecs.shape[1]
+        counts = (vecs >= 0).sum(axis=1).tolist()
+        raw = vecs.tobytes()
+        index = self._index
+        gmap = np.empty(len(vecs), dtype=np.int32)
+        keys: list[tuple[bool, bytes]] = []
+        new_local: list[int] = []
+        n = self._n
+        for i, c in enumerate(counts):
+            key = (i == 0, raw[i * width : i * width + 4 * c])
+            g = index.get(key)
+            if g is None:
+                g = n + len(new_local)
+                new_local.append(i)
+                keys.append(key)
+            gmap[i] = g
+        self._reserve(len(new_local))
+        sel = np.array(new_local, dtype=np.int64)
+        rows = ltrans[sel]
+        # Local ids, -1 (no transition), or -2 - g for an existing singleton state g.
+        self._trans[n : n + len(sel)] = np.where(rows >= 0, gmap[np.maximum(rows, 0)],
+                                                 np.where(rows <= -2, -2 - rows, DEAD))
+        self._top[n : n + len(sel)] = ltop[sel]
+        self._fresh[n : n + len(sel)] = sel == 0
+        for key, g in zip(keys, range(n, n + len(sel)), strict=True):
+            index[key] = g
+            self._vecs.append(key[1])
+            if not key[0] and len(key[1]) == 4:
+                self._single[int.from_bytes(key[1], "little", signed=True)] = g
+        self._n = n + len(sel)
+        return int(gmap[0])

@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 __all__ = [
     "apply_token_bitmask_ref",
     "classify_tokens_ref",
+    "explore_lexer_ref",
     "set_bits_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
@@ -49,9 +50,9 @@ def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorte
             if depth == 0:
                 first_dead[tid >> 5] |= np.uint32(1 << (tid & 31))
             else:
-                bt.append(tid)
+                bt.append(i)
                 bo.append(depth)
-                bs.append(st)
+                bs.append(int(top[st]))
     return (inside, first_dead, np.array(bt, np.int32), np.array(bo, np.int32),
             np.array(bs, np.int32))
 
@@ -96,3 +97,40 @@ def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.in
     if bits.shape[1] < vocab:
         bits = np.pad(bits, ((0, 0), (0, vocab - bits.shape[1])))
     logits[bits == 0] = -np.inf
+
+
+def explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single, start_vec,
+                      max_states):
+    k = len(start_vec)
+    states: list[tuple[int, ...]] = [tuple(int(g) for g in start_vec)]
+    index: dict[tuple[int, ...], int] = {}
+    rows: list[list[int]] = []
+    tops: list[int] = []
+    i = 0
+    while i < len(states):
+        vec = states[i]
+        acc = [int(term_of[g]) for g in vec if acc_all[g]]
+        top = min(acc, key=lambda t: rank_pos[t]) if acc else -1
+        tops.append(top)
+        row = [-1] * 256
+        if not (top >= 0 and lazy[top]):
+            for b in range(256):
+                nxt = tuple(int(t_all[g, b]) for g in vec if t_all[g, b] >= 0)
+                if not nxt:
+                    continue
+                if len(nxt) == 1 and single[nxt[0]] >= 0:
+                    row[b] = -2 - int(single[nxt[0]])
+                    continue
+                if nxt not in index:
+                    if len(states) >= max_states:
+                        return (np.zeros((0, k), np.int32), np.zeros((0, 256), np.int32),
+                                np.zeros(0, np.int32))
+                    index[nxt] = len(states)
+                    states.append(nxt)
+                row[b] = index[nxt]
+        rows.append(row)
+        i += 1
+    vecs = np.full((len(states), k), -1, np.int32)
+    for j, vec in enumerate(states):
+        vecs[j, : len(vec)] = vec
+    return vecs, np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)

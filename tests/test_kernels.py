@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from native import kernels, reference
+from native import kernels, lexer_kernels, reference
 
 
 def _random_lexer(rng: np.random.Generator, n_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -104,3 +104,33 @@ def test_set_bits_and_apply_bitmask(vocab: int) -> None:
     reference.apply_token_bitmask_ref(d, bitmask)
     np.testing.assert_array_equal(c, d)
     assert np.isneginf(c[:, -1]).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_explore_lexer_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, 5, size=4)
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    total = int(offsets[-1])
+    t_all = np.full((total, 256), -1, np.int32)
+    term_of = np.zeros(total, np.int32)
+    for t, n in enumerate(sizes.tolist()):
+        lo = int(offsets[t])
+        local = rng.integers(-1, n, size=(n, 256))
+        local[rng.random((n, 256)) < 0.7] = -1
+        t_all[lo : lo + n] = np.where(local >= 0, local + lo, -1)
+        term_of[lo : lo + n] = t
+    acc_all = rng.random(total) < 0.5
+    rank_pos = rng.permutation(4).astype(np.int32)
+    lazy = rng.random(4) < 0.3
+    single = np.full(total, -1, np.int32)
+    single[int(offsets[1])] = 7  # pretend one singleton state exists already
+    start = offsets[:-1].astype(np.int32)
+    got = lexer_kernels.explore_lexer(t_all, acc_all, term_of, rank_pos, lazy, single, start,
+                                      10_000)
+    want = reference.explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single,
+                                       start, 10_000)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert len(lexer_kernels.explore_lexer(t_all, acc_all, term_of, rank_pos, lazy, single,
+                                           start, 1)[0]) in (0, 1)
