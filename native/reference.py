@@ -11,7 +11,9 @@ from numpy.typing import NDArray
 __all__ = [
     "apply_token_bitmask_ref",
     "classify_tokens_ref",
+    "coreachable_ref",
     "explore_lexer_ref",
+    "moore_classes_ref",
     "set_bits_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
@@ -134,3 +136,30 @@ def explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single, start_vec
     for j, vec in enumerate(states):
         vecs[j, : len(vec)] = vec
     return vecs, np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
+
+
+def coreachable_ref(trans, accept):
+    live = accept.copy()
+    changed = True
+    while changed:
+        changed = False
+        for s in range(trans.shape[0]):
+            if not live[s] and any(t >= 0 and live[t] for t in trans[s].tolist()):
+                live[s] = changed = True
+    return live
+
+
+def moore_classes_ref(trans, accept):
+    n = trans.shape[0]
+    cls = [int(a) for a in accept.tolist()]
+    ids: dict[int, int] = {}
+    cls = [ids.setdefault(c, len(ids)) for c in cls]
+    n_cls = len(ids)
+    while True:
+        sigs = [(cls[s], *(cls[t] if t >= 0 else -1 for t in trans[s].tolist()))
+                for s in range(n)]
+        index: dict[tuple[int, ...], int] = {}
+        cls = [index.setdefault(sig, len(index)) for sig in sigs]
+        if len(index) == n_cls:
+            return np.array(cls, np.int64)
+        n_cls = len(index)

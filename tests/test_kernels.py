@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from native import kernels, lexer_kernels, reference
+from native import dfa_kernels, kernels, lexer_kernels, reference
 
 
 def _random_lexer(rng: np.random.Generator, n_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +134,16 @@ def test_explore_lexer_matches_reference(seed: int) -> None:
         np.testing.assert_array_equal(g, w)
     assert len(lexer_kernels.explore_lexer(t_all, acc_all, term_of, rank_pos, lazy, single,
                                            start, 1)[0]) in (0, 1)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_dfa_kernels_match_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    trans = rng.integers(-1, n, size=(n, 5)).astype(np.int32)
+    trans[rng.random((n, 5)) < 0.5] = -1
+    accept = rng.random(n) < 0.3
+    np.testing.assert_array_equal(dfa_kernels.coreachable(trans, accept),
+                                  reference.coreachable_ref(trans, accept))
+    np.testing.assert_array_equal(dfa_kernels.moore_classes(trans, accept),
+                                  reference.moore_classes_ref(trans, accept))
