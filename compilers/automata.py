@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
 from compilers.regex import NFA, compile_regex_nfa
-from native.dfa_kernels import coreachable, moore_classes
+from native.dfa_kernels import byte_classes, coreachable, moore_classes
 
 __all__ = [
     "DEAD",
@@ -232,8 +232,8 @@ def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
     n = trans.shape[0]
     if n == 0:
         return trans, accept
-    _, first_col = np.unique(trans.T, axis=0, return_index=True)
-    reduced = np.ascontiguousarray(trans[:, np.sort(first_col)])  # (n, n_classes)
+    trans = np.ascontiguousarray(trans, dtype=np.int32)
+    reduced = np.ascontiguousarray(trans[:, byte_classes(trans)])  # (n, n_classes)
     remap = moore_classes(reduced, np.ascontiguousarray(accept, dtype=np.bool_))
     m = int(remap.max()) + 1
     rep = np.zeros(m, dtype=np.int64)

@@ -11,7 +11,10 @@ Action encoding: ``a >= 0`` shifts to state ``a``; ``a < 0`` reduces rule ``-1 -
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 from lark.common import ParserConf
@@ -81,14 +84,51 @@ class ParseTable:
         return self.cell_actions[self.cell_start[k] : self.cell_start[k + 1]]
 
 
+_SHAPE_CACHE_SIZE = 1024
+_shape_cache: OrderedDict[tuple[Any, ...], ParseTable] = OrderedDict()
+_shape_lock = threading.Lock()
+
+
+def _shape(grammar: Grammar) -> tuple[Any, ...]:
+    """The grammar with its symbols replaced by their indices: grammars of the same shape
+    (JSON schemas with the same structure and other names or value types) get the same
+    tables up to the symbol names."""
+    t_index = {n: i for i, n in enumerate(grammar.terminal_names)}
+    nonterms = sorted({r.lhs for r in grammar.rules})
+    n_index = {n: -1 - i for i, n in enumerate(nonterms)}
+    rules = tuple((n_index[r.lhs], tuple(t_index.get(x, n_index.get(x, x)) for x in r.rhs))
+                  for r in grammar.rules)
+    return (len(t_index), n_index.get(grammar.start, grammar.start), rules)
+
+
 def build_parse_table(grammar: Grammar) -> ParseTable:
-    """Build LALR(1) tables for ``grammar`` (conflicts kept).
+    """Build LALR(1) tables for ``grammar`` (conflicts kept); cached per process by the
+    grammar's shape (:func:`_shape`).
 
     Raises
     ------
     GrammarSyntaxError
         A nonterminal is used but has no rule.
     """
+    key = _shape(grammar)
+    with _shape_lock:
+        hit = _shape_cache.get(key)
+        if hit is not None:
+            _shape_cache.move_to_end(key)
+    if hit is None:
+        hit = _build_parse_table(grammar)
+        for arr in (hit.cell_start, hit.cell_actions, hit.goto, hit.rule_lhs, hit.rule_len):
+            arr.flags.writeable = False
+        with _shape_lock:
+            _shape_cache[key] = hit
+            while len(_shape_cache) > _SHAPE_CACHE_SIZE:
+                _shape_cache.popitem(last=False)
+    nonterms = sorted({r.lhs for r in grammar.rules})
+    return replace(hit, terminals=(*grammar.terminal_names, END),
+                   nonterminals=(*nonterms, f"$root_{grammar.start}"))
+
+
+def _build_parse_table(grammar: Grammar) -> ParseTable:
     term_names = list(grammar.terminal_names)
     term_set = set(term_names)
     nonterms = sorted({r.lhs for r in grammar.rules})

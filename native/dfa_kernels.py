@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["coreachable", "moore_classes"]
+__all__ = ["byte_classes", "coreachable", "moore_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -120,3 +120,30 @@ def moore_classes(trans, accept):  # pragma: no cover - compiled
             break
         n_cls = new_n
     return cls
+
+
+@njit(cache=True, nogil=True)
+def byte_classes(trans):  # pragma: no cover - compiled
+    """The first column of each group of identical columns of ``trans``, increasing.
+
+    Reference: ``np.unique(trans.T, axis=0, return_index=True)[1]``, sorted.
+    """
+    n, width = trans.shape
+    reps = np.empty(width, np.int64)
+    n_reps = 0
+    for c in range(width):
+        found = False
+        for r in range(n_reps):
+            col = reps[r]
+            same = True
+            for s in range(n):
+                if trans[s, c] != trans[s, col]:
+                    same = False
+                    break
+            if same:
+                found = True
+                break
+        if not found:
+            reps[n_reps] = c
+            n_reps += 1
+    return reps[:n_reps].copy()

@@ -147,3 +147,5 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
                                   reference.coreachable_ref(trans, accept))
     np.testing.assert_array_equal(dfa_kernels.moore_classes(trans, accept),
                                   reference.moore_classes_ref(trans, accept))
+    np.testing.assert_array_equal(dfa_kernels.byte_classes(trans),
+                                  np.sort(np.unique(trans.T, axis=0, return_index=True)[1]))
