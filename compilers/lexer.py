@@ -23,11 +23,13 @@ from numpy.typing import NDArray
 
 from compilers.automata import ByteDFA
 from compilers.errors import LimitExceededError
-from native.lexer_kernels import explore_lexer
+from native.dfa_kernels import byte_class_of
+from native.lexer_kernels import GROW_DONE, canonical_hash, grow_lexer, rehash_lexer
 
 __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
+_CANON_STATES = 4096  # largest automaton keyed by its canonical hash
 
 
 class ContextualLexer:
@@ -56,14 +58,15 @@ class ContextualLexer:
         self.ignored = frozenset(i for i, x in enumerate(ignored) if x)
         self.max_states = max_states
         self._lock = threading.RLock()
-        # Key: (fresh, bytes of the sorted live global ids) -> lexer state.
-        self._index: dict[tuple[bool, bytes], int] = {}
         self._starts: dict[frozenset[int], int] = {}
+        self._n = 0
         cap = 64
         self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
         self._top = np.full(cap, -1, dtype=np.int32)
         self._fresh = np.zeros(cap, dtype=np.bool_)
-        self._n = 0
+        self._vec_start = np.zeros(cap + 1, dtype=np.int64)
+        self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
+        self._slots = np.full(4 * cap, -1, dtype=np.int32)
         # Every terminal DFA in one table of global state ids (see native.lexer_kernels).
         sizes = [d.n_states for d in self.dfas]
         self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
@@ -82,10 +85,9 @@ class ContextualLexer:
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
         self._lazy = np.array(self.lazy, dtype=np.bool_)
-        # Non-fresh lexer state holding exactly one live global id (-1: none yet); the
-        # exploration kernel stops at these instead of exploring them again.
-        self._single = np.full(total, -1, dtype=np.int32)
-        self._vecs: list[bytes] = []  # per lexer state: its sorted live global ids
+        class_of = byte_class_of(self._t_all) if total else np.zeros(256, dtype=np.int32)
+        self._class_of = class_of
+        self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
@@ -114,24 +116,38 @@ class ContextualLexer:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
 
     def signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
-        """``(key, terminals)``: ``key`` determines the behaviour of the automaton from
-        ``state`` (the content hash, DFA state and laziness of each live terminal, in rank
-        order), so states with equal keys - in any grammar - classify tokens alike;
-        ``terminals`` are the live terminals in that order."""
+        """``(key, terminals)``: states with equal keys - in any grammar - behave alike up
+        to the terminals' names, so they classify tokens alike; ``terminals`` names the
+        terminals in the order the key numbers them.
+
+        The key is a hash of the automaton reachable from ``state`` in canonical
+        (breadth-first) numbering: an "additional property" key that has left every
+        listed name behind and a plain string share it. Past ``_CANON_STATES`` states it
+        falls back to the live terminals' content hashes and DFA states, in rank order.
+        """
         sig = self._signatures.get(state)
         if sig is None:
-            ids = np.frombuffer(self._vecs[state], dtype=np.int32)
-            terms = self._term_of[ids].tolist()
-            order = sorted(range(len(terms)), key=lambda j: int(self._rank_pos[terms[j]]))
-            parts = []
-            for j in order:
-                t = terms[j]
-                local = int(ids[j]) - int(self._offset[t])
-                parts.append(self.dfas[t].digest + local.to_bytes(4, "little")
-                             + (b"L" if self.lazy[t] else b"-"))
-            sig = (b"".join(parts), tuple(terms[j] for j in order))
+            trans, top = self.arrays
+            h1, h2, labels, m = canonical_hash(trans, top, np.int32(state), _CANON_STATES)
+            if m >= 0:
+                key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
+                sig = (key, tuple(labels.tolist()))
+            else:
+                sig = self._content_signature(state)
             self._signatures[state] = sig
         return sig
+
+    def _content_signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+        ids = self._vec_pool[self._vec_start[state] : self._vec_start[state + 1]]
+        terms = self._term_of[ids].tolist()
+        order = sorted(range(len(terms)), key=lambda j: int(self._rank_pos[terms[j]]))
+        parts = [b"D"]
+        for j in order:
+            t = terms[j]
+            local = int(ids[j]) - int(self._offset[t])
+            parts.append(self.dfas[t].digest + local.to_bytes(4, "little")
+                         + (b"L" if self.lazy[t] else b"-"))
+        return b"".join(parts), tuple(terms[j] for j in order)
 
     # -- growth ------------------------------------------------------------------------
     def start_state(self, allowed: frozenset[int]) -> int:
@@ -150,67 +166,42 @@ class ContextualLexer:
             self._starts[allowed] = s
             return s
 
-    def _reserve(self, extra: int) -> None:
-        n = self._n
-        if n + extra > self.max_states:
-            raise LimitExceededError("max_lexer_states", self.max_states, n + extra,
-                                     "contextual lexer")
-        cap = self._trans.shape[0]
-        if n + extra <= cap:
-            return
-        while cap < n + extra:
-            cap *= 2
+    def _grow(self, n: int) -> None:
+        """Double the automaton's arrays and the hash table (``n`` states so far)."""
+        cap = 2 * self._trans.shape[0]
         trans = np.full((cap, 256), DEAD, dtype=np.int32)
         trans[:n] = self._trans[:n]
         top = np.full(cap, -1, dtype=np.int32)
         top[:n] = self._top[:n]
         fresh = np.zeros(cap, dtype=np.bool_)
         fresh[:n] = self._fresh[:n]
+        vec_start = np.zeros(cap + 1, dtype=np.int64)
+        vec_start[: n + 1] = self._vec_start[: n + 1]
+        used = int(self._vec_start[n])
+        pool = np.zeros(max(2 * self._vec_pool.shape[0], 4 * cap), dtype=np.int32)
+        pool[:used] = self._vec_pool[:used]
+        slots = np.full(4 * cap, -1, dtype=np.int32)
+        rehash_lexer(n, fresh, vec_start, pool, slots)
         self._trans, self._top, self._fresh = trans, top, fresh
+        self._vec_start, self._vec_pool, self._slots = vec_start, pool, slots
 
     def _explore(self, start: NDArray[np.int32]) -> int:
-        """Create the fresh state ``start`` (sorted live global ids) and every state
-        reachable from it that does not exist yet; states are shared by key."""
+        """The fresh state ``start`` (sorted live global ids), with every state reachable
+        from it that does not exist yet (one kernel call, more when the arrays grow)."""
         if len(start) == 0:
             return DEAD
-        root_key = (True, start.tobytes())
-        existing = self._index.get(root_key)
-        if existing is not None:
-            return existing
-        vecs, ltrans, ltop = explore_lexer(self._t_all, self._acc_all, self._term_of,
-                                           self._rank_pos, self._lazy, self._single,
-                                           start, self.max_states + 1)
-        if len(vecs) == 0:
-            raise LimitExceededError("max_lexer_states", self.max_states,
-                                     self.max_states + 1, "contextual lexer")
-        width = 4 * vecs.shape[1]
-        counts = (vecs >= 0).sum(axis=1).tolist()
-        raw = vecs.tobytes()
-        index = self._index
-        gmap = np.empty(len(vecs), dtype=np.int32)
-        keys: list[tuple[bool, bytes]] = []
-        new_local: list[int] = []
-        n = self._n
-        for i, c in enumerate(counts):
-            key = (i == 0, raw[i * width : i * width + 4 * c])
-            g = index.get(key)
-            if g is None:
-                g = n + len(new_local)
-                new_local.append(i)
-                keys.append(key)
-            gmap[i] = g
-        self._reserve(len(new_local))
-        sel = np.array(new_local, dtype=np.int64)
-        rows = ltrans[sel]
-        # Local ids, -1 (no transition), or -2 - g for an existing singleton state g.
-        self._trans[n : n + len(sel)] = np.where(rows >= 0, gmap[np.maximum(rows, 0)],
-                                                 np.where(rows <= -2, -2 - rows, DEAD))
-        self._top[n : n + len(sel)] = ltop[sel]
-        self._fresh[n : n + len(sel)] = sel == 0
-        for key, g in zip(keys, range(n, n + len(sel)), strict=True):
-            index[key] = g
-            self._vecs.append(key[1])
-            if not key[0] and len(key[1]) == 4:
-                self._single[int.from_bytes(key[1], "little", signed=True)] = g
-        self._n = n + len(sel)
-        return int(gmap[0])
+        n, root, cursor = self._n, -1, self._n
+        while True:
+            status, n, root, cursor = grow_lexer(
+                self._t_all, self._acc_all, self._term_of, self._rank_pos, self._lazy,
+                self._class_of, self._class_rep, start, self._trans, self._top, self._fresh,
+                self._vec_start, self._vec_pool, self._slots, n, root, cursor)
+            if n > self.max_states:
+                raise LimitExceededError("max_lexer_states", self.max_states, n,
+                                         "contextual lexer")
+            if status == GROW_DONE:
+                break
+            self._grow(n)
+        # Publish only now: readers see ``_n`` states with complete rows.
+        self._n = n
+        return int(root)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
-__all__ = ["byte_classes", "coreachable", "moore_classes"]
+__all__ = ["byte_class_of", "byte_classes", "coreachable", "moore_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -123,27 +124,38 @@ def moore_classes(trans, accept):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def byte_classes(trans):  # pragma: no cover - compiled
+def byte_class_of(trans):  # pragma: no cover - compiled
+    """Class of each column of ``trans``: columns are in one class when identical;
+    classes are numbered by first column.
+
+    Reference: ``np.unique(trans.T, axis=0, return_inverse=True)``, renumbered by first
+    appearance.
+    """
+    n, width = trans.shape
+    reps = np.empty(width, np.int64)
+    out = np.empty(width, np.int32)
+    n_reps = 0
+    for c in range(width):
+        cls = -1
+        for r in range(n_reps):
+            col = reps[r]
+            s = 0
+            while s < n and trans[s, c] == trans[s, col]:
+                s += 1
+            if s == n:
+                cls = r
+                break
+        if cls < 0:
+            reps[n_reps] = c
+            cls = n_reps
+            n_reps += 1
+        out[c] = cls
+    return out
+
+
+def byte_classes(trans: NDArray[np.int32]) -> NDArray[np.intp]:
     """The first column of each group of identical columns of ``trans``, increasing.
 
     Reference: ``np.unique(trans.T, axis=0, return_index=True)[1]``, sorted.
     """
-    n, width = trans.shape
-    reps = np.empty(width, np.int64)
-    n_reps = 0
-    for c in range(width):
-        found = False
-        for r in range(n_reps):
-            col = reps[r]
-            same = True
-            for s in range(n):
-                if trans[s, c] != trans[s, col]:
-                    same = False
-                    break
-            if same:
-                found = True
-                break
-        if not found:
-            reps[n_reps] = c
-            n_reps += 1
-    return reps[:n_reps].copy()
+    return np.unique(byte_class_of(trans), return_index=True)[1]

@@ -12,8 +12,8 @@ __all__ = [
     "apply_token_bitmask_ref",
     "classify_tokens_ref",
     "coreachable_ref",
-    "explore_lexer_ref",
     "moore_classes_ref",
+    "product_lexer_ref",
     "set_bits_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
@@ -101,9 +101,9 @@ def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.in
     logits[bits == 0] = -np.inf
 
 
-def explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single, start_vec,
-                      max_states):
-    k = len(start_vec)
+def product_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, start_vec):
+    """The states reachable from ``start_vec`` (state 0, fresh) as ``(trans, top)`` in
+    breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds."""
     states: list[tuple[int, ...]] = [tuple(int(g) for g in start_vec)]
     index: dict[tuple[int, ...], int] = {}
     rows: list[list[int]] = []
@@ -118,24 +118,14 @@ def explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single, start_vec
         if not (top >= 0 and lazy[top]):
             for b in range(256):
                 nxt = tuple(int(t_all[g, b]) for g in vec if t_all[g, b] >= 0)
-                if not nxt:
-                    continue
-                if len(nxt) == 1 and single[nxt[0]] >= 0:
-                    row[b] = -2 - int(single[nxt[0]])
-                    continue
-                if nxt not in index:
-                    if len(states) >= max_states:
-                        return (np.zeros((0, k), np.int32), np.zeros((0, 256), np.int32),
-                                np.zeros(0, np.int32))
-                    index[nxt] = len(states)
-                    states.append(nxt)
-                row[b] = index[nxt]
+                if nxt:
+                    if nxt not in index:
+                        index[nxt] = len(states)
+                        states.append(nxt)
+                    row[b] = index[nxt]
         rows.append(row)
         i += 1
-    vecs = np.full((len(states), k), -1, np.int32)
-    for j, vec in enumerate(states):
-        vecs[j, : len(vec)] = vec
-    return vecs, np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
+    return np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
 
 
 def coreachable_ref(trans, accept):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from native import dfa_kernels, kernels, lexer_kernels, reference
+from native import dfa_kernels, kernels, reference
 
 
 def _random_lexer(rng: np.random.Generator, n_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -106,34 +106,50 @@ def test_set_bits_and_apply_bitmask(vocab: int) -> None:
     assert np.isneginf(c[:, -1]).all()
 
 
+def _bfs_relabel(trans: np.ndarray, top: np.ndarray, root: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The automaton reachable from ``root``, states renumbered in breadth-first order."""
+    order, index = [root], {root: 0}
+    i = 0
+    while i < len(order):
+        for t in trans[order[i]].tolist():
+            if t >= 0 and t not in index:
+                index[t] = len(order)
+                order.append(t)
+        i += 1
+    sub = trans[order]
+    return (np.where(sub >= 0, np.vectorize(lambda t: index.get(t, -1))(sub), -1),
+            top[order])
+
+
 @pytest.mark.parametrize("seed", range(6))
-def test_explore_lexer_matches_reference(seed: int) -> None:
+def test_grow_lexer_matches_reference(seed: int) -> None:
+    from compilers.automata import ByteDFA
+    from compilers.lexer import ContextualLexer
+
     rng = np.random.default_rng(seed)
-    sizes = rng.integers(1, 5, size=4)
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    total = int(offsets[-1])
-    t_all = np.full((total, 256), -1, np.int32)
-    term_of = np.zeros(total, np.int32)
-    for t, n in enumerate(sizes.tolist()):
-        lo = int(offsets[t])
-        local = rng.integers(-1, n, size=(n, 256))
-        local[rng.random((n, 256)) < 0.7] = -1
-        t_all[lo : lo + n] = np.where(local >= 0, local + lo, -1)
-        term_of[lo : lo + n] = t
-    acc_all = rng.random(total) < 0.5
-    rank_pos = rng.permutation(4).astype(np.int32)
-    lazy = rng.random(4) < 0.3
-    single = np.full(total, -1, np.int32)
-    single[int(offsets[1])] = 7  # pretend one singleton state exists already
-    start = offsets[:-1].astype(np.int32)
-    got = lexer_kernels.explore_lexer(t_all, acc_all, term_of, rank_pos, lazy, single, start,
-                                      10_000)
-    want = reference.explore_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, single,
-                                       start, 10_000)
-    for g, w in zip(got, want, strict=True):
-        np.testing.assert_array_equal(g, w)
-    assert len(lexer_kernels.explore_lexer(t_all, acc_all, term_of, rank_pos, lazy, single,
-                                           start, 1)[0]) in (0, 1)
+    dfas = []
+    for _ in range(5):
+        n = int(rng.integers(3, 12))
+        local = np.full((n, 256), -1, np.int32)
+        local[:, 97:105] = rng.integers(0, n, size=(n, 8))
+        local[rng.random((n, 256)) < 0.3] = -1
+        dfas.append(ByteDFA(local, rng.random(n) < 0.5))
+    lazy = (rng.random(5) < 0.3).tolist()
+    lexer = ContextualLexer(dfas, [(int(r),) for r in rng.permutation(5)], lazy,
+                            [False] * 5, 100_000)
+    for allowed in ({0, 1}, {0, 1, 2, 3, 4}, {2}, {1, 3, 4}, {0, 1}):
+        root = lexer.start_state(frozenset(allowed))
+        start = np.array(sorted(int(lexer._offset[i]) for i in allowed), np.int32)
+        want = reference.product_lexer_ref(lexer._t_all, lexer._acc_all, lexer._term_of,
+                                           lexer._rank_pos, lexer._lazy, start)
+        trans, top = lexer.arrays
+        got = _bfs_relabel(trans, top, root)
+        # The fresh start may be re-entered as a non-fresh state: compare via BFS of both.
+        want_r = _bfs_relabel(want[0], want[1], 0)
+        np.testing.assert_array_equal(got[0], want_r[0])
+        np.testing.assert_array_equal(got[1], want_r[1])
+    assert lexer.n_states > 64  # the arrays grew at least once
 
 
 @pytest.mark.parametrize("seed", range(8))
