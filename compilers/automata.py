@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
 from compilers.regex import NFA, compile_regex_nfa
-from native.dfa_kernels import byte_classes, coreachable, moore_classes
+from native.dfa_kernels import byte_class_of, byte_classes, coreachable, moore_classes
 
 __all__ = [
     "DEAD",
@@ -56,6 +56,13 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @cached_property
+    def byte_class_of(self) -> NDArray[np.int32]:
+        """Class of each byte (bytes with identical columns share one), by first byte."""
+        if self.n_states == 0:
+            return np.zeros(256, dtype=np.int32)
+        return byte_class_of(np.ascontiguousarray(self.trans, dtype=np.int32))
 
     @cached_property
     def digest(self) -> bytes:

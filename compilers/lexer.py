@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from compilers.automata import ByteDFA
 from compilers.errors import LimitExceededError
-from native.dfa_kernels import byte_class_of
+from native.dfa_kernels import joint_classes
 from native.lexer_kernels import GROW_DONE, canonical_hash, grow_lexer, rehash_lexer
 
 __all__ = ["DEAD", "ContextualLexer"]
@@ -85,7 +85,10 @@ class ContextualLexer:
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
         self._lazy = np.array(self.lazy, dtype=np.bool_)
-        class_of = byte_class_of(self._t_all) if total else np.zeros(256, dtype=np.int32)
+        # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
+        parts = [d.byte_class_of for d in self.dfas if d.n_states]
+        class_of = (joint_classes(np.stack(parts)) if parts
+                    else np.zeros(256, dtype=np.int32))
         self._class_of = class_of
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}

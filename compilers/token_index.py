@@ -101,8 +101,9 @@ def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uin
         starts = np.zeros(len(ids), dtype=np.int64)
         if len(ids):
             starts[1:] = np.cumsum(lens[:-1], dtype=np.int64)
-        data = b"".join(vocab.token_bytes[i] for i in ids.tolist())
-        sorted_data = np.frombuffer(data, dtype=np.uint8)
+        # Gather every token's bytes in sorted order: source offset of each output byte.
+        shift = np.repeat(va.token_start[ids] - starts, lens)
+        sorted_data = np.ascontiguousarray(va.token_data[np.arange(len(shift)) + shift])
         firsts = sorted_data[starts] if len(ids) else np.zeros(0, dtype=np.uint8)
         bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
         _layouts[vocab.fingerprint] = (bounds, sorted_data, starts, lens)

@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["byte_class_of", "byte_classes", "coreachable", "moore_classes"]
+__all__ = ["byte_class_of", "byte_classes", "coreachable", "joint_classes", "moore_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -159,3 +159,14 @@ def byte_classes(trans: NDArray[np.int32]) -> NDArray[np.intp]:
     Reference: ``np.unique(trans.T, axis=0, return_index=True)[1]``, sorted.
     """
     return np.unique(byte_class_of(trans), return_index=True)[1]
+
+
+@njit(cache=True, nogil=True)
+def joint_classes(classes):  # pragma: no cover - compiled
+    """Common refinement of several byte partitions: ``classes[i, b]`` is the class of
+    byte ``b`` in partition ``i``; bytes share a joint class when they share a class in
+    every partition. Joint classes are numbered by first byte.
+
+    Reference: ``byte_class_of(classes)`` (the partitions as rows of a table).
+    """
+    return byte_class_of(classes)
