@@ -62,7 +62,8 @@ class ByteDFA:
         """Class of each byte (bytes with identical columns share one), by first byte."""
         if self.n_states == 0:
             return np.zeros(256, dtype=np.int32)
-        return byte_class_of(np.ascontiguousarray(self.trans, dtype=np.int32))
+        out: NDArray[np.int32] = byte_class_of(np.ascontiguousarray(self.trans, dtype=np.int32))
+        return out
 
     @cached_property
     def digest(self) -> bytes:

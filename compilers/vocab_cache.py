@@ -46,9 +46,9 @@ def store_prepared(key: str, meta: dict[str, Any], arrays: dict[str, NDArray[Any
         return
 
     def write(tmp: Path) -> None:
+        payload = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays}
         with open(tmp, "wb") as f:
-            np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8),
-                     **arrays)
+            np.savez(f, **payload)  # type: ignore[arg-type]
 
     write_atomically(path, write)
 

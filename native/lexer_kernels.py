@@ -168,7 +168,7 @@ def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
     index = np.full(n, -1, np.int32)
     order = np.empty(min(n, max_states), np.int32)
     labels = np.full(top.shape[0] if top.shape[0] > 0 else 1, -1, np.int32)
-    label_of = {}
+    label_of = {}  # type: ignore[var-annotated]
     n_labels = 0
     h1 = np.uint64(1469598103934665603)
     h2 = np.uint64(7809847782465536322)
