@@ -170,19 +170,19 @@ def _build_parse_table(grammar: Grammar) -> ParseTable:
     n_states, n_terms = len(itemsets), len(all_terms)
 
     extra_rules: list[tuple[int, int]] = []  # (lhs, len) for rules Lark added ($root)
-    cells: list[list[int]] = [[] for _ in range(n_states * n_terms)]
+    cells: dict[int, list[int]] = {}  # cell k = state * n_terms + terminal -> actions
     goto = np.full((n_states, len(all_nts)), -1, dtype=np.int32)
     for itemset in itemsets:
         s = s_index[id(itemset)]
         for symbol, nxt in itemset.transitions.items():
             target = s_index[id(nxt)]
             if symbol.is_term:
-                cells[s * n_terms + t_index[symbol.name]].append(target)
+                cells.setdefault(s * n_terms + t_index[symbol.name], []).append(target)
             else:
                 goto[s, nt_index[symbol.name]] = target
         if any(rp.is_satisfied and rp.rule.origin.name == root for rp in itemset.closure):
             # Lark's LR(0) root rule is ``$root: start``; accepting = shifting $END here.
-            cells[s * n_terms + t_index[END]].append(s)
+            cells.setdefault(s * n_terms + t_index[END], []).append(s)
         for la, rules in itemset.lookaheads.items():
             for rule in sorted(rules, key=lambda r: rule_index.get(id(r), 1 << 30)):
                 ri = rule_index.get(id(rule))
@@ -190,12 +190,14 @@ def _build_parse_table(grammar: Grammar) -> ParseTable:
                     ri = len(lark_rules) + len(extra_rules)
                     rule_index[id(rule)] = ri
                     extra_rules.append((nt_index[rule.origin.name], len(rule.expansion)))
-                cells[s * n_terms + t_index[la.name]].append(-1 - ri)
-    cell_start = np.zeros(len(cells) + 1, dtype=np.int32)
+                cells.setdefault(s * n_terms + t_index[la.name], []).append(-1 - ri)
+    counts = np.zeros(n_states * n_terms + 1, dtype=np.int32)
     flat: list[int] = []
-    for k, acts in enumerate(cells):
+    for k in sorted(cells):
+        acts = cells[k]
         flat.extend(acts)
-        cell_start[k + 1] = len(flat)
+        counts[k + 1] = len(acts)
+    cell_start = np.cumsum(counts, dtype=np.int32)
     rule_lhs = np.array([nt_index[r.lhs] for r in grammar.rules] + [x for x, _ in extra_rules],
                         dtype=np.int32)
     rule_len = np.array([len(r.rhs) for r in grammar.rules] + [n for _, n in extra_rules],
