@@ -31,8 +31,10 @@ from numpy.typing import NDArray
 
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
+from compilers.token_slices import SLICE_MAX_LEN, plain_text_slice
 from compilers.vocab import Vocabulary
 from native.kernels import KIND_BOUNDARY, KIND_INSIDE, classify_tokens, set_bits, walk_tokens
+from native.lexer_kernels import stays_alive
 
 __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
 
@@ -120,6 +122,8 @@ class TokenIndex:
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
+        self.slice = plain_text_slice(vocab, self.sorted_data, self.sorted_start,
+                                      self.sorted_len)
 
     @property
     def n_built(self) -> int:
@@ -152,11 +156,22 @@ class TokenIndex:
         ``terms`` (the state's live terminals in rank order), not by terminal id."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
-        inside, first_dead, b_pos, b_off, b_term = classify_tokens(
-            trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
-            self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
-            va.max_token_len,
-        )
+        sl = self.slice
+        if stays_alive(trans, np.int32(q), sl.ok_bytes, SLICE_MAX_LEN):
+            # Every plain-text token stays inside: walk only the rest of the vocabulary.
+            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+                trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
+                self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
+                va.max_token_len,
+            )
+            inside |= sl.mask
+            b_pos = sl.rest_pos[b_pos].astype(np.int32)
+        else:
+            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+                trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
+                self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
+                va.max_token_len,
+            )
         where = {t: j for j, t in enumerate(terms)}
         groups: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "rehash_lexer"]
+__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "rehash_lexer", "stays_alive"]
 
 GROW_DONE = 0
 GROW_FULL = 1  # out of room in trans / vec_pool / slots: grow them and call again
@@ -214,3 +214,38 @@ def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
         h2 = _mix(h2, np.uint64(0xFFFFFFFFF), p2)
         i += 1
     return h1, h2, labels[:n_labels].copy(), m
+
+
+@njit(cache=True, nogil=True)
+def stays_alive(trans, q, ok_bytes, depth):  # pragma: no cover - compiled
+    """Whether every string of at most ``depth`` bytes from ``ok_bytes`` can be read from
+    state ``q`` without reaching a missing transition.
+
+    Reference: ``all(walk(q, s) is not DEAD for s in product(ok, repeat=d) for d <= depth)``;
+    here a breadth-first search visits each state once, at its smallest distance from ``q``,
+    and checks its ``ok_bytes`` transitions when that distance is below ``depth``.
+    """
+    n = trans.shape[0]
+    dist = np.full(n, -1, np.int32)
+    queue = np.empty(n, np.int32)
+    dist[q] = 0
+    queue[0] = q
+    head = 0
+    tail = 1
+    while head < tail:
+        s = queue[head]
+        head += 1
+        d = dist[s]
+        if d >= depth:
+            continue
+        for b in range(256):
+            if not ok_bytes[b]:
+                continue
+            t = trans[s, b]
+            if t < 0:
+                return False
+            if dist[t] < 0:
+                dist[t] = d + 1
+                queue[tail] = t
+                tail += 1
+    return True
