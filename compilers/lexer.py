@@ -60,13 +60,6 @@ class ContextualLexer:
         self._lock = threading.RLock()
         self._starts: dict[frozenset[int], int] = {}
         self._n = 0
-        cap = 64
-        self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
-        self._top = np.full(cap, -1, dtype=np.int32)
-        self._fresh = np.zeros(cap, dtype=np.bool_)
-        self._vec_start = np.zeros(cap + 1, dtype=np.int64)
-        self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
-        self._slots = np.full(4 * cap, -1, dtype=np.int32)
         # Every terminal DFA in one table of global state ids (see native.lexer_kernels).
         sizes = [d.n_states for d in self.dfas]
         self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
@@ -85,6 +78,17 @@ class ContextualLexer:
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
         self._lazy = np.array(self.lazy, dtype=np.bool_)
+        # Room for about as many lexer states as terminal DFA states (most grammars need
+        # about that many), so that the arrays rarely grow.
+        cap = 64
+        while cap < min(total, 1024):
+            cap *= 2
+        self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
+        self._top = np.full(cap, -1, dtype=np.int32)
+        self._fresh = np.zeros(cap, dtype=np.bool_)
+        self._vec_start = np.zeros(cap + 1, dtype=np.int64)
+        self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
+        self._slots = np.full(4 * cap, -1, dtype=np.int32)
         # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
         parts = [d.byte_class_of for d in self.dfas if d.n_states]
         class_of = (joint_classes(np.stack(parts)) if parts
