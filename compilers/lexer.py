@@ -30,6 +30,10 @@ __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
 _CANON_STATES = 4096  # largest automaton keyed by its canonical hash
+_CANON_MEMO = 1 << 18
+# Content signature of a lexer state -> (canonical key, positions of its labels among the
+# live terminals in rank order); shared by every grammar of the process.
+_canonical_of: dict[bytes, tuple[bytes, tuple[int, ...]]] = {}
 
 
 class ContextualLexer:
@@ -96,6 +100,10 @@ class ContextualLexer:
         self._class_of = class_of
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
+        self._term_keys: list[bytes] | None = None  # built with the first signature
+        self._term_of_list: list[int] = []
+        self._offset_list: list[int] = []
+        self._rank_list: list[int] = []
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
     @property
@@ -134,27 +142,43 @@ class ContextualLexer:
         """
         sig = self._signatures.get(state)
         if sig is None:
-            trans, top = self.arrays
-            h1, h2, labels, m = canonical_hash(trans, top, np.int32(state), _CANON_STATES)
-            if m >= 0:
-                key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
-                sig = (key, tuple(labels.tolist()))
-            else:
-                sig = self._content_signature(state)
+            # The content signature is cheap and names the same automaton in every
+            # grammar with the same terminal DFAs: it finds the canonical key computed
+            # before, in this process, for any grammar.
+            content, terms = self._content_signature(state)
+            hit = _canonical_of.get(content)
+            if hit is None:
+                trans, top = self.arrays
+                h1, h2, labels, m = canonical_hash(trans, top, np.int32(state),
+                                                   _CANON_STATES)
+                if m >= 0:
+                    key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
+                    hit = (key, tuple(terms.index(t) for t in labels.tolist()))
+                else:
+                    hit = (content, tuple(range(len(terms))))
+                if len(_canonical_of) >= _CANON_MEMO:
+                    _canonical_of.clear()
+                _canonical_of[content] = hit
+            sig = (hit[0], tuple(terms[i] for i in hit[1]))
             self._signatures[state] = sig
         return sig
 
     def _content_signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
-        ids = self._vec_pool[self._vec_start[state] : self._vec_start[state + 1]]
-        terms = self._term_of[ids].tolist()
-        order = sorted(range(len(terms)), key=lambda j: int(self._rank_pos[terms[j]]))
-        parts = [b"D"]
-        for j in order:
-            t = terms[j]
-            local = int(ids[j]) - int(self._offset[t])
-            parts.append(self.dfas[t].digest + local.to_bytes(4, "little")
-                         + (b"L" if self.lazy[t] else b"-"))
-        return b"".join(parts), tuple(terms[j] for j in order)
+        """The live terminals' DFA content hashes, laziness and DFA states, in rank order
+        (and those terminals)."""
+        if self._term_keys is None:
+            self._term_keys = [d.digest + (b"L" if lz else b"-")
+                               for d, lz in zip(self.dfas, self.lazy, strict=True)]
+            self._term_of_list = self._term_of.tolist()
+            self._offset_list = self._offset.tolist()
+            self._rank_list = self._rank_pos.tolist()
+        keys, term_of, offs, rank = (self._term_keys, self._term_of_list, self._offset_list,
+                                     self._rank_list)
+        lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
+        items = sorted((rank[t], t, g - offs[t]) for g in self._vec_pool[lo:hi].tolist()
+                       for t in (term_of[g],))
+        key = b"D" + b"".join(keys[t] + local.to_bytes(4, "little") for _, t, local in items)
+        return key, tuple(t for _, t, _ in items)
 
     # -- growth ------------------------------------------------------------------------
     def start_state(self, allowed: frozenset[int]) -> int:
