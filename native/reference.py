@@ -15,6 +15,7 @@ __all__ = [
     "moore_classes_ref",
     "product_lexer_ref",
     "set_bits_ref",
+    "stays_alive_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
 ]
@@ -153,3 +154,18 @@ def moore_classes_ref(trans, accept):
         if len(index) == n_cls:
             return np.array(cls, np.int64)
         n_cls = len(index)
+
+
+def stays_alive_ref(trans, q, ok_bytes, depth):
+    level = {int(q)}
+    ok = [b for b in range(256) if ok_bytes[b]]
+    for _ in range(depth):
+        nxt = set()
+        for s in level:
+            for b in ok:
+                t = int(trans[s, b])
+                if t < 0:
+                    return False
+                nxt.add(t)
+        level = nxt
+    return True

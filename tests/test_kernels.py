@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from native import dfa_kernels, kernels, reference
+from native import dfa_kernels, kernels, lexer_kernels, reference
 
 
 def _random_lexer(rng: np.random.Generator, n_states: int) -> tuple[np.ndarray, np.ndarray]:
@@ -165,3 +165,47 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
                                   reference.moore_classes_ref(trans, accept))
     np.testing.assert_array_equal(dfa_kernels.byte_classes(trans),
                                   np.sort(np.unique(trans.T, axis=0, return_index=True)[1]))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_stays_alive_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = 12
+    trans = np.full((n, 256), -1, np.int32)
+    trans[:, 97:100] = rng.integers(0, n, size=(n, 3))
+    trans[rng.random((n, 256)) < 0.05] = -1
+    ok = np.zeros(256, np.bool_)
+    ok[97:100] = True
+    for q in range(n):
+        for depth in (0, 1, 3, 8):
+            assert lexer_kernels.stays_alive(trans, np.int32(q), ok, depth) == \
+                reference.stays_alive_ref(trans, q, ok, depth)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_canonical_hash_is_invariant_under_renumbering(seed: int) -> None:
+    """Isomorphic automata (states renumbered, terminals renamed) hash alike and label
+    their terminals correspondingly; changing one transition changes the hash."""
+    rng = np.random.default_rng(seed)
+    n = 30
+    trans = np.full((n, 256), -1, np.int32)
+    trans[:, 97:103] = rng.integers(0, n, size=(n, 6))
+    trans[rng.random((n, 256)) < 0.3] = -1
+    top = rng.integers(-1, 4, size=n).astype(np.int32)
+    perm = rng.permutation(n)  # old state -> new state
+    rename = np.array([7, 5, 9, 8], np.int32)  # old terminal -> new terminal
+    trans2 = np.full_like(trans, -1)
+    trans2[perm] = np.where(trans >= 0, perm[np.maximum(trans, 0)], -1)
+    top2 = np.full_like(top, -1)
+    top2[perm] = np.where(top >= 0, rename[np.maximum(top, 0)], -1)
+    for q in range(n):
+        h1, h2, labels, m = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000)
+        g1, g2, labels2, m2 = lexer_kernels.canonical_hash(trans2, top2, np.int32(perm[q]),
+                                                           1000)
+        assert (h1, h2, m) == (g1, g2, m2)
+        assert rename[labels].tolist() == labels2.tolist()
+    assert lexer_kernels.canonical_hash(trans, top, np.int32(0), 1)[3] in (-1, 1)
+    changed = trans.copy()
+    changed[0, 200] = 0  # one more transition from the root
+    assert lexer_kernels.canonical_hash(changed, top, np.int32(0), 1000)[:2] != \
+        lexer_kernels.canonical_hash(trans, top, np.int32(0), 1000)[:2]
