@@ -62,5 +62,5 @@ class SharedTables:
         return len(self._items)
 
 
-# 512 MiB: about 8,000 lexer-state tables of a 128k vocabulary (most are 32 KiB).
-shared_tables = SharedTables(512 << 20)
+# 256 MiB: about 10,000 lexer-state tables of a 128k vocabulary (most are 16-32 KiB).
+shared_tables = SharedTables(256 << 20)

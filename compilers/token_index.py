@@ -53,7 +53,8 @@ class StateTokens:
 
     @property
     def nbytes(self) -> int:
-        return int(self.inside.nbytes + self.first_dead.nbytes + _groups_nbytes(self.groups))
+        return _own_nbytes(self.inside) + _own_nbytes(self.first_dead) + \
+            _groups_nbytes(self.groups)
 
 
 class GroupWalk(NamedTuple):
@@ -71,6 +72,11 @@ class GroupWalk(NamedTuple):
         return int((arr.nbytes if arr is not None else 0) + _groups_nbytes(self.crossing))
 
 
+def _own_nbytes(words: NDArray[np.uint32]) -> int:
+    """Bytes of ``words``, 0 for the shared all-zero arrays."""
+    return 0 if _empty_words.get(len(words)) is words else int(words.nbytes)
+
+
 def _groups_nbytes(groups: Groups) -> int:
     return sum(t.nbytes + o.nbytes for _, t, o in groups)
 
@@ -78,6 +84,20 @@ def _groups_nbytes(groups: Groups) -> int:
 def _relabel(groups: Groups, terms: tuple[int, ...]) -> Groups:
     """Replace each group's label ``j`` by ``terms[j]``."""
     return tuple((terms[j], t, o) for j, t, o in groups)
+
+
+_empty_words: dict[int, NDArray[np.uint32]] = {}
+
+
+def _shared_if_empty(words: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """``words`` made read-only, or one shared all-zero array when no bit is set (most
+    states have no ``first_dead`` tokens, and many no ``inside`` ones)."""
+    if words.any():
+        return _readonly(words)
+    zero = _empty_words.get(len(words))
+    if zero is None:
+        zero = _empty_words.setdefault(len(words), _readonly(np.zeros_like(words)))
+    return zero
 
 
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
@@ -182,8 +202,8 @@ class TokenIndex:
                 for term in np.unique(b_term).tolist():
                     sel = b_term == term
                     groups.append((where[term], _readonly(b_pos[sel]), _readonly(b_off[sel])))
-        return StateTokens(inside=_readonly(inside), first_dead=_readonly(first_dead),
-                           groups=tuple(groups))
+        return StateTokens(inside=_shared_if_empty(inside),
+                           first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
 
     def walk_group(self, q: int, gi: int, q2: int) -> GroupWalk:
         """Walk the rest of the tokens of group ``gi`` of ``q``'s table from the fresh
