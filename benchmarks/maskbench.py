@@ -100,7 +100,15 @@ THREAD_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
 }
 OUTLINES_WHITESPACE = r"[ ]?"  # admits the ", " and ": " separators of json.dumps
-WARMUP_SCHEMA: dict[str, Any] = {"type": "integer"}
+# Warm-up (not timed, every engine alike): compile a small schema and feed one document,
+# so that JIT code (ours: numba kernels loaded from their disk cache) and lazy
+# initialisation are not charged to the first real schema.
+WARMUP_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["a", "b"],
+    "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {"type": "number"}},
+                   "c": {"enum": ["x", 1, None]}},
+}
+WARMUP_TEXT = '{"a": "x y\\n", "b": [1, -2.5e3], "c": null}'
 WATCHDOG_GRACE_S = 15.0  # the parent kills a child this long after a phase's budget
 SETUP_BUDGET_S = 900.0  # tokenizer / vocabulary preparation and warm-up of one child
 POLL_S = 0.05
@@ -468,7 +476,11 @@ def worker(args: argparse.Namespace) -> None:
         eng = MAKERS[args.engine](folder, hf_tok)
         prep_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        eng.fill(eng.new_matcher(eng.compile(WARMUP_SCHEMA)))  # JIT, lazy init: not charged
+        warm = eng.new_matcher(eng.compile(WARMUP_SCHEMA))  # JIT, lazy init: not charged
+        for tid in hf_tok.encode(WARMUP_TEXT, add_special_tokens=False):
+            eng.fill(warm)
+            eng.consume(warm, tid)
+        eng.fill(warm)
         warmup_s = time.perf_counter() - t0
         emit({"event": "ready", "pid": os.getpid(), "hf_load_s": hf_load_s,
               "prep_s": prep_s, "warmup_s": warmup_s, "vocab_size": eng.vocab_size,

@@ -7,8 +7,10 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
+import hashlib
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
 from compilers.memo import byte_bounded_cache
 from compilers.regex import NFA, compile_regex_nfa
+from native.dfa_kernels import byte_class_of, byte_classes, coreachable, moore_classes
 
 __all__ = [
     "DEAD",
@@ -56,6 +59,22 @@ class ByteDFA:
     @property
     def n_states(self) -> int:
         return int(self.trans.shape[0])
+
+    @cached_property
+    def byte_class_of(self) -> NDArray[np.int32]:
+        """Class of each byte (bytes with identical columns share one), by first byte."""
+        if self.n_states == 0:
+            return np.zeros(256, dtype=np.int32)
+        out: NDArray[np.int32] = byte_class_of(np.ascontiguousarray(self.trans, dtype=np.int32))
+        return out
+
+    @cached_property
+    def digest(self) -> bytes:
+        """16-byte content hash: DFAs with equal digests behave the same (cache keys)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(np.ascontiguousarray(self.trans, dtype=np.int32).tobytes())
+        h.update(np.ascontiguousarray(self.accept, dtype=np.bool_).tobytes())
+        return h.digest()
 
     @property
     def nbytes(self) -> int:
@@ -245,59 +264,35 @@ def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
               ) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
     """Moore partition refinement; keeps state 0 as the start.
 
-    Runs on byte classes (bytes whose columns are identical) and compares rows as raw
-    bytes, so each round is a few vectorised operations.
+    Runs on byte classes (bytes whose columns are identical); the refinement rounds are one
+    kernel call (``native.dfa_kernels.moore_classes``, classes hashed, not sorted).
     """
     n = trans.shape[0]
     if n == 0:
         return trans, accept
-    _, first_col, _ = np.unique(trans.T, axis=0, return_index=True, return_inverse=True)
-    reduced = trans[:, np.sort(first_col)]  # (n, n_classes)
-    cls = accept.astype(np.int64)
-    n_cls = len(np.unique(cls))
-    while True:
-        check_deadline(f"DFA minimisation ({n} states)")
-        tcls = np.where(reduced >= 0, cls[np.maximum(reduced, 0)], -1)
-        sig = np.ascontiguousarray(np.concatenate([cls[:, None], tcls], axis=1))
-        rows = sig.view(np.dtype((np.void, sig.shape[1] * sig.itemsize))).reshape(-1)
-        _, new_cls = np.unique(rows, return_inverse=True)
-        new_cls = new_cls.reshape(-1).astype(np.int64)
-        new_n = int(new_cls.max()) + 1
-        cls = new_cls
-        if new_n == n_cls:
-            break
-        n_cls = new_n
-    # Renumber so that the start's class is 0, in order of first appearance.
-    order: dict[int, int] = {}
-    for st in range(n):
-        order.setdefault(int(cls[st]), len(order))
-    remap = np.array([order[int(c)] for c in cls], dtype=np.int32)
-    m = len(order)
-    new_trans = np.full((m, 256), DEAD, dtype=np.int32)
-    new_acc = np.zeros(m, dtype=np.bool_)
+    check_deadline(f"DFA minimisation ({n} states)")
+    trans = np.ascontiguousarray(trans, dtype=np.int32)
+    reduced = np.ascontiguousarray(trans[:, byte_classes(trans)])  # (n, n_classes)
+    remap = moore_classes(reduced, np.ascontiguousarray(accept, dtype=np.bool_))
+    m = int(remap.max()) + 1
     rep = np.zeros(m, dtype=np.int64)
     rep[remap[::-1]] = np.arange(n)[::-1]  # one representative state per class
     sub = trans[rep]
-    new_trans[:] = np.where(sub >= 0, remap[np.maximum(sub, 0)], DEAD)
-    new_acc[:] = accept[rep]
-    return new_trans, new_acc
+    new_trans = np.where(sub >= 0, remap[np.maximum(sub, 0)], DEAD).astype(np.int32)
+    return np.ascontiguousarray(new_trans), accept[rep].astype(np.bool_)
 
 
 def _trim(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> ByteDFA:
     """Drop states that cannot reach an accepting state (co-reachability)."""
     n = trans.shape[0]
-    live = accept.copy()
-    changed = True
-    while changed:
-        reach = np.zeros(n, dtype=np.bool_)
-        valid = trans >= 0
-        src, _ = np.nonzero(valid)
-        reach[src[live[trans[valid]]]] = True
-        new_live = live | reach
-        changed = bool((new_live != live).any())
-        live = new_live
-    if n == 0 or not live[0]:
+    if n == 0:
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
+    live = coreachable(np.ascontiguousarray(trans, dtype=np.int32),
+                       np.ascontiguousarray(accept, dtype=np.bool_))
+    if not live[0]:
+        return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
+    if live.all():
+        return ByteDFA(np.ascontiguousarray(trans, dtype=np.int32), accept.copy())
     keep = np.nonzero(live)[0]
     remap = np.full(n, DEAD, dtype=np.int32)
     remap[keep] = np.arange(len(keep), dtype=np.int32)

@@ -29,10 +29,17 @@ from numpy.typing import NDArray
 from compilers.automata import ByteDFA
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
+from native.dfa_kernels import joint_classes
+from native.lexer_kernels import GROW_DONE, canonical_hash, grow_lexer, rehash_lexer
 
 __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
+_CANON_STATES = 4096  # largest automaton keyed by its canonical hash
+_CANON_MEMO = 1 << 18
+# Content signature of a lexer state -> (canonical key, positions of its labels among the
+# live terminals in rank order); shared by every grammar of the process.
+_canonical_of: dict[bytes, tuple[bytes, tuple[int | tuple[int, ...], ...]]] = {}
 
 
 class ContextualLexer:
@@ -59,8 +66,8 @@ class ContextualLexer:
                  all_readings: bool = False) -> None:
         self.dfas = list(dfas)
         self.n_terminals = len(dfas)
-        self._ranks = list(ranks)
-        self._order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
+        order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
+        self._tier = [r[0] for r in ranks]  # priority tier of each terminal
         self.all_readings = all_readings
         self._readings: list[tuple[int, ...]] = []
         self._reading_ids: dict[tuple[int, ...], int] = {}
@@ -68,24 +75,48 @@ class ContextualLexer:
         self.ignored = frozenset(i for i, x in enumerate(ignored) if x)
         self.max_states = max_states
         self._lock = threading.RLock()
-        self._index: dict[tuple[bool, tuple[int, ...]], int] = {}
-        self._keys: list[tuple[bool, tuple[int, ...]]] = []
         self._starts: dict[frozenset[int], int] = {}
+        self._n = 0
+        # Every terminal DFA in one table of global state ids (see native.lexer_kernels).
+        sizes = [d.n_states for d in self.dfas]
+        self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
+        self._offset[1:] = np.cumsum(sizes)
+        total = int(self._offset[-1])
+        self._t_all = np.full((total, 256), DEAD, dtype=np.int32)
+        self._acc_all = np.zeros(total, dtype=np.bool_)
+        self._term_of = np.zeros(total, dtype=np.int32)
+        for i, d in enumerate(self.dfas):
+            lo, hi = int(self._offset[i]), int(self._offset[i + 1])
+            if hi > lo:
+                self._t_all[lo:hi] = np.where(d.trans >= 0, d.trans + lo, DEAD)
+                self._acc_all[lo:hi] = d.accept
+                self._term_of[lo:hi] = i
+        self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
+        for pos, i in enumerate(order):
+            self._rank_pos[i] = pos
+        self._lazy = np.array(self.lazy, dtype=np.bool_)
+        # Room for about as many lexer states as terminal DFA states (most grammars need
+        # about that many), so that the arrays rarely grow.
         cap = 64
+        while cap < min(total, 1024):
+            cap *= 2
         self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
         self._top = np.full(cap, -1, dtype=np.int32)
         self._fresh = np.zeros(cap, dtype=np.bool_)
-        self._n = 0
-        # Per terminal: transition rows and accept flags padded with a dead state at -1.
-        self._t_trans = []
-        self._t_accept = []
-        for d in self.dfas:
-            tt = np.full((d.n_states + 1, 256), -1, dtype=np.int32)
-            tt[: d.n_states] = d.trans
-            ta = np.zeros(d.n_states + 1, dtype=np.bool_)
-            ta[: d.n_states] = d.accept
-            self._t_trans.append(tt)
-            self._t_accept.append(ta)
+        self._vec_start = np.zeros(cap + 1, dtype=np.int64)
+        self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
+        self._slots = np.full(4 * cap, -1, dtype=np.int32)
+        # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
+        parts = [d.byte_class_of for d in self.dfas if d.n_states]
+        class_of = (joint_classes(np.stack(parts)) if parts
+                    else np.zeros(256, dtype=np.int32))
+        self._class_of = class_of
+        self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
+        self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
+        self._term_keys: list[bytes] | None = None  # built with the first signature
+        self._term_of_list: list[int] = []
+        self._offset_list: list[int] = []
+        self._rank_list: list[int] = []
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
     @property
@@ -112,6 +143,76 @@ class ContextualLexer:
     def step(self, state: int, byte: int) -> int:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
 
+    def signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+        """``(key, terminals)``: states with equal keys - in any grammar - behave alike up
+        to the terminals' names, so they classify tokens alike; ``terminals`` names the
+        terminals in the order the key numbers them.
+
+        The key is a hash of the automaton reachable from ``state`` in canonical
+        (breadth-first) numbering: an "additional property" key that has left every
+        listed name behind and a plain string share it. Past ``_CANON_STATES`` states it
+        falls back to the live terminals' content hashes and DFA states, in rank order.
+        """
+        sig = self._signatures.get(state)
+        if sig is None:
+            # The content signature is cheap and names the same automaton in every
+            # grammar with the same terminal DFAs: it finds the canonical key computed
+            # before, in this process, for any grammar.
+            content, terms = self._content_signature(state)
+            hit = _canonical_of.get(content)
+            if hit is None:
+                trans, top = self.arrays
+                h1, h2, labels, m = canonical_hash(trans, top, np.int32(state),
+                                                   _CANON_STATES)
+                if m >= 0:
+                    key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
+                    hit = (key, tuple(self._label_ref(t, terms) for t in labels.tolist()))
+                else:
+                    hit = (content, tuple(range(len(terms))))
+                if len(_canonical_of) >= _CANON_MEMO:
+                    _canonical_of.clear()
+                _canonical_of[content] = hit
+            sig = (hit[0], tuple(self._label_of(ref, terms) for ref in hit[1]))
+            self._signatures[state] = sig
+        return sig
+
+    def _label_ref(self, top: int, terms: tuple[int, ...]) -> int | tuple[int, ...]:
+        """A top value as positions in ``terms`` (a reading: the positions of its terminals),
+        valid in every grammar whose state has the same content."""
+        if top < self.n_terminals:
+            return terms.index(top)
+        return tuple(terms.index(t) for t in self.reading(top))
+
+    def _label_of(self, ref: int | tuple[int, ...], terms: tuple[int, ...]) -> int:
+        if isinstance(ref, int):
+            return terms[ref]
+        same = tuple(sorted(terms[i] for i in ref))
+        with self._lock:
+            rid = self._reading_ids.get(same)
+            if rid is None:
+                rid = self._reading_ids[same] = self.n_terminals + len(self._readings)
+                self._readings.append(same)
+        return rid
+
+    def _content_signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+        """The live terminals' DFA content hashes, laziness and DFA states, in rank order
+        (and those terminals)."""
+        if self._term_keys is None:
+            self._term_keys = [d.digest + (b"L" if lz else b"-")
+                               for d, lz in zip(self.dfas, self.lazy, strict=True)]
+            self._term_of_list = self._term_of.tolist()
+            self._offset_list = self._offset.tolist()
+            self._rank_list = self._rank_pos.tolist()
+        keys, term_of, offs, rank = (self._term_keys, self._term_of_list, self._offset_list,
+                                     self._rank_list)
+        lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
+        items = sorted((rank[t], t, g - offs[t]) for g in self._vec_pool[lo:hi].tolist()
+                       for t in (term_of[g],))
+        # Lexers that keep every reading have other top terminals: never the same key.
+        key = (b"R" if self.all_readings else b"D") + b"".join(
+            keys[t] + local.to_bytes(4, "little") for _, t, local in items)
+        return key, tuple(t for _, t, _ in items)
+
     # -- growth ------------------------------------------------------------------------
     def start_state(self, allowed: frozenset[int]) -> int:
         """Fresh-lexeme state for the terminals in ``allowed`` plus the ignored ones."""
@@ -123,9 +224,9 @@ class ContextualLexer:
             if s is not None:
                 return s
             live = allowed | self.ignored
-            key = (True, tuple(0 if (i in live and self.dfas[i].n_states) else -1
-                               for i in range(self.n_terminals)))
-            s = self._explore(key)
+            ids = [int(self._offset[i]) for i in sorted(live)
+                   if 0 <= i < self.n_terminals and self.dfas[i].n_states]
+            s = self._explore(np.array(ids, dtype=np.int32))
             self._starts[allowed] = s
             return s
 
@@ -135,87 +236,58 @@ class ContextualLexer:
             return (top,)
         return self._readings[top - self.n_terminals]
 
-    def _top_of(self, vec: tuple[int, ...]) -> int:
-        matched = [i for i in self._order if vec[i] >= 0 and self._t_accept[i][vec[i]]]
-        if not matched:
-            return -1
-        if not self.all_readings:
-            return matched[0]
-        tier = self._ranks[matched[0]][0]
-        same = tuple(sorted(i for i in matched if self._ranks[i][0] == tier))
-        if len(same) == 1:
-            return same[0]
-        rid = self._reading_ids.get(same)
-        if rid is None:
-            rid = self._reading_ids[same] = self.n_terminals + len(self._readings)
-            self._readings.append(same)
-        return rid
-
-    def _add(self, key: tuple[bool, tuple[int, ...]]) -> int:
-        n = self._n
-        if n >= self.max_states:
-            raise LimitExceededError("max_lexer_states", self.max_states, n + 1,
-                                     "contextual lexer")
-        if n >= self._trans.shape[0]:
-            cap = 2 * self._trans.shape[0]
-            trans = np.full((cap, 256), DEAD, dtype=np.int32)
-            trans[:n] = self._trans[:n]
-            top = np.full(cap, -1, dtype=np.int32)
-            top[:n] = self._top[:n]
-            fresh = np.zeros(cap, dtype=np.bool_)
-            fresh[:n] = self._fresh[:n]
-            self._trans, self._top, self._fresh = trans, top, fresh
-        self._keys.append(key)
-        self._index[key] = n
-        self._top[n] = self._top_of(key[1])
-        self._fresh[n] = key[0]
-        self._n = n + 1
-        return n
-
-    def _explore(self, key: tuple[bool, tuple[int, ...]]) -> int:
-        existing = self._index.get(key)
-        if existing is not None:
-            return existing
-        if all(x < 0 for x in key[1]):
-            return DEAD
-        n0 = self._n
-        try:
-            return self._explore_from(key)
-        except BaseException:
-            # Forget the half-explored states: their rows are incomplete, and no reader
-            # can have reached them (the new start state was never returned).
-            for k in self._keys[n0:]:
-                del self._index[k]
-            self._trans[n0 : self._n] = DEAD
-            del self._keys[n0:]
-            self._n = n0
-            raise
-
-    def _explore_from(self, key: tuple[bool, tuple[int, ...]]) -> int:
-        root = self._add(key)
-        work = [root]
-        while work:
-            check_deadline(f"contextual lexer ({self._n} states)")
-            s = work.pop()
-            vec = self._keys[s][1]
+    def _mark_readings(self, lo: int, hi: int) -> None:
+        """With ``all_readings``: states ``lo..hi-1`` that several top-tier terminals accept
+        get a reading id (``>= n_terminals``) as their top."""
+        for s in range(lo, hi):
             top = int(self._top[s])
-            if 0 <= top < self.n_terminals and self.lazy[top]:
-                continue  # a lazy lexeme ends at its first match
-            alive = [i for i, x in enumerate(vec) if x >= 0]
-            rows = np.stack([self._t_trans[i][vec[i]] for i in alive])  # (k, 256)
-            cols, inverse = np.unique(rows.T, axis=0, return_inverse=True)
-            targets = np.full(len(cols), DEAD, dtype=np.int32)
-            for c, col in enumerate(cols):
-                if (col < 0).all():
-                    continue
-                full = [-1] * self.n_terminals
-                for i, x in zip(alive, col.tolist(), strict=True):
-                    full[i] = x
-                nkey = (False, tuple(full))
-                t = self._index.get(nkey)
-                if t is None:
-                    t = self._add(nkey)
-                    work.append(t)
-                targets[c] = t
-            self._trans[s] = targets[inverse.reshape(-1)]
-        return root
+            if top < 0:
+                continue
+            ids = self._vec_pool[self._vec_start[s] : self._vec_start[s + 1]]
+            terms = self._term_of[ids[self._acc_all[ids]]].tolist()
+            same = sorted({t for t in terms if self._tier[t] == self._tier[top]})
+            if len(same) > 1:
+                self._top[s] = self._label_of(tuple(range(len(same))), tuple(same))
+
+    def _grow(self, n: int) -> None:
+        """Double the automaton's arrays and the hash table (``n`` states so far)."""
+        cap = 2 * self._trans.shape[0]
+        trans = np.full((cap, 256), DEAD, dtype=np.int32)
+        trans[:n] = self._trans[:n]
+        top = np.full(cap, -1, dtype=np.int32)
+        top[:n] = self._top[:n]
+        fresh = np.zeros(cap, dtype=np.bool_)
+        fresh[:n] = self._fresh[:n]
+        vec_start = np.zeros(cap + 1, dtype=np.int64)
+        vec_start[: n + 1] = self._vec_start[: n + 1]
+        used = int(self._vec_start[n])
+        pool = np.zeros(max(2 * self._vec_pool.shape[0], 4 * cap), dtype=np.int32)
+        pool[:used] = self._vec_pool[:used]
+        slots = np.full(4 * cap, -1, dtype=np.int32)
+        rehash_lexer(n, fresh, vec_start, pool, slots)
+        self._trans, self._top, self._fresh = trans, top, fresh
+        self._vec_start, self._vec_pool, self._slots = vec_start, pool, slots
+
+    def _explore(self, start: NDArray[np.int32]) -> int:
+        """The fresh state ``start`` (sorted live global ids), with every state reachable
+        from it that does not exist yet (one kernel call, more when the arrays grow)."""
+        if len(start) == 0:
+            return DEAD
+        n, root, cursor = self._n, -1, self._n
+        while True:
+            check_deadline(f"contextual lexer ({n} states)")
+            status, n, root, cursor = grow_lexer(
+                self._t_all, self._acc_all, self._term_of, self._rank_pos, self._lazy,
+                self._class_of, self._class_rep, start, self._trans, self._top, self._fresh,
+                self._vec_start, self._vec_pool, self._slots, n, root, cursor)
+            if n > self.max_states:
+                raise LimitExceededError("max_lexer_states", self.max_states, n,
+                                         "contextual lexer")
+            if status == GROW_DONE:
+                break
+            self._grow(n)
+        if self.all_readings:
+            self._mark_readings(self._n, n)
+        # Publish only now: readers see ``_n`` states with complete rows.
+        self._n = n
+        return int(root)

@@ -231,6 +231,8 @@ class _Builder:
         nfa = self.nfa
         a, b = nfa.new_state(), nfa.new_state()
         span = 16 ** (n - 1)
+        top = base + 16 * span - 1
+        values = [(x, y) for x, y in values if x <= top and y >= base]  # this block only
         full_digits: list[cs.CharSet] = []
         for d in range(16):
             lo, hi = base + d * span, base + (d + 1) * span - 1

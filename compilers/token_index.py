@@ -7,27 +7,39 @@ For a lexer state ``q`` the vocabulary splits three ways, independent of the par
 * tokens that hit a dead end inside the lexeme: rejected;
 * tokens that end the lexeme part-way (``boundary``): their verdict depends on the parser,
   so they are kept as lists grouped by the terminal the lexeme becomes, together with the
-  byte where the rest of the token starts; the matcher checks them at run time.
+  byte where the rest of the token starts; the matcher checks them at run time. They are
+  named by their position in the vocabulary's sorted order, so that the walks over them
+  read the sorted token bytes sequentially.
 
 Tokens whose *first* byte ends an accepting lexeme are kept as a bitmask ``first_dead``:
 the matcher resolves all of them at once from the next lexeme's own table. Tables are
-built the first time a matcher reaches ``q`` (one kernel call) and shared by all matchers.
+built the first time a matcher reaches ``q`` (one kernel call) and shared by all matchers;
+they are also kept in a process-wide cache keyed by the state's behaviour signature, so
+another grammar with the same terminals (every JSON schema has strings, numbers and
+punctuation) reuses them. The same holds for the walk of a boundary group's remaining
+bytes from the next lexeme's fresh state (:meth:`TokenIndex.walk_group`).
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
+from compilers.shared_tables import shared_tables
+from compilers.token_slices import SLICE_MAX_LEN, plain_text_slice
 from compilers.vocab import Vocabulary
-from native.kernels import classify_tokens
+from native.kernels import KIND_BOUNDARY, KIND_INSIDE, classify_tokens, set_bits, walk_tokens
+from native.lexer_kernels import stays_alive
 
-__all__ = ["StateTokens", "TokenIndex"]
+__all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
+
+Groups = tuple[tuple[int, NDArray[np.int32], NDArray[np.int32]], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,13 +48,62 @@ class StateTokens:
 
     inside: NDArray[np.uint32]
     first_dead: NDArray[np.uint32]
-    # One entry per terminal a lexeme can end as: (terminal, token ids, offsets).
-    groups: tuple[tuple[int, NDArray[np.int32], NDArray[np.int32]], ...]
+    # One entry per terminal a lexeme can end as: (terminal, positions of the tokens in the
+    # vocabulary's sorted order (increasing), byte offsets where their rest starts).
+    groups: Groups
 
     @property
     def nbytes(self) -> int:
-        return int(self.inside.nbytes + self.first_dead.nbytes
-                   + sum(t.nbytes + o.nbytes for _, t, o in self.groups))
+        return _own_nbytes(self.inside) + _own_nbytes(self.first_dead) + \
+            _groups_nbytes(self.groups)
+
+
+class GroupWalk(NamedTuple):
+    """The remaining bytes of a boundary group's tokens walked from a fresh lexer state:
+    the tokens that stay inside the new lexeme (as ids, or as dense bits when many) and,
+    per terminal, the tokens (by sorted position) that end it and where their rest starts."""
+
+    inside_ids: NDArray[np.int32] | None
+    inside_bits: NDArray[np.uint32] | None
+    crossing: Groups
+
+    @property
+    def nbytes(self) -> int:
+        arr = self.inside_ids if self.inside_ids is not None else self.inside_bits
+        return int((arr.nbytes if arr is not None else 0) + _groups_nbytes(self.crossing))
+
+
+def _own_nbytes(words: NDArray[np.uint32]) -> int:
+    """Bytes of ``words``, 0 for the shared all-zero arrays."""
+    return 0 if _empty_words.get(len(words)) is words else int(words.nbytes)
+
+
+def _groups_nbytes(groups: Groups) -> int:
+    return sum(t.nbytes + o.nbytes for _, t, o in groups)
+
+
+def _relabel(groups: Groups, terms: tuple[int, ...]) -> Groups:
+    """Replace each group's label ``j`` by ``terms[j]``."""
+    return tuple((terms[j], t, o) for j, t, o in groups)
+
+
+_empty_words: dict[int, NDArray[np.uint32]] = {}
+
+
+def _shared_if_empty(words: NDArray[np.uint32]) -> NDArray[np.uint32]:
+    """``words`` made read-only, or one shared all-zero array when no bit is set (most
+    states have no ``first_dead`` tokens, and many no ``inside`` ones)."""
+    if words.any():
+        return _readonly(words)
+    zero = _empty_words.get(len(words))
+    if zero is None:
+        zero = _empty_words.setdefault(len(words), _readonly(np.zeros_like(words)))
+    return zero
+
+
+def _readonly(a: NDArray[Any]) -> NDArray[Any]:
+    a.flags.writeable = False
+    return a
 
 
 _layouts: dict[str, tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64],
@@ -63,8 +124,9 @@ def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uin
         starts = np.zeros(len(ids), dtype=np.int64)
         if len(ids):
             starts[1:] = np.cumsum(lens[:-1], dtype=np.int64)
-        data = b"".join(vocab.token_bytes[i] for i in ids.tolist())
-        sorted_data = np.frombuffer(data, dtype=np.uint8)
+        # Gather every token's bytes in sorted order: source offset of each output byte.
+        shift = np.repeat(va.token_start[ids] - starts, lens)
+        sorted_data = np.ascontiguousarray(va.token_data[np.arange(len(shift)) + shift])
         firsts = sorted_data[starts] if len(ids) else np.zeros(0, dtype=np.uint8)
         bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
         _layouts[vocab.fingerprint] = (bounds, sorted_data, starts, lens)
@@ -84,6 +146,8 @@ class TokenIndex:
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
+        self.slice = plain_text_slice(vocab, self.sorted_data, self.sorted_start,
+                                      self.sorted_len)
 
     @property
     def n_built(self) -> int:
@@ -96,7 +160,7 @@ class TokenIndex:
     def get(self, q: int) -> StateTokens:
         table = self._tables.get(q)
         if table is None:
-            table = self._build(q)
+            table = self._fetch(q)
             with self._lock:
                 if q not in self._tables:
                     if self._bytes + table.nbytes > self.max_bytes:
@@ -107,20 +171,83 @@ class TokenIndex:
                 table = self._tables.setdefault(q, table)
         return table
 
-    def _build(self, q: int) -> StateTokens:
+    def _fetch(self, q: int) -> StateTokens:
+        """The table of ``q`` from the shared cache, or built now (and shared)."""
+        sig, terms = self.lexer.signature(q)
+        key = ("table", self.vocab.fingerprint, sig)
+        canon: StateTokens | None = shared_tables.get(key)
+        if canon is None:
+            canon = self._build(q, terms)
+            shared_tables.put(key, canon, canon.nbytes)
+        return StateTokens(canon.inside, canon.first_dead, _relabel(canon.groups, terms))
+
+    def _build(self, q: int, terms: tuple[int, ...]) -> StateTokens:
+        """Classify the vocabulary from ``q``; groups are labelled by position in
+        ``terms`` (the state's live terminals in rank order), not by terminal id."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
-        inside, first_dead, b_tok, b_off, b_state = classify_tokens(
-            trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
-            self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
-            va.max_token_len,
-        )
+        sl = self.slice
+        if stays_alive(trans, np.int32(q), sl.ok_bytes, SLICE_MAX_LEN):
+            # Every plain-text token stays inside: walk only the rest of the vocabulary.
+            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+                trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
+                self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
+                va.max_token_len,
+            )
+            inside |= sl.mask
+            b_pos = sl.rest_pos[b_pos].astype(np.int32)
+        else:
+            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+                trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
+                self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
+                va.max_token_len,
+            )
+        where = {t: j for j, t in enumerate(terms)}
         groups: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
-        if len(b_tok):
-            terms = top[b_state]
-            order = np.argsort(terms, kind="stable")
-            terms, b_tok, b_off = terms[order], b_tok[order], b_off[order]
-            cuts = np.flatnonzero(np.diff(terms)) + 1
-            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(terms)], strict=True):
-                groups.append((int(terms[lo]), b_tok[lo:hi].copy(), b_off[lo:hi].copy()))
-        return StateTokens(inside=inside, first_dead=first_dead, groups=tuple(groups))
+        if len(b_pos):
+            lo_t, hi_t = int(b_term.min()), int(b_term.max())
+            if lo_t == hi_t:  # the common case: one terminal, already in sorted order
+                groups.append((where[lo_t], _readonly(b_pos), _readonly(b_off)))
+            else:
+                for term in np.unique(b_term).tolist():
+                    sel = b_term == term
+                    groups.append((where[term], _readonly(b_pos[sel]), _readonly(b_off[sel])))
+        return StateTokens(inside=_shared_if_empty(inside),
+                           first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
+
+    def walk_group(self, q: int, gi: int, q2: int) -> GroupWalk:
+        """Walk the rest of the tokens of group ``gi`` of ``q``'s table from the fresh
+        lexer state ``q2`` (cached across grammars by both states' signatures)."""
+        sig, _ = self.lexer.signature(q)
+        sig2, terms2 = self.lexer.signature(q2)
+        key = ("walk", self.vocab.fingerprint, sig, gi, sig2)
+        canon: GroupWalk | None = shared_tables.get(key)
+        if canon is None:
+            _, toks, offs = self.get(q).groups[gi]
+            canon = self.walk(q2, toks, offs, terms2)
+            shared_tables.put(key, canon, canon.nbytes)
+        return canon._replace(crossing=_relabel(canon.crossing, terms2))
+
+    def walk(self, q: int, toks: NDArray[np.int32], offs: NDArray[np.int32],
+             terms: tuple[int, ...] | None = None) -> GroupWalk:
+        """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``; crossing
+        groups are labelled by position in ``terms`` (by terminal id when None)."""
+        trans, top = self.lexer.arrays
+        kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs, self.sorted_data,
+                                    self.sorted_start, self.sorted_len)
+        inside = self.vocab.arrays.sorted_ids[toks[kind == KIND_INSIDE]]
+        walk = GroupWalk(_readonly(inside), None, ())
+        if len(inside) > self.vocab.n_words:
+            dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
+            set_bits(dense, inside)
+            walk = GroupWalk(None, _readonly(dense), ())
+        crossing = np.flatnonzero(kind == KIND_BOUNDARY)
+        if len(crossing):
+            cterms = top[st[crossing]]
+            groups = []
+            for term in np.unique(cterms).tolist():
+                sel = crossing[cterms == term]
+                label = terms.index(term) if terms is not None else term
+                groups.append((label, _readonly(toks[sel]), _readonly(pos[sel])))
+            walk = walk._replace(crossing=tuple(groups))
+        return walk

@@ -59,6 +59,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compilers.errors import VocabularyError
+from compilers.vocab_cache import load_prepared, prepared_key, store_prepared
 
 __all__ = [
     "Vocabulary",
@@ -502,15 +503,74 @@ class Vocabulary:
             raw = file.read_bytes()
         except OSError as e:
             raise VocabularyError(f"cannot read tokenizer file {str(file)!r}: {e}") from e
-        data = _parse_tokenizer_json(raw, str(file))
         name = file.parent.name if file.name == "tokenizer.json" else file.stem
+        config_raw: bytes | None = None
+        if eos_token_ids is None:
+            try:
+                config_raw = config.read_bytes()
+            except OSError:
+                config_raw = None
+        key = prepared_key(raw, config_raw, (name, eos_token_ids, vocab_size))
+        hit = load_prepared(key)
+        if hit is not None:
+            return cls._from_prepared(*hit)
+        data = _parse_tokenizer_json(raw, str(file))
         eos_token: str | None = None
         if eos_token_ids is None:
             eos_token = _eos_from_config(config)
-        return _from_tokenizer_data(
+        vocab = _from_tokenizer_data(
             cls, data, name=name, eos_token_ids=eos_token_ids, eos_token=eos_token,
             eos_source=str(config), vocab_size=vocab_size,
         )
+        vocab._store_prepared(key)
+        return vocab
+
+    def _store_prepared(self, key: str) -> None:
+        """Save this vocabulary and its kernel arrays in the disk cache."""
+        a = self.arrays
+        meta = {
+            "version": 1, "name": self.name, "size": self.size,
+            "fingerprint": self.fingerprint, "eos": list(self.eos_token_ids),
+            "special": sorted(self.special_ids),
+            "special_names": {str(i): n for i, n in self.__dict__["_special_names"].items()},
+            "max_token_len": a.max_token_len,
+        }
+        store_prepared(key, meta, {"token_data": np.asarray(a.token_data),
+                                   "token_len": np.asarray(a.token_len),
+                                   "sorted_ids": np.asarray(a.sorted_ids),
+                                   "lcp": np.asarray(a.lcp)})
+
+    @classmethod
+    def _from_prepared(cls, meta: dict[str, Any], arrays: dict[str, NDArray[Any]]
+                       ) -> Vocabulary:
+        """Rebuild a vocabulary saved by :meth:`_store_prepared` (no re-parsing)."""
+        token_len = arrays["token_len"].astype(np.int32)
+        lens = token_len.astype(np.int64)
+        token_start = np.zeros(len(lens), dtype=np.int64)
+        if len(lens) > 1:
+            np.cumsum(lens[:-1], out=token_start[1:])
+        data = arrays["token_data"].tobytes()
+        ends = (token_start + lens).tolist()
+        token_tuple = tuple(data[a:b] for a, b in zip(token_start.tolist(), ends, strict=True))
+        self = cls.__new__(cls)
+        sets = object.__setattr__
+        sets(self, "token_bytes", token_tuple)
+        sets(self, "special_ids", frozenset(int(i) for i in meta["special"]))
+        sets(self, "eos_token_ids", tuple(int(i) for i in meta["eos"]))
+        sets(self, "size", int(meta["size"]))
+        sets(self, "name", str(meta["name"]))
+        sets(self, "fingerprint", str(meta["fingerprint"]))
+        sets(self, "_lens", lens)
+        sets(self, "_special_names", {int(i): n for i, n in meta["special_names"].items()})
+        sets(self, "_arrays", VocabularyArrays(
+            token_data=_readonly(arrays["token_data"].astype(np.uint8)),
+            token_start=_readonly(token_start),
+            token_len=_readonly(token_len),
+            sorted_ids=_readonly(arrays["sorted_ids"].astype(np.int32)),
+            lcp=_readonly(arrays["lcp"].astype(np.int32)),
+            max_token_len=int(meta["max_token_len"]),
+        ))
+        return self
 
     @classmethod
     def from_hf_tokenizer(

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
+from compilers.token_index import GroupWalk
 from grammar_engine.parser import LRParser, Stacks
 from native.kernels import (
     ACT_ERROR,
@@ -31,7 +32,6 @@ from native.kernels import (
     resolve_with_parser,
     set_bits,
     walk_bytes,
-    walk_tokens,
 )
 
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
@@ -44,16 +44,6 @@ class MatchState(NamedTuple):
 
     q: int
     stacks: Stacks
-
-
-class _Walk(NamedTuple):
-    """Result of walking a list of token remainders from one fresh lexer state: the tokens
-    that stay inside the lexeme (as ids, or as dense bits when many) and, per terminal, the
-    tokens that end that lexeme and where their rest starts."""
-
-    inside_ids: NDArray[np.int32] | None
-    inside_bits: NDArray[np.uint32] | None
-    crossing: tuple[tuple[int, NDArray[np.int32], NDArray[np.int32]], ...]
 
 
 class GrammarRuntime:
@@ -72,8 +62,8 @@ class GrammarRuntime:
         self._start_cache: dict[Stacks, int] = {}
         self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
         self._accept_cache: dict[MatchState, bool] = {}
-        # (token list key, fresh lexer state) -> _Walk; independent of the parser stacks.
-        self._walk_cache: dict[tuple[object, int], _Walk] = {}
+        # (token list key, fresh lexer state) -> GroupWalk; independent of the parser stacks.
+        self._walk_cache: dict[tuple[object, int], GroupWalk] = {}
         # States whose mask came out empty (no text token fits); the matcher reports the
         # ones that are not complete as a VocabularyError.
         self.empty_masks: set[MatchState] = set()
@@ -259,30 +249,15 @@ class GrammarRuntime:
         return bits
 
     def _walk(self, key: object, q: int, toks: NDArray[np.int32],
-              offs: NDArray[np.int32]) -> _Walk:
+              offs: NDArray[np.int32]) -> GroupWalk:
         cache_key = (key, q)
         hit = self._walk_cache.get(cache_key)
         if hit is not None:
             return hit
-        va = self.varrays
-        trans, top = self.lexer.arrays
-        kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs, va.token_data,
-                                    va.token_start, va.token_len)
-        inside = toks[kind == KIND_INSIDE]
-        if len(inside) > self.vocab.n_words:
-            dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
-            set_bits(dense, inside)
-            walk = _Walk(None, dense, ())
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], int):
+            walk = self.index.walk_group(key[0], key[1], q)  # a group of q0's table
         else:
-            walk = _Walk(inside, None, ())
-        crossing = np.flatnonzero(kind == KIND_BOUNDARY)
-        if len(crossing):
-            terms = top[st[crossing]]
-            groups = []
-            for term in np.unique(terms).tolist():
-                sel = crossing[terms == term]
-                groups.append((int(term), toks[sel], pos[sel]))
-            walk = walk._replace(crossing=tuple(groups))
+            walk = self.index.walk(q, toks, offs)
         if len(self._walk_cache) >= _CACHE_LIMIT:
             self._walk_cache = {}
         self._walk_cache[cache_key] = walk
@@ -316,20 +291,22 @@ class GrammarRuntime:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
         one kernel call (LR simulation on a scratch stack); the few tokens that need a
         lexer state not created yet are finished in Python."""
-        va = self.varrays
+        idx = self.index
+        sorted_ids = self.varrays.sorted_ids
         stack = np.array(stacks[0].states(), dtype=np.int32)
         keys, vals = self._start_arrays()
         trans, top = self.lexer.arrays
         verdict = resolve_with_parser(
-            trans, top, np.int32(q), toks, offs, va.token_data, va.token_start, va.token_len,
-            stack, self.k_act, self.k_goto, self.k_lhs, self.k_len, self.k_ignored,
-            np.int32(self.parser.end), keys, vals)
-        set_bits(bits, toks[verdict == 1])
+            trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
+            idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
+            self.k_ignored, np.int32(self.parser.end), keys, vals)
+        set_bits(bits, sorted_ids[toks[verdict == 1]])
         state = MatchState(q, stacks)
         for i in np.flatnonzero(verdict == 2).tolist():
-            tid, off = int(toks[i]), int(offs[i])
-            start = int(va.token_start[tid]) + off
-            if self._advance(state, va.token_data, start, int(va.token_len[tid]) - off):
+            p, off = int(toks[i]), int(offs[i])
+            start = int(idx.sorted_start[p]) + off
+            if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
+                tid = int(sorted_ids[p])
                 bits[tid >> 5] |= np.uint32(1 << (tid & 31))
 
 

@@ -58,10 +58,11 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
     sorted order) at once. ``sorted_data``/``sorted_start``/``sorted_len`` hold the tokens'
     bytes in sorted order, so the walk reads memory sequentially.
 
-    Returns ``(inside, first_dead, b_tok, b_off, b_state)``: ``inside`` has the bits of the
+    Returns ``(inside, first_dead, b_pos, b_off, b_term)``: ``inside`` has the bits of the
     tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
     accepting lexeme at ``q``; ``b_*`` list the tokens ending a lexeme at byte ``b_off >= 1``
-    in state ``b_state``.
+    as terminal ``b_term``, by their position in sorted order (increasing), so that later
+    walks read ``sorted_data`` sequentially.
     """
     n = sorted_ids.shape[0]
     inside = np.zeros(n_words, np.uint32)
@@ -115,9 +116,9 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
             if kind == KIND_INSIDE:
                 inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
             elif kind == KIND_BOUNDARY:
-                b_tok[nb] = tid
+                b_tok[nb] = i
                 b_off[nb] = depth
-                b_state[nb] = st
+                b_state[nb] = top[st]
                 nb += 1
             prev_kind = kind
             prev_depth = depth

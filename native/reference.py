@@ -11,7 +11,11 @@ from numpy.typing import NDArray
 __all__ = [
     "apply_token_bitmask_ref",
     "classify_tokens_ref",
+    "coreachable_ref",
+    "moore_classes_ref",
+    "product_lexer_ref",
     "set_bits_ref",
+    "stays_alive_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
 ]
@@ -49,9 +53,9 @@ def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorte
             if depth == 0:
                 first_dead[tid >> 5] |= np.uint32(1 << (tid & 31))
             else:
-                bt.append(tid)
+                bt.append(i)
                 bo.append(depth)
-                bs.append(st)
+                bs.append(int(top[st]))
     return (inside, first_dead, np.array(bt, np.int32), np.array(bo, np.int32),
             np.array(bs, np.int32))
 
@@ -96,3 +100,72 @@ def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.in
     if bits.shape[1] < vocab:
         bits = np.pad(bits, ((0, 0), (0, vocab - bits.shape[1])))
     logits[bits == 0] = -np.inf
+
+
+def product_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, start_vec):
+    """The states reachable from ``start_vec`` (state 0, fresh) as ``(trans, top)`` in
+    breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds."""
+    states: list[tuple[int, ...]] = [tuple(int(g) for g in start_vec)]
+    index: dict[tuple[int, ...], int] = {}
+    rows: list[list[int]] = []
+    tops: list[int] = []
+    i = 0
+    while i < len(states):
+        vec = states[i]
+        acc = [int(term_of[g]) for g in vec if acc_all[g]]
+        top = min(acc, key=lambda t: rank_pos[t]) if acc else -1
+        tops.append(top)
+        row = [-1] * 256
+        if not (top >= 0 and lazy[top]):
+            for b in range(256):
+                nxt = tuple(int(t_all[g, b]) for g in vec if t_all[g, b] >= 0)
+                if nxt:
+                    if nxt not in index:
+                        index[nxt] = len(states)
+                        states.append(nxt)
+                    row[b] = index[nxt]
+        rows.append(row)
+        i += 1
+    return np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
+
+
+def coreachable_ref(trans, accept):
+    live = accept.copy()
+    changed = True
+    while changed:
+        changed = False
+        for s in range(trans.shape[0]):
+            if not live[s] and any(t >= 0 and live[t] for t in trans[s].tolist()):
+                live[s] = changed = True
+    return live
+
+
+def moore_classes_ref(trans, accept):
+    n = trans.shape[0]
+    cls = [int(a) for a in accept.tolist()]
+    ids: dict[int, int] = {}
+    cls = [ids.setdefault(c, len(ids)) for c in cls]
+    n_cls = len(ids)
+    while True:
+        sigs = [(cls[s], *(cls[t] if t >= 0 else -1 for t in trans[s].tolist()))
+                for s in range(n)]
+        index: dict[tuple[int, ...], int] = {}
+        cls = [index.setdefault(sig, len(index)) for sig in sigs]
+        if len(index) == n_cls:
+            return np.array(cls, np.int64)
+        n_cls = len(index)
+
+
+def stays_alive_ref(trans, q, ok_bytes, depth):
+    level = {int(q)}
+    ok = [b for b in range(256) if ok_bytes[b]]
+    for _ in range(depth):
+        nxt = set()
+        for s in level:
+            for b in ok:
+                t = int(trans[s, b])
+                if t < 0:
+                    return False
+                nxt.add(t)
+        level = nxt
+    return True

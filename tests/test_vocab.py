@@ -642,3 +642,38 @@ def test_cache_sees_file_changes(tmp_path: Path) -> None:
     write_tokenizer(tmp_path / "t", data, eos="<eos>")
     second = Vocabulary.from_tokenizer_json(folder)
     assert second is not first and second.token_bytes == (b"a", b"c", b"", b"dd")
+
+
+@pytest.mark.real_tokenizer
+def test_prepared_vocabulary_disk_cache(tokenizer_dir: Callable[[str], Path], tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A vocabulary read back from the disk cache is the one a fresh build gives; a
+    damaged cache file is ignored."""
+    import compilers.vocab as vocab_module
+
+    monkeypatch.setenv("GRAMMAR_ENGINE_CACHE", str(tmp_path))
+    folder = tokenizer_dir("gptoss")
+    clear_vocabulary_cache()
+    built = Vocabulary.from_tokenizer_json(folder)
+    files = list((tmp_path / "vocab").glob("*.npz"))
+    assert len(files) == 1
+    clear_vocabulary_cache()
+    calls: list[int] = []
+    real_parse = vocab_module._parse_tokenizer_json
+    monkeypatch.setattr(vocab_module, "_parse_tokenizer_json",
+                        lambda *a: calls.append(1) or real_parse(*a))
+    cached = Vocabulary.from_tokenizer_json(folder)
+    assert not calls  # read from the disk cache, not parsed
+    assert cached is not built and cached == built
+    assert cached.token_bytes == built.token_bytes
+    assert (cached.special_ids, cached.eos_token_ids, cached.name, cached.size) == (
+        built.special_ids, built.eos_token_ids, built.name, built.size)
+    for field in ("token_data", "token_start", "token_len", "sorted_ids", "lcp"):
+        a, b = getattr(cached.arrays, field), getattr(built.arrays, field)
+        assert a.dtype == b.dtype and np.array_equal(a, b) and not a.flags.writeable
+    assert cached.arrays.max_token_len == built.arrays.max_token_len
+    files[0].write_bytes(b"not an npz file")
+    clear_vocabulary_cache()
+    again = Vocabulary.from_tokenizer_json(folder)
+    assert again == built and calls
+    clear_vocabulary_cache()

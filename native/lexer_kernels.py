@@ -1,0 +1,251 @@
+"""Numba kernels growing the contextual lexer automaton: a product of terminal DFAs.
+
+This module imports nothing from the project. The terminal DFAs of a grammar are laid out
+in one table ``t_all: int32[S, 256]`` of *global* state ids (terminal ``i`` owns a range of
+ids; ``-1`` = no transition), so a combined lexer state is the sorted vector of the global
+ids of its live terminals, with no separate terminal tag, plus a flag for a fresh lexeme.
+
+The automaton lives in arrays the caller owns and grows: ``trans[cap, 256]``, ``top[cap]``,
+``fresh[cap]``, the vectors in a pool (``vec_pool[vec_start[s]:vec_start[s + 1]]``) and an
+open-addressing hash table ``slots`` (state ids, ``-1`` = empty) over ``(fresh, vector)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "rehash_lexer", "stays_alive"]
+
+GROW_DONE = 0
+GROW_FULL = 1  # out of room in trans / vec_pool / slots: grow them and call again
+
+
+@njit(cache=True, nogil=True)
+def _hash(vec, k, fresh):  # pragma: no cover - compiled
+    h = np.uint64(1469598103934665603) if not fresh else np.uint64(7809847782465536322)
+    for j in range(k):
+        h ^= np.uint64(vec[j] + 1)
+        h *= np.uint64(1099511628211)
+    return h
+
+
+@njit(cache=True, nogil=True)
+def _find(vec, k, fresh, fresh_of, vec_start, vec_pool, slots):  # pragma: no cover
+    """``(state or -1, slot)``: where ``(fresh, vec[:k])`` is or would go."""
+    mask = slots.shape[0] - 1
+    h = np.int64(_hash(vec, k, fresh) & np.uint64(mask))
+    while True:
+        s = slots[h]
+        if s < 0:
+            return -1, h
+        if fresh_of[s] == fresh and vec_start[s + 1] - vec_start[s] == k:
+            base = vec_start[s]
+            j = 0
+            while j < k and vec_pool[base + j] == vec[j]:
+                j += 1
+            if j == k:
+                return s, h
+        h = (h + 1) & mask
+
+
+@njit(cache=True, nogil=True)
+def rehash_lexer(n, fresh, vec_start, vec_pool, slots):  # pragma: no cover - compiled
+    """Insert states ``0..n-1`` into the empty table ``slots``."""
+    for s in range(n):
+        k = vec_start[s + 1] - vec_start[s]
+        vec = vec_pool[vec_start[s] : vec_start[s + 1]]
+        h = _find(vec, k, fresh[s], fresh, vec_start, vec_pool, slots)[1]
+        slots[h] = s
+
+
+@njit(cache=True, nogil=True)
+def grow_lexer(t_all, acc_all, term_of, rank_pos, lazy, class_of, class_rep, start_vec,
+               trans, top, fresh, vec_start, vec_pool, slots, n, root,
+               cursor):  # pragma: no cover - compiled
+    """Add the fresh state ``start_vec`` and every state reachable from it.
+
+    Reference, with states as tuples of live global ids::
+
+        work = [start (fresh)]
+        for s in work:                        # states met before are not explored again
+            top[s] = live terminal of best rank_pos among accepting ids, or -1
+            if top[s] >= 0 and lazy[top[s]]: no transitions (a lazy lexeme ends here)
+            for b in range(256):
+                nxt = tuple(t_all[g, b] for g in s if t_all[g, b] >= 0)
+                trans[s, b] = index.setdefault((False, nxt), new state) if nxt else -1
+
+    Bytes with equal columns in ``t_all`` share a class (``class_of``; ``class_rep[c]`` is
+    one byte of class ``c``), so each state computes one successor per class. States
+    ``cursor..n-1`` are the ones still to explore; ``root`` is the fresh state once known
+    (-1 at the first call). Returns ``(status, n, root, cursor)``: with ``GROW_FULL`` the
+    caller grows the arrays (and ``rehash_lexer``) and calls again with the returned
+    values; work done so far is kept.
+    """
+    k0 = start_vec.shape[0]
+    cap = trans.shape[0]
+    n_slots = slots.shape[0]
+    if root < 0:
+        found, h = _find(start_vec, k0, True, fresh, vec_start, vec_pool, slots)
+        if found >= 0:
+            return GROW_DONE, n, found, n
+        if n >= cap or vec_start[n] + k0 > vec_pool.shape[0] or 2 * (n + 1) > n_slots:
+            return GROW_FULL, n, -1, cursor
+        base = vec_start[n]
+        vec_pool[base : base + k0] = start_vec
+        vec_start[n + 1] = base + k0
+        fresh[n] = True
+        slots[h] = n
+        root = n
+        cursor = n
+        n += 1
+    n_classes = class_rep.shape[0]
+    row = np.empty(n_classes, np.int32)
+    nxt = np.empty(max(k0, 1), np.int32)
+    while cursor < n:
+        s = cursor
+        lo = vec_start[s]
+        hi = vec_start[s + 1]
+        best = -1
+        best_rank = 1 << 30
+        for p in range(lo, hi):
+            g = vec_pool[p]
+            if acc_all[g]:
+                t = term_of[g]
+                if rank_pos[t] < best_rank:
+                    best_rank = rank_pos[t]
+                    best = t
+        top[s] = best
+        if best >= 0 and lazy[best]:
+            trans[s, :] = -1
+            cursor += 1
+            continue
+        for c in range(n_classes):
+            b = class_rep[c]
+            m = 0
+            for p in range(lo, hi):
+                x = t_all[vec_pool[p], b]
+                if x >= 0:
+                    nxt[m] = x
+                    m += 1
+            if m == 0:
+                row[c] = -1
+                continue
+            found, h = _find(nxt, m, False, fresh, vec_start, vec_pool, slots)
+            if found < 0:
+                if n >= cap or vec_start[n] + m > vec_pool.shape[0] or 2 * (n + 1) > n_slots:
+                    return GROW_FULL, n, root, cursor
+                base = vec_start[n]
+                vec_pool[base : base + m] = nxt[:m]
+                vec_start[n + 1] = base + m
+                fresh[n] = False
+                slots[h] = n
+                found = n
+                n += 1
+            row[c] = found
+        for b in range(256):
+            trans[s, b] = row[class_of[b]]
+        cursor += 1
+    return GROW_DONE, n, root, cursor
+
+
+@njit(cache=True, nogil=True)
+def _mix(h, v, p):  # pragma: no cover - compiled
+    h = (h ^ v) * p
+    return h ^ (h >> np.uint64(31))
+
+
+@njit(cache=True, nogil=True)
+def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
+    """A 128-bit hash of the automaton reachable from state ``q``, states numbered in
+    breadth-first order and terminals by first appearance, so that two states (of any two
+    automata) with equal hashes behave alike up to the terminals' names.
+
+    Returns ``(h1, h2, labels, m)``: ``labels[j]`` is the terminal numbered ``j``, ``m``
+    the number of states reached (``-1``, and no hash, past ``max_states``).
+    """
+    n = trans.shape[0]
+    index = np.full(n, -1, np.int32)
+    order = np.empty(min(n, max_states), np.int32)
+    labels = np.full(top.shape[0] if top.shape[0] > 0 else 1, -1, np.int32)
+    label_of = {}  # type: ignore[var-annotated]
+    n_labels = 0
+    h1 = np.uint64(1469598103934665603)
+    h2 = np.uint64(7809847782465536322)
+    p1 = np.uint64(1099511628211)
+    p2 = np.uint64(6364136223846793005)
+    index[q] = 0
+    order[0] = q
+    m = 1
+    i = 0
+    while i < m:
+        s = order[i]
+        t = top[s]
+        lab = -1
+        if t >= 0:
+            if t in label_of:
+                lab = label_of[t]
+            else:
+                lab = n_labels
+                label_of[t] = lab
+                labels[lab] = t
+                n_labels += 1
+        h1 = _mix(h1, np.uint64(lab + 7), p1)
+        h2 = _mix(h2, np.uint64(lab + 11), p2)
+        prev = -2
+        for b in range(256):
+            x = trans[s, b]
+            c = -1
+            if x >= 0:
+                c = index[x]
+                if c < 0:
+                    if m >= max_states:
+                        return h1, h2, labels[:0], -1
+                    c = m
+                    index[x] = c
+                    order[m] = x
+                    m += 1
+            if c != prev:  # hash the row as runs of equal targets
+                v = np.uint64((b << 32) | (c + 1))
+                h1 = _mix(h1, v, p1)
+                h2 = _mix(h2, v, p2)
+                prev = c
+        h1 = _mix(h1, np.uint64(0xFFFFFFFFF), p1)
+        h2 = _mix(h2, np.uint64(0xFFFFFFFFF), p2)
+        i += 1
+    return h1, h2, labels[:n_labels].copy(), m
+
+
+@njit(cache=True, nogil=True)
+def stays_alive(trans, q, ok_bytes, depth):  # pragma: no cover - compiled
+    """Whether every string of at most ``depth`` bytes from ``ok_bytes`` can be read from
+    state ``q`` without reaching a missing transition.
+
+    Reference: ``all(walk(q, s) is not DEAD for s in product(ok, repeat=d) for d <= depth)``;
+    here a breadth-first search visits each state once, at its smallest distance from ``q``,
+    and checks its ``ok_bytes`` transitions when that distance is below ``depth``.
+    """
+    n = trans.shape[0]
+    dist = np.full(n, -1, np.int32)
+    queue = np.empty(n, np.int32)
+    dist[q] = 0
+    queue[0] = q
+    head = 0
+    tail = 1
+    while head < tail:
+        s = queue[head]
+        head += 1
+        d = dist[s]
+        if d >= depth:
+            continue
+        for b in range(256):
+            if not ok_bytes[b]:
+                continue
+            t = trans[s, b]
+            if t < 0:
+                return False
+            if dist[t] < 0:
+                dist[t] = d + 1
+                queue[tail] = t
+                tail += 1
+    return True

@@ -1,0 +1,62 @@
+"""The plain-text slice and the shared table cache change nothing: every lexer state's
+table equals the one a full walk of the vocabulary gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import compilers.token_index as token_index
+from compilers.token_index import StateTokens
+from compilers.vocab import Vocabulary
+from grammar_engine import Matcher, compile_grammar, compile_json_schema
+from tests.grammars import ALL
+
+SCHEMAS = [
+    {"type": "object", "properties": {"a": {"type": "string"},
+                                      "b": {"type": "string", "maxLength": 5},
+                                      "c": {"type": "string", "pattern": "^[a-z]+-[0-9]{2}$"}},
+     "required": ["a"]},
+    {"type": "array", "items": {"enum": ["red", "green", 3, None]}},
+    {"type": "object", "additionalProperties": {"type": "integer"},
+     "properties": {"name": {"type": "string", "format": "email"}}},
+]
+
+
+PREFIXES = ['{"a": "x y', '{"c": "ab', '["re', '{"name": "me@ex', '{"zz": 1', "SELECT a"]
+
+
+def _same(a: StateTokens, b: StateTokens) -> bool:
+    return (np.array_equal(a.inside, b.inside) and np.array_equal(a.first_dead, b.first_dead)
+            and len(a.groups) == len(b.groups)
+            and all(x[0] == y[0] and np.array_equal(x[1], y[1]) and np.array_equal(x[2], y[2])
+                    for x, y in zip(a.groups, b.groups, strict=True)))
+
+
+@pytest.mark.real_tokenizer
+@pytest.mark.parametrize("tok", ["llama3", "gemma3"])
+def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], Path],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir(tok))
+    compiled = [compile_json_schema(s, vocab, cache=False) for s in SCHEMAS]
+    compiled += [compile_grammar(ALL[g], vocab, cache=False) for g in ("json", "sql")]
+    used = 0
+    for c in compiled:
+        for prefix in PREFIXES:  # create some lexer states
+            m = Matcher(c)
+            if m.consume_string(prefix):
+                m.fill_next_token_bitmask(m.next_token_bitmask())
+        for q in range(c.lexer.n_states):
+            terms = c.lexer.signature(q)[1]
+            with monkeypatch.context() as mp:
+                mp.setattr(token_index, "stays_alive", lambda *a: False)
+                full = c.index._build(q, terms)
+            fast = c.index._build(q, terms)
+            assert _same(fast, full), (tok, q)
+            trans, _ = c.lexer.arrays
+            used += bool(token_index.stays_alive(trans, np.int32(q), c.index.slice.ok_bytes,
+                                                 token_index.SLICE_MAX_LEN))
+    assert used > 10  # the slice was taken for many states
