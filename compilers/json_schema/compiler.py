@@ -362,13 +362,16 @@ class _Compiler:
                 return self.value(target, tptr)
             finally:
                 self._ref_depth -= 1
-        # Nodes of the user's document are keyed by identity; schemas built here (merged
+        # Nodes of the user's documents are keyed by identity; schemas built here (merged
         # allOf branches) by their canonical JSON, so that recursion through them ends.
+        # Both within their document (references resolve there), not by pointer: a node
+        # met again deeper down (recursion through allOf) is the same nonterminal.
+        document = ptr.split("#", 1)[0]
         key: tuple[object, ...]
         if id(schema) in self._original or not isinstance(schema, dict):
-            key = (id(schema), ptr)
+            key = (id(schema), document)
         else:
-            key = ("json", json.dumps(schema, sort_keys=True, default=str))
+            key = ("json", json.dumps(schema, sort_keys=True, default=str), document)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
