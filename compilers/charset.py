@@ -116,6 +116,25 @@ def category_set(category: str, ascii_only: bool) -> CharSet:
     return out
 
 
+@cache
+def general_categories() -> dict[str, CharSet]:
+    """Code points of every Unicode general category (two-letter names, ``Cs`` excluded),
+    from Python's ``unicodedata``."""
+    stored = _disk_cache_get("general-categories")
+    if stored is None:
+        runs: dict[str, list[list[int]]] = {}
+        prev, start = None, 0
+        for c in range(MAX_CP + 2):
+            cat = unicodedata.category(chr(c)) if c <= MAX_CP else None
+            if cat != prev:
+                if prev is not None and prev != "Cs":
+                    runs.setdefault(prev, []).append([start, c - 1])
+                prev, start = cat, c
+        stored = runs
+        _disk_cache_put("general-categories", stored)
+    return {cat: tuple((int(lo), int(hi)) for lo, hi in r) for cat, r in stored.items()}
+
+
 def _disk_cache_key(key: str) -> str:
     return (f"{key}-py{sys.version_info[0]}.{sys.version_info[1]}"
             f"-unicode{unicodedata.unidata_version}")

@@ -47,6 +47,13 @@ SCHEMAS = [
     {"type": "number", "multipleOf": 0.01},
     {"type": "number", "multipleOf": 0.5 * 0.2, "minimum": -2, "maximum": 2},
     {"type": "number", "maximum": -1},
+    {"type": "number", "minimum": 1.5},
+    {"type": "number", "exclusiveMinimum": 1.5, "maximum": 99.95},
+    {"type": "number", "minimum": -2.25, "exclusiveMaximum": 0.05},
+    {"type": "number", "exclusiveMinimum": -0.5, "exclusiveMaximum": 0},
+    {"type": "number", "minimum": 0.105, "maximum": 0.5, "multipleOf": 0.01},
+    {"type": "number", "minimum": 1.25, "maximum": 1.75},
+    {"type": "number", "exclusiveMaximum": -2.5},
     {"type": "number"},
 ]
 
@@ -54,7 +61,10 @@ SCHEMAS = [
 def number_texts(rng: random.Random) -> list[str]:
     out = ["0", "-0", "1", "-1", "0.5", "1.0", "100", "100.0", "100.01", "99.99", "-5",
            "-5.0", "-4.99", "5", "4.999", "0.001", "0.01", "0.10", "0.105", "1e2", "-0.0",
-           "2.00", "1.5", "-1.25", "0.0", "1E-2"]
+           "2.00", "1.5", "-1.25", "0.0", "1E-2", "1.49", "1.50", "1.51", "1.5001", "99.95",
+           "99.950", "99.951", "-2.25", "-2.250", "-2.2501", "-2.2499", "0.05", "0.049",
+           "-0.5", "-0.49", "-0.50", "-0.51", "-0.0001", "0.11", "0.1", "1.25", "1.75",
+           "1.751", "1.2499", "-2.5", "-2.51", "-2.49", "1.1", "2", "1"]
     for _ in range(400):
         whole = rng.randint(-120, 120)
         frac = rng.choice(["", "." + str(rng.randint(0, 999)).zfill(rng.randint(1, 3)),

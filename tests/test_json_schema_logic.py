@@ -35,7 +35,8 @@ POOL: list[Any] = [
     ["a", "a"], ["a", 1, 1], [1, "a", 1, 1], [2.5, "a"], {"country": "US"},
     {"country": "US", "postal": "20500"}, {"country": "CA", "postal": "K1M 1M4"},
     {"country": "CA", "postal": "20500"}, {"country": "US", "postal": "K1M 1M4"},
-    *_objects(),
+    {"aa": 1}, {"ab": 1}, {"ba": 1}, {"aa": "x"}, {"ab": "x"}, {"b": "x"}, {"ab": 1.5},
+    {"a": 2}, {"a": 200}, *_objects(),
 ]
 
 ANY = {"property_order": "any"}
@@ -99,6 +100,22 @@ EXACT: list[tuple[Any, dict[str, Any]]] = [
      ANY),
     ({"dependentSchemas": {"a": {"properties": {"b": {}}}}, "properties": {"a": {}},
       "unevaluatedProperties": False}, ANY),
+    ({"patternProperties": {"^a": {"type": "integer"}, "b$": {"minimum": 2}},
+      "additionalProperties": False}, ANY),
+    ({"patternProperties": {"a": {"type": "integer"}, "b": {"type": "integer"},
+                            "^a": {"maximum": 100}}}, ANY),
+    ({"properties": {"a": {}}, "patternProperties": {"a": {"type": "integer"},
+                                                     ".": {"minimum": 2}}}, ANY),
+    ({"prefixItems": [{"type": "integer"}], "unevaluatedItems": False}, {}),
+    ({"allOf": [{"prefixItems": [{"type": "integer"}]}], "unevaluatedItems": {"type": "string"}},
+     {}),
+    ({"items": {"type": "integer"}, "unevaluatedItems": False}, {}),
+    ({"anyOf": [{"prefixItems": [True, True]}, {"prefixItems": [{"const": "a"}]}],
+      "unevaluatedItems": False}, {}),
+    ({"$schema": "https://json-schema.org/draft/2019-09/schema", "items": [{"type": "integer"}],
+      "unevaluatedItems": False}, {}),
+    ({"if": {"prefixItems": [{"const": 1}]}, "then": {"prefixItems": [True, True]},
+      "unevaluatedItems": False}, {}),
 ]
 
 # Sound but narrower: every accepted document is valid, some valid ones are refused.
@@ -231,3 +248,22 @@ def test_remote_ref_resolves_in_its_own_document(resolver: Any) -> None:
                         ('{"id": 1, "x": 2}', False)]:
         assert accepts_text(g, text) == valid, text
         assert accepts_text(compile_schema(registry_schema, resolver=resolver), text) == valid
+
+
+@pytest.mark.parametrize(("pattern", "accepted", "refused"), [
+    ("^\\p{Lu}\\p{Ll}+$", ['"Ab"', '"Éé"', '"Ωω"'], ['"ab"', '"A1"']),
+    ("^[\\p{L}\\d]+$", ['"a1"', '"日本"'], ['"a-"', '""']),
+    ("^\\P{L}+$", ['"12"', '"-"'], ['"a"', '"1a"']),
+    ("^\\p{General_Category=Decimal_Number}$", ['"7"', '"٣"'], ['"x"']),
+])
+def test_unicode_property_escapes(pattern: str, accepted: list[str], refused: list[str]) -> None:
+    g = compile_schema({"type": "string", "pattern": pattern})
+    for text in accepted:
+        assert accepts_text(g, text), text
+    for text in refused:
+        assert not accepts_text(g, text), text
+
+
+def test_unicode_scripts_are_refused() -> None:
+    with pytest.raises(ge.UnsupportedFeatureError, match="general categories"):
+        compile_schema({"type": "string", "pattern": "\\p{Script=Greek}"})

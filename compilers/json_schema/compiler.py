@@ -68,6 +68,8 @@ from compilers.regex import compile_regex_nfa
 __all__ = ["JsonSchemaOptions", "Resolver", "compile_json_schema_ir"]
 
 Resolver = Mapping[str, Any] | Callable[[str], Any]
+ONEOF_OVERLAP = "oneOf whose branches overlap"
+MAX_PATTERN_REGIONS = 64  # key terminals one object's overlapping patterns may need
 
 
 
@@ -675,7 +677,7 @@ class _Compiler:
         options = schema[kw]
         if not isinstance(options, list) or not options:
             raise SchemaError(f"'{kw}' must be a non-empty array", pointer=f"{ptr}/{kw}")
-        rest = {k: v for k, v in schema.items() if k not in (kw, LIFTED)}
+        rest = {k: v for k, v in schema.items() if k != kw and k not in LIFTED}
         for i, b in enumerate(options):
             if not is_schema(b):
                 raise SchemaError(f"{kw} items must be schemas", pointer=f"{ptr}/{kw}/{i}")
@@ -687,16 +689,17 @@ class _Compiler:
                 # Branch i and none of the others: the branches become disjoint.
                 parts += [{"__negate": o} for j, o in enumerate(options) if j != i]
             combined = {"allOf": parts} if len(parts) > 1 else b
-            if LIFTED in schema:  # it sees the branch's properties too
-                combined = {"allOf": parts, LIFTED: schema[LIFTED]}
+            lifted = {k: schema[k] for k in LIFTED if k in schema}
+            if lifted:  # they see the branch's properties and items too
+                combined = {"allOf": parts, **lifted}
             try:
                 self.rule(nt, self.value(combined, sub_ptr))
             except UnsupportedFeatureError as e:
-                if not exclusive:
+                if not exclusive or e.feature.startswith(ONEOF_OVERLAP):
                     raise
                 raise UnsupportedFeatureError(
-                    "oneOf whose branches overlap, where one branch cannot be negated "
-                    f"exactly ({e.feature}, at {e.location})", location=f"{ptr}/oneOf") from None
+                    f"{ONEOF_OVERLAP}, where one branch cannot be negated exactly "
+                    f"({e.feature}, at {e.location})", location=f"{ptr}/oneOf") from None
 
     def pairwise_disjoint(self, options: list[Any], ptr: str) -> bool:
         """True when no JSON value can satisfy two branches (decided on types, consts,
@@ -912,15 +915,6 @@ class _Compiler:
         names_dfa = self.property_names_dfa(names_schema, f"{ptr}/propertyNames")
         pattern_dfas = [self.regex_dfa(rx, f"{ptr}/patternProperties", json_string=True)
                         for _, rx in pat_regexes]
-        for i in range(len(pattern_dfas)):
-            for j in range(i + 1, len(pattern_dfas)):
-                both = intersect_dfas(pattern_dfas[i], pattern_dfas[j])
-                if declared_dfa is not None:
-                    both = subtract_dfas(both, declared_dfa)
-                if not both.is_empty:
-                    raise UnsupportedFeatureError(
-                        "patternProperties whose patterns overlap on undeclared names",
-                        location=f"{ptr}/patternProperties")
 
         def restrict(d: ByteDFA) -> ByteDFA:
             if declared_dfa is not None:
@@ -929,14 +923,16 @@ class _Compiler:
                 d = intersect_dfas(d, names_dfa, max_states=self.limits.max_dfa_states)
             return d
 
-        for (p, _), pd in zip(pat_regexes, pattern_dfas, strict=True):
-            key_dfa = restrict(pd)
-            if key_dfa.is_empty:
-                continue
-            key = self.term(("pkey", ptr, p), "PKEY", f"key matching {p}",
-                            _constant(key_dfa))
-            extras.append((key, self.value(pattern_props[p],
-                                           f"{ptr}/patternProperties/{_escape_ptr(p)}")))
+        # Undeclared keys matching patterns: one key terminal per region of the patterns'
+        # Venn diagram, its value valid against every pattern of the region.
+        for region, which in self.pattern_regions([restrict(d) for d in pattern_dfas], ptr):
+            names = [pat_regexes[i][0] for i in which]
+            key = self.term(("pkey", ptr, tuple(which)), "PKEY",
+                            "key matching " + " and ".join(names), _constant(region))
+            subs = [pattern_props[n] for n in names]
+            sub_ptr = f"{ptr}/patternProperties/{_escape_ptr(names[0])}"
+            extras.append((key, self.value(subs[0] if len(subs) == 1 else {"allOf": subs},
+                                           sub_ptr)))
         if additional is not False:
             def build_additional() -> ByteDFA:
                 d = self.regex_dfa("(?s:.)*", ptr, json_string=True)
@@ -1034,6 +1030,34 @@ class _Compiler:
             for key, value_nt in extras:
                 self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(written, x + 1))
         return first
+
+    def pattern_regions(self, dfas: list[ByteDFA],
+                        ptr: str) -> list[tuple[ByteDFA, tuple[int, ...]]]:
+        """The nonempty regions of the Venn diagram of ``dfas``: (region, indices of the
+        automata that contain it), refined one automaton at a time."""
+        limit = self.limits.max_dfa_states
+        regions: list[tuple[ByteDFA, tuple[int, ...]]] = []
+        for i, d in enumerate(dfas):
+            refined: list[tuple[ByteDFA, tuple[int, ...]]] = []
+            alone = d
+            for r, which in regions:
+                both = intersect_dfas(r, d, max_states=limit, where=ptr)
+                if both.is_empty:
+                    refined.append((r, which))
+                    continue
+                refined.append((both, (*which, i)))
+                alone = subtract_dfas(alone, r, max_states=limit, where=ptr)
+                rest = subtract_dfas(r, d, max_states=limit, where=ptr)
+                if not rest.is_empty:
+                    refined.append((rest, which))
+            if not alone.is_empty:
+                refined.append((alone, (i,)))
+            regions = refined
+            if len(regions) > MAX_PATTERN_REGIONS:
+                raise UnsupportedFeatureError(
+                    f"patternProperties whose patterns overlap in more than "
+                    f"{MAX_PATTERN_REGIONS} ways", location=f"{ptr}/patternProperties")
+        return regions
 
     def name_allowed(self, names_schema: Any, name: str, ptr: str) -> bool:
         if names_schema is True:

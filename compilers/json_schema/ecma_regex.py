@@ -11,6 +11,7 @@ translation raises :class:`UnsupportedFeatureError`.
 from __future__ import annotations
 
 from compilers.errors import SchemaError, UnsupportedFeatureError
+from compilers.json_schema.unicode_properties import property_class_body
 
 __all__ = ["ecma_search_to_fullmatch", "ecma_to_python"]
 
@@ -76,8 +77,13 @@ def ecma_to_python(pattern: str, where: str = "#") -> str:
                 out.append(f"\\x{pattern[i : i + 2]}")
                 i += 2
             elif e in "pP":
-                raise UnsupportedFeatureError(
-                    f"Unicode property escape \\{e}{{...}} in a pattern", location=where)
+                end = pattern.find("}", i)
+                if i >= n or pattern[i] != "{" or end < 0:
+                    raise SchemaError(f"bad \\{e}{{...}} escape in pattern {pattern!r}",
+                                      pointer=where)
+                body = property_class_body(pattern[i + 1 : end], e == "P", where)
+                out.append(body if in_class else f"[{body}]")
+                i = end + 1
             elif e.isdigit() and e != "0":
                 raise UnsupportedFeatureError("back-references in a pattern", location=where)
             elif e == "0":

@@ -4,6 +4,9 @@ keyword (properties and items merged position by position)."""
 from __future__ import annotations
 
 import json
+import math
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from compilers.errors import UnsupportedFeatureError
@@ -146,6 +149,8 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
             out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
         elif k == "const":
             return False
+        elif k == "multipleOf" and _is_number(cur) and _is_number(v) and cur > 0 and v > 0:
+            out[k] = _lcm(cur, v)
         elif k in ("propertyNames", "not") and is_schema(cur) and is_schema(v):
             out[k] = {"allOf": [cur, v]} if k != "not" else {"anyOf": [cur, v]}
         elif k in ("pattern", "format"):
@@ -160,3 +165,16 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
             raise UnsupportedFeatureError(f"allOf combining two different {k!r}",
                                           location=f"{ptr}/{k}")
     return out
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _lcm(a: float, b: float) -> float:
+    """Least common multiple of two positive decimals (a multiple of both is a multiple of
+    this): lcm of the numerators over gcd of the denominators, exactly."""
+    fa, fb = Fraction(str(a)), Fraction(str(b))
+    n = math.lcm(fa.numerator, fb.numerator)
+    d = math.gcd(fa.denominator, fb.denominator)
+    return n // d if n % d == 0 else float(Decimal(n) / Decimal(d))

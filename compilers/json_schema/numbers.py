@@ -232,10 +232,8 @@ def number_dfa(schema: dict[str, object], pointer: str, max_states: int) -> Byte
         if frac_digits is None:
             return build_terminal_dfa(NUMBER_RE, False)
         return build_terminal_dfa(INT_RE + rf"(?:\.[0-9]{{1,{frac_digits}}}0*)?", False)
-    for v, name in ((lo, "minimum"), (hi, "maximum")):
-        if v is not None and v != v.to_integral_value():
-            raise UnsupportedFeatureError(f"a non-integer {name} on a number",
-                                          location=f"{pointer}/{name}")
+    if any(v is not None and v != v.to_integral_value() for v in (lo, hi)):
+        return _decimal_bounds_dfa(lo, lo_ex, hi, hi_ex, frac_digits, max_states, pointer)
     ilo = None if lo is None else int(lo)
     ihi = None if hi is None else int(hi)
     if ilo is not None and ihi is not None and (ilo > ihi or (ilo == ihi and (lo_ex or hi_ex))):
@@ -253,3 +251,99 @@ def number_dfa(schema: dict[str, object], pointer: str, max_states: int) -> Byte
         y_hi = None if ilo is None else -ilo
         parts.append("-(?:" + _unsigned_between(y_lo, y_hi, y_lo_ex, lo_ex, frac_digits) + ")")
     return build_terminal_dfa("|".join(f"(?:{x})" for x in parts), False)
+
+
+# -- non-integer bounds: one automaton per bound, intersected ------------------------------
+_UNSIGNED = r"(?:0|[1-9][0-9]*)"
+_DIGITS_AFTER = {True: "[0-9]*[1-9][0-9]*", False: "[0-9]*"}
+
+
+def _split(v: Decimal) -> tuple[int, str]:
+    """Integer part and fraction digits (no trailing zeros) of ``v >= 0``."""
+    integer = int(v)
+    frac = format(v - integer, "f").partition(".")[2].rstrip("0")
+    return integer, frac
+
+
+def _frac_at_least(d: str, strict: bool, allow_empty: bool) -> str:
+    """Digit strings ``t`` (empty only if ``allow_empty``) with ``0.t >= 0.d`` (``>``)."""
+    if not d:
+        if strict:
+            return _DIGITS_AFTER[True]
+        return _DIGITS_AFTER[False] if allow_empty else "[0-9]+"
+    first = int(d[0])
+    parts = [f"{d[0]}(?:{_frac_at_least(d[1:], strict, True)})"]
+    if first < 9:
+        parts.append(f"[{first + 1}-9][0-9]*")
+    return "|".join(f"(?:{x})" for x in parts)
+
+
+def _frac_at_most(d: str, strict: bool, allow_empty: bool) -> str:
+    """Digit strings ``t`` (empty only if ``allow_empty``) with ``0.t <= 0.d`` (``<``)."""
+    if not d:
+        return "(?!)" if strict else ("0*" if allow_empty else "0+")
+    first = int(d[0])
+    parts = [f"{d[0]}(?:{_frac_at_most(d[1:], strict, True)})"]
+    if first > 0:
+        parts.append(f"[0-{first - 1}][0-9]*")
+    if allow_empty:
+        parts.append("")  # 0 < 0.d: d has a nonzero digit
+    return "|".join(f"(?:{x})" for x in parts)
+
+
+def _unsigned_at_least(v: Decimal, strict: bool) -> str:
+    """Unsigned decimals (``I`` or ``I.F``) ``>= v`` (``> v``), ``v >= 0``."""
+    integer, frac = _split(v)
+    above = rf"(?:{_nonneg_range(integer + 1, None)})(?:\.[0-9]+)?"
+    equal = rf"{integer}(?:\.(?:{_frac_at_least(frac, strict, False)}))"
+    if not frac and not strict:
+        equal += "?"
+    return f"{above}|{equal}"
+
+
+def _unsigned_at_most(v: Decimal, strict: bool) -> str:
+    """Unsigned decimals ``<= v`` (``< v``), ``v >= 0``."""
+    integer, frac = _split(v)
+    parts = []
+    if integer >= 1:
+        parts.append(rf"(?:{_nonneg_range(0, integer - 1)})(?:\.[0-9]+)?")
+    if frac:
+        parts.append(rf"{integer}(?:\.(?:{_frac_at_most(frac, strict, False)}))?")
+    elif not strict:
+        parts.append(rf"{integer}(?:\.0+)?")
+    return "|".join(f"(?:{x})" for x in parts) or "(?!)"
+
+
+def _at_least(v: Decimal, strict: bool) -> str:
+    """JSON numbers (no exponent) ``>= v`` (``> v``)."""
+    if v >= 0:
+        out = _unsigned_at_least(v, strict)
+        return out + (r"|-0(?:\.0+)?" if v == 0 and not strict else "")
+    return rf"{_UNSIGNED}(?:\.[0-9]+)?|-(?:{_unsigned_at_most(-v, strict)})"
+
+
+def _at_most(v: Decimal, strict: bool) -> str:
+    """JSON numbers (no exponent) ``<= v`` (``< v``)."""
+    if v < 0:
+        return f"-(?:{_unsigned_at_least(-v, strict)})"
+    negatives = (f"-(?:{_unsigned_at_least(Decimal(0), True)})" if v == 0 and strict
+                 else rf"-{_UNSIGNED}(?:\.[0-9]+)?")
+    return f"{negatives}|{_unsigned_at_most(v, strict)}"
+
+
+def _decimal_bounds_dfa(lo: Decimal | None, lo_ex: bool, hi: Decimal | None, hi_ex: bool,
+                        frac_digits: int | None, max_states: int, pointer: str) -> ByteDFA:
+    """Numbers between decimal bounds: one automaton per bound (and one for ``multipleOf``
+    a power of ten), intersected."""
+    regexes = [rf"-?{_UNSIGNED}(?:\.[0-9]+)?"]
+    if lo is not None:
+        regexes.append(_at_least(lo, lo_ex))
+    if hi is not None:
+        regexes.append(_at_most(hi, hi_ex))
+    if frac_digits is not None:
+        regexes.append(INT_RE + rf"(?:\.[0-9]{{1,{frac_digits}}}0*)?")
+    dfa = build_terminal_dfa(regexes[0], False)
+    for rx in regexes[1:]:
+        dfa = intersect_dfas(dfa, build_terminal_dfa(rx, False), max_states=max_states,
+                             where=pointer)
+    return dfa
