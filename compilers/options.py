@@ -48,7 +48,8 @@ class Limits:
         80 MB of int32 offsets).
     max_nesting_depth : int
         Nesting of a JSON Schema: arrays and objects inside one another in the document,
-        and schemas compiled inside one another through ``$ref`` (default 200).
+        and schemas compiled inside one another through ``$ref``; also groups nested in a
+        user's regex (``compile_regex``, a schema's ``pattern``) (default 200).
     max_schema_nodes : int
         JSON values (objects, arrays, strings, numbers...) in one schema document
         (default 250,000).

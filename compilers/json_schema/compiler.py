@@ -151,14 +151,7 @@ class _Compiler:
         self._ref_depth = 0
         self._depth = 0
         self._original: set[int] = set()
-        stack = [root]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, dict):
-                self._original.add(id(node))
-                stack.extend(node.values())
-            elif isinstance(node, list):
-                stack.extend(node)
+        self._remember_nodes(root)
         self._n = 0
         self.notes: list[str] = []
         declared = root.get("$schema", "") if isinstance(root, dict) else ""
@@ -307,15 +300,19 @@ class _Compiler:
         self._registry = self._registry.with_resource(
             uri, referencing.Resource.from_contents(
                 doc, default_specification=referencing.jsonschema.DRAFT202012))
-        stack = [doc]
-        while stack:  # its nodes are keyed by identity, like the root's
+        self._remember_nodes(doc)  # its nodes are keyed by identity, like the root's
+        return doc
+
+    def _remember_nodes(self, document: Any) -> None:
+        """Record every object node of ``document`` as the user's (memo keyed by identity)."""
+        stack = [document]
+        while stack:
             node = stack.pop()
             if isinstance(node, dict):
                 self._original.add(id(node))
                 stack.extend(node.values())
             elif isinstance(node, list):
                 stack.extend(node)
-        return doc
 
     def _find_anchor(self, node: Any, name: str) -> Any:
         if isinstance(node, dict):
@@ -362,13 +359,16 @@ class _Compiler:
                 return self.value(target, tptr)
             finally:
                 self._ref_depth -= 1
-        # Nodes of the user's document are keyed by identity; schemas built here (merged
+        # Nodes of the user's documents are keyed by identity; schemas built here (merged
         # allOf branches) by their canonical JSON, so that recursion through them ends.
+        # Both within their document (references resolve there), not by pointer: a node
+        # met again deeper down (recursion through allOf) is the same nonterminal.
+        document = ptr.split("#", 1)[0]
         key: tuple[object, ...]
         if id(schema) in self._original or not isinstance(schema, dict):
-            key = (id(schema), ptr)
+            key = (id(schema), document)
         else:
-            key = ("json", json.dumps(schema, sort_keys=True, default=str))
+            key = ("json", json.dumps(schema, sort_keys=True, default=str), document)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
