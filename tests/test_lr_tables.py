@@ -53,7 +53,7 @@ def test_indexed_analyser_matches_lark(name: str, monkeypatch: pytest.MonkeyPatc
         grammar = compile_lark(ALL[name])
     else:
         grammar = compile_json_schema_ir(SCHEMAS[int(name[-1])])
-    ours = lr_tables._build_parse_table(grammar)
+    ours = lr_tables._build_parse_table(grammar, 20_000_000)
     monkeypatch.setattr(lr_tables, "_Analyzer", lr_tables.LALR_Analyzer)
-    lark = lr_tables._build_parse_table(grammar)
+    lark = lr_tables._build_parse_table(grammar, 20_000_000)
     assert _canonical(ours) == _canonical(lark)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import grammar_engine as ge
-from compilers import budget
+from compilers import budget, lr_tables
 from compilers.automata import build_terminal_dfa
 from grammar_engine import LimitExceededError, Limits
 from tests.reliability.helpers import BYTES_VOCAB, FakeClock, mask_of
@@ -93,6 +93,8 @@ def test_compile_budget_stops_lr_tables(fake_clock: FakeClock,
     with monkeypatch.context() as patch:  # warm the terminal automata on a stopped clock
         patch.setattr(budget, "_clock", lambda: 0.0)
         ge.compile_grammar(text, BYTES_VOCAB, cache=False)
+    monkeypatch.setattr(lr_tables, "_shape_cache", type(lr_tables._shape_cache)())
+    monkeypatch.setattr(lr_tables, "_shape_bytes", [0])  # the tables must be built again
     # Clock readings: 1 at the start (deadline 7.5), 2-6 for the five terminals, 7 before
     # the LR(0) states, 8 before the look-aheads: past the deadline.
     with pytest.raises(LimitExceededError) as info:
@@ -125,7 +127,7 @@ def test_budgets_do_not_leak_between_calls(fake_clock: FakeClock) -> None:
 
 def test_mask_budget_stops_and_the_grammar_stays_consistent(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    limits = Limits(mask_time_budget=2)
+    limits = Limits(mask_time_budget=0.5)  # the first check after the start is late
     g = ge.compile_grammar(JSONISH, BYTES_VOCAB, cache=False, limits=limits)
     m = ge.Matcher(g)
     assert m.consume_string('{"a')  # inside a key: '":' crosses into the next lexemes
@@ -134,9 +136,9 @@ def test_mask_budget_stops_and_the_grammar_stays_consistent(
     with pytest.raises(LimitExceededError) as info:
         m.next_token_bitmask()
     e = info.value
-    assert e.limit == "mask_time_budget" and e.value == 2
+    assert e.limit == "mask_time_budget" and e.value == 0.5
     assert e.where == "mask computation" or e.where.startswith("contextual lexer")
-    assert clock.reads == 4  # the start, then checks until one is past the deadline
+    assert clock.reads == 2  # the start, then the first check
     # With time again, the same shared grammar gives the exact mask (nothing half-built
     # was kept), equal to a fresh compilation's.
     monkeypatch.setattr(budget, "_clock", lambda: 0.0)
@@ -157,7 +159,9 @@ def test_lexer_state_limit_at_run_time_keeps_the_lexer_consistent() -> None:
             m.consume_string('{"ab":[12,"x"],"c":{"d":true}}')
             m.next_token_bitmask()
         except LimitExceededError as e:
-            assert e.limit == "max_lexer_states" and e.value == 25 and e.observed == 26
+            # The lexer grows in one kernel call, so it may pass the limit by a few states
+            # before the check sees it; what it built then is dropped.
+            assert e.limit == "max_lexer_states" and e.value == 25 and 25 < e.observed < 40
             failures += 1
     assert failures == 2
     assert g.lexer.n_states <= 25
