@@ -20,8 +20,11 @@ outlines-core side by side, on ``../shared/data/jsonschemabench`` (and ``maskben
 
 Engines, configured as PROTOCOLS.md says (EOS: ``eos_token`` of ``tokenizer_config.json``):
 
-* ours: ``compile_json_schema(schema, vocab, cache=False)`` + ``Matcher``; a
-  ``GrammarEngineError`` is a compile error, any other exception a crash (a bug of ours);
+* ours: ``compile_json_schema(schema, vocab, cache=False, limits=...)`` + ``Matcher``; a
+  ``GrammarEngineError`` is a compile error, any other exception a crash (a bug of ours).
+  The engine's own budgets sit inside the harness's: ``compile_time_budget`` is 60% of
+  ``--compile-budget`` and ``mask_time_budget`` 30%, so a schema too slow to compile ends as
+  the engine's ``LimitExceededError`` (a compile error), the way a server would configure it;
 * llguidance: ``LLMatcher.grammar_from_json_schema(schema, defaults={"whitespace_flexible":
   True})``, ``LLMatcher(llguidance.hf.from_tokenizer(hf_tok), grammar, log_level=0)`` (an
   exception or ``is_error()`` is a compile error), a ``deep_copy()`` of it per instance;
@@ -199,15 +202,17 @@ class Engine:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def _engine_ours(folder: Path, hf_tok: Any) -> Engine:
+def _engine_ours(folder: Path, hf_tok: Any, compile_budget: float = 30.0) -> Engine:
     import grammar_engine as ge
 
     vocab = ge.Vocabulary.from_tokenizer_json(folder)
     bm = ge.allocate_token_bitmask(1, vocab.size)
+    limits = ge.Limits(compile_time_budget=0.6 * compile_budget,
+                       mask_time_budget=0.3 * compile_budget)
 
     def compile_schema(schema: Any) -> Any:
         try:
-            return ge.compile_json_schema(schema, vocab, cache=False)
+            return ge.compile_json_schema(schema, vocab, cache=False, limits=limits)
         except ge.GrammarEngineError as e:
             raise CompileRejected(f"{type(e).__name__}: {e}") from e
 
@@ -473,7 +478,10 @@ def worker(args: argparse.Namespace) -> None:
         hf_tok = load_hf_tokenizer(folder)
         hf_load_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        eng = MAKERS[args.engine](folder, hf_tok)
+        if args.engine == "ours":
+            eng = _engine_ours(folder, hf_tok, args.compile_budget)
+        else:
+            eng = MAKERS[args.engine](folder, hf_tok)
         prep_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         warm = eng.new_matcher(eng.compile(WARMUP_SCHEMA))  # JIT, lazy init: not charged
@@ -749,7 +757,8 @@ def print_report(runs: dict[str, EngineRun], env: dict[str, Any], command: str,
           + ", ".join(env["jsonschema_formats"]) + " (others need optional packages)  ")
     print(f"Budgets: compile + first mask {env['budgets'][0]:g} s, instances "
           f"{env['budgets'][1]:g} s per schema (the parent kills a child "
-          f"{WATCHDOG_GRACE_S:g} s past a budget)  ")
+          f"{WATCHDOG_GRACE_S:g} s past a budget); ours' own Limits: compile_time_budget "
+          f"{0.6 * env['budgets'][0]:g} s, mask_time_budget {0.3 * env['budgets'][0]:g} s  ")
     subsets = Counter(r["id"].split("---")[0] for r in rows)
     print(f"Schemas: {len(rows)} with tests ("
           + ", ".join(f"{k} {v}" for k, v in subsets.items())
