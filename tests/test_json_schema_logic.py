@@ -1,5 +1,5 @@
 """JSON Schema logic keywords: not, if/then/else, overlapping oneOf, dependencies, contains,
-min/maxProperties, property order "any", lenient mode.
+min/maxProperties, uniqueItems, property order "any", lenient mode.
 
 Each schema is checked against ``jsonschema`` on a pool of documents (canonical
 ``json.dumps`` spellings): the engine accepts exactly the valid ones. Documents sampled
@@ -36,7 +36,8 @@ POOL: list[Any] = [
     {"country": "US", "postal": "20500"}, {"country": "CA", "postal": "K1M 1M4"},
     {"country": "CA", "postal": "20500"}, {"country": "US", "postal": "K1M 1M4"},
     {"aa": 1}, {"ab": 1}, {"ba": 1}, {"aa": "x"}, {"ab": "x"}, {"b": "x"}, {"ab": 1.5},
-    {"a": 2}, {"a": 200}, *_objects(),
+    {"a": 2}, {"a": 200}, [True, False], [True, True], [False], [2, 1, 3], [3, 2],
+    [None, True], [{"a": 1}, {"a": 1}], *_objects(),
 ]
 
 ANY = {"property_order": "any"}
@@ -118,6 +119,24 @@ EXACT: list[tuple[Any, dict[str, Any]]] = [
       "unevaluatedItems": False}, {}),
 ]
 
+# uniqueItems over finite item values: the set written so far is in the grammar's states.
+EXACT += [
+    ({"items": {"enum": [1, 2, "a", None]}, "uniqueItems": True}, {}),
+    ({"items": {"type": ["boolean", "null"]}, "uniqueItems": True, "minItems": 1}, {}),
+    ({"prefixItems": [{"enum": [1, 2]}, {"enum": [1, "a"]}], "items": False,
+      "uniqueItems": True}, {}),
+    ({"items": {"type": "integer", "minimum": 1, "maximum": 3}, "uniqueItems": True,
+      "contains": {"const": 2}, "maxContains": 1}, {}),
+    ({"items": {"type": "integer", "exclusiveMinimum": 0, "maximum": 3, "not": {"const": 2}},
+      "uniqueItems": True}, {}),
+    ({"items": {"anyOf": [{"const": 1}, {"const": 1.0}, {"type": "boolean"}]},
+      "uniqueItems": True}, {}),
+    ({"maxItems": 1, "uniqueItems": True}, {}),
+    ({"allOf": [{"uniqueItems": True}, {"items": {"enum": ["a", "b", {"a": 1}]}}]}, {}),
+    ({"items": {"$ref": "#/$defs/e"}, "uniqueItems": True, "$defs": {"e": {"enum": ["a", 1]}}},
+     {}),
+]
+
 # Sound but narrower: every accepted document is valid, some valid ones are refused.
 NARROWER: list[tuple[Any, dict[str, Any], str]] = [
     # A document matching both branches: the spec unites their evaluated names.
@@ -152,6 +171,27 @@ def test_narrower_is_sound_on_pool(schema: Any, options: dict[str, Any], refused
     assert accepted, "nothing accepted"
     invalid = [t for t in accepted if not is_valid(schema, t)]
     assert not invalid, invalid
+
+
+def test_unique_items_compare_values_as_json_schema_does() -> None:
+    schema = {"items": {"enum": [1, 1.0, True, {"a": 1, "b": 2}, {"b": 2, "a": 1}]},
+              "uniqueItems": True}
+    g = compile_schema(schema)
+    assert accepts_text(g, '[1, true, {"a": 1, "b": 2}]')
+    for text in ("[1, 1]", "[true, true]", '[{"a": 1, "b": 2}, {"b": 2, "a": 1}]', "[1, 1.0]"):
+        assert not accepts_text(g, text), text
+
+
+@pytest.mark.parametrize(("items", "message"), [
+    ({"type": "string"}, "not a small finite set"),
+    ({"type": "integer", "minimum": 0, "maximum": 64}, "not a small finite set"),
+    ({"enum": list(range(65))}, "more than 64 values"),
+    ({"enum": list(range(20))}, "more than 1024 sets"),
+])
+def test_unique_items_beyond_finite_values_are_refused(items: Any, message: str) -> None:
+    with pytest.raises(ge.UnsupportedFeatureError, match=message) as info:
+        compile_schema({"properties": {"a": {"items": items, "uniqueItems": True}}})
+    assert info.value.location == "#/properties/a/uniqueItems"
 
 
 def test_sampled_documents_validate() -> None:

@@ -62,6 +62,12 @@ from compilers.json_schema.numbers import integer_dfa, number_dfa
 from compilers.json_schema.relax import MAX_RELAXATIONS, relax
 from compilers.json_schema.safe_regex import linear_time_validator, safe_fullmatch
 from compilers.json_schema.unevaluated import LIFTED, apply_unevaluated, evaluated_of, lift
+from compilers.json_schema.unique_items import (
+    MAX_UNIQUE_STATES,
+    MAX_UNIQUE_VALUES,
+    finite_candidates,
+    value_key,
+)
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
@@ -476,8 +482,6 @@ class _Compiler:
                 if k in ("unevaluatedProperties", "unevaluatedItems") and schema[k] is True:
                     continue
                 raise UnsupportedFeatureError(k, location=f"{ptr}/{k}")
-        if schema.get("uniqueItems") is True and "array" in types:
-            raise UnsupportedFeatureError("uniqueItems", location=f"{ptr}/uniqueItems")
         return types
 
     def typed_value(self, t: str, schema: dict[str, Any], ptr: str) -> str:
@@ -817,6 +821,8 @@ class _Compiler:
         count = _ContainsCount.of(schema, ptr)
         if count.impossible:
             return self.new_nt("empty")
+        if schema.get("uniqueItems") is True and (hi is None or hi >= 2):
+            return self.unique_array(schema, ptr, len(prefix), lo, hi, item_schema, count)
 
         # State (k, c): k items written (past the unrolled part the last k loops), c of
         # them matching ``contains`` (saturating where no maximum applies).
@@ -847,6 +853,83 @@ class _Compiler:
                     self.rule(st, self.punct(","), item, nxt)
         start = self.new_nt("array")
         self.rule(start, self.punct("["), states[(0, 0)])
+        return start
+
+    def unique_array(self, schema: dict[str, Any], ptr: str, n_prefix: int, lo: int,
+                     hi: int | None, item_schema: Callable[[int], tuple[Any, str]],
+                     count: _ContainsCount) -> str:
+        """An array with ``uniqueItems`` whose items take finitely many values: state (set
+        of values written, contains count); each item is one of the values not written."""
+        where = f"{ptr}/uniqueItems"
+        universe: dict[Any, int] = {}  # value key -> index
+        values: list[Any] = []
+
+        def options(sch: Any, sp: str) -> list[int]:
+            found = finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0])
+            if found is None:
+                raise UnsupportedFeatureError(
+                    "uniqueItems on items whose values are not a small finite set (strings, "
+                    "numbers, objects: a value check at run time is not implemented; enum, "
+                    "const, boolean, null and integer ranges of up to "
+                    f"{MAX_UNIQUE_VALUES} values are supported)", location=where)
+            validator = self.sub_validator(plain(sch)) if isinstance(sch, dict) else None
+            out: list[int] = []
+            for v in found:
+                if validator is None or not self.valid(validator, v, sp):
+                    continue
+                j = universe.setdefault(value_key(v), len(values))
+                if j == len(values):
+                    values.append(v)
+                    if len(values) > MAX_UNIQUE_VALUES:
+                        raise UnsupportedFeatureError(
+                            f"uniqueItems on items with more than {MAX_UNIQUE_VALUES} "
+                            "values", location=where)
+                if j not in out:
+                    out.append(j)
+            return out
+
+        reachable = n_prefix if hi is None else min(hi, n_prefix)
+        per_position = [options(*item_schema(i)) for i in range(reachable)]
+        tail = options(*item_schema(n_prefix)) if hi is None or hi > n_prefix else []
+        literals = [self.literal_value(v, ptr) for v in values]
+        counted = [count.active and self.valid(self.sub_validator(plain(count.schema)), v,
+                                               f"{ptr}/contains") for v in values]
+        states: dict[tuple[frozenset[int], int], str] = {}
+        pending: list[tuple[frozenset[int], int]] = []
+
+        def state(used: frozenset[int], c: int) -> str:
+            if (used, c) not in states:
+                if len(states) >= MAX_UNIQUE_STATES:
+                    raise UnsupportedFeatureError(
+                        f"uniqueItems over {len(values)} values: more than "
+                        f"{MAX_UNIQUE_STATES} sets of values written", location=where)
+                states[(used, c)] = self.new_nt(f"uniq{len(states)}")
+                pending.append((used, c))
+            return states[(used, c)]
+
+        state(frozenset(), 0)
+        while pending:
+            used, c = pending.pop()
+            st, k = states[(used, c)], len(used)
+            if k >= lo and count.satisfied(c):
+                self.rule(st, self.punct("]"))
+            if hi is not None and k >= hi:
+                continue
+            for j in per_position[k] if k < len(per_position) else tail:
+                if j in used:
+                    continue
+                c2 = c
+                if count.active and not count.settled(c) and counted[j]:
+                    if count.maximum is not None and c >= count.maximum:
+                        continue
+                    c2 = count.next(c)
+                nxt = state(used | {j}, c2)
+                if k == 0:
+                    self.rule(st, literals[j], nxt)
+                else:
+                    self.rule(st, self.punct(","), literals[j], nxt)
+        start = self.new_nt("array")
+        self.rule(start, self.punct("["), states[(frozenset(), 0)])
         return start
 
     def counted_items(self, item: Any, ptr: str, count: _ContainsCount, c: int,

@@ -149,6 +149,8 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
             out[k] = [x for x in cur if json.dumps(x, sort_keys=True) in keep]
         elif k == "const":
             return False
+        elif k == "uniqueItems" and isinstance(cur, bool) and isinstance(v, bool):
+            out[k] = cur or v
         elif k == "multipleOf" and _is_number(cur) and _is_number(v) and cur > 0 and v > 0:
             out[k] = _lcm(cur, v)
         elif k in ("propertyNames", "not") and is_schema(cur) and is_schema(v):
