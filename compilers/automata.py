@@ -21,7 +21,13 @@ from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
 from compilers.memo import byte_bounded_cache
 from compilers.regex import NFA, compile_regex_nfa
-from native.dfa_kernels import byte_class_of, byte_classes, coreachable, moore_classes
+from native.dfa_kernels import (
+    byte_class_of,
+    byte_classes,
+    canonical_runs,
+    coreachable,
+    moore_classes,
+)
 
 __all__ = [
     "DEAD",
@@ -84,26 +90,15 @@ class ByteDFA:
     def is_empty(self) -> bool:
         return self.n_states == 0
 
+    @cached_property
     def signature(self) -> bytes:
         """Digest of the language: equal for two minimal DFAs of the same language (states
         renumbered in breadth-first order from the start)."""
-        import hashlib
-
         if self.n_states == 0:
             return b"empty"
-        order = {0: 0}
-        queue = [0]
-        for s in queue:
-            for t in self.trans[s].tolist():
-                if t >= 0 and t not in order:
-                    order[t] = len(order)
-                    queue.append(t)
-        perm = np.array(queue, dtype=np.int64)
-        relabel = np.full(self.n_states + 1, -1, dtype=np.int64)
-        relabel[perm] = np.arange(len(perm))
-        trans = relabel[self.trans[perm]]  # -1 (dead) maps through relabel[-1] == -1
-        h = hashlib.blake2b(trans.astype(np.int32).tobytes(), digest_size=16)
-        h.update(self.accept[perm].tobytes())
+        code = canonical_runs(np.ascontiguousarray(self.trans, dtype=np.int32),
+                              np.ascontiguousarray(self.accept, dtype=np.bool_))
+        h = hashlib.blake2b(code.tobytes(), digest_size=16)
         return h.digest()
 
     def run(self, data: bytes, state: int = 0) -> int:

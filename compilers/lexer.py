@@ -111,6 +111,9 @@ class ContextualLexer:
         class_of = (joint_classes(np.stack(parts)) if parts
                     else np.zeros(256, dtype=np.int32))
         self._class_of = class_of
+        # Bytes where the class changes: rows are constant between them.
+        self._class_starts = np.flatnonzero(
+            np.concatenate(([True], class_of[1:] != class_of[:-1]))).astype(np.int32)
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
         self._term_keys: list[bytes] | None = None  # built with the first signature
@@ -163,27 +166,27 @@ class ContextualLexer:
             if hit is None:
                 trans, top = self.arrays
                 h1, h2, labels, m = canonical_hash(trans, top, np.int32(state),
-                                                   _CANON_STATES)
+                                                   _CANON_STATES, self._class_starts)
                 if m >= 0:
                     key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
-                    hit = (key, tuple(self._label_ref(t, terms) for t in labels.tolist()))
+                    hit = (key, tuple(self.label_ref(t, terms) for t in labels.tolist()))
                 else:
                     hit = (content, tuple(range(len(terms))))
                 if len(_canonical_of) >= _CANON_MEMO:
                     _canonical_of.clear()
                 _canonical_of[content] = hit
-            sig = (hit[0], tuple(self._label_of(ref, terms) for ref in hit[1]))
+            sig = (hit[0], tuple(self.label_of(ref, terms) for ref in hit[1]))
             self._signatures[state] = sig
         return sig
 
-    def _label_ref(self, top: int, terms: tuple[int, ...]) -> int | tuple[int, ...]:
+    def label_ref(self, top: int, terms: tuple[int, ...]) -> int | tuple[int, ...]:
         """A top value as positions in ``terms`` (a reading: the positions of its terminals),
         valid in every grammar whose state has the same content."""
         if top < self.n_terminals:
             return terms.index(top)
         return tuple(terms.index(t) for t in self.reading(top))
 
-    def _label_of(self, ref: int | tuple[int, ...], terms: tuple[int, ...]) -> int:
+    def label_of(self, ref: int | tuple[int, ...], terms: tuple[int, ...]) -> int:
         if isinstance(ref, int):
             return terms[ref]
         same = tuple(sorted(terms[i] for i in ref))
@@ -247,14 +250,16 @@ class ContextualLexer:
             terms = self._term_of[ids[self._acc_all[ids]]].tolist()
             same = sorted({t for t in terms if self._tier[t] == self._tier[top]})
             if len(same) > 1:
-                self._top[s] = self._label_of(tuple(range(len(same))), tuple(same))
+                self._top[s] = self.label_of(tuple(range(len(same))), tuple(same))
 
     def _grow(self, n: int) -> None:
         """Double the automaton's arrays and the hash table (``n`` states so far)."""
         cap = 2 * self._trans.shape[0]
-        trans = np.full((cap, 256), DEAD, dtype=np.int32)
+        # Rows past ``n`` are written in full when their state is explored, so they need
+        # no filling (filling tens of megabytes was the slowest step of a first visit).
+        trans = np.empty((cap, 256), dtype=np.int32)
         trans[:n] = self._trans[:n]
-        top = np.full(cap, -1, dtype=np.int32)
+        top = np.empty(cap, dtype=np.int32)
         top[:n] = self._top[:n]
         fresh = np.zeros(cap, dtype=np.bool_)
         fresh[:n] = self._fresh[:n]

@@ -39,7 +39,11 @@ from native.lexer_kernels import stays_alive
 
 __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
 
-Groups = tuple[tuple[int, NDArray[np.int32], NDArray[np.int32]], ...]
+# A group's label: a terminal or reading id once relabelled for one grammar; in the tables
+# shared across grammars, relative to the state's signature terms (a position, or for a
+# reading the signature does not list, the positions of its terminals).
+Label = int | tuple[int, ...]
+Groups = tuple[tuple[Any, NDArray[np.int32], NDArray[np.int32]], ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,11 +84,6 @@ def _own_nbytes(words: NDArray[np.uint32]) -> int:
 
 def _groups_nbytes(groups: Groups) -> int:
     return sum(t.nbytes + o.nbytes for _, t, o in groups)
-
-
-def _relabel(groups: Groups, terms: tuple[int, ...]) -> Groups:
-    """Replace each group's label ``j`` by ``terms[j]``."""
-    return tuple((terms[j], t, o) for j, t, o in groups)
 
 
 _empty_words: dict[int, NDArray[np.uint32]] = {}
@@ -179,7 +178,7 @@ class TokenIndex:
         if canon is None:
             canon = self._build(q, terms)
             shared_tables.put(key, canon, canon.nbytes)
-        return StateTokens(canon.inside, canon.first_dead, _relabel(canon.groups, terms))
+        return StateTokens(canon.inside, canon.first_dead, self._relabel(canon.groups, terms))
 
     def _build(self, q: int, terms: tuple[int, ...]) -> StateTokens:
         """Classify the vocabulary from ``q``; groups are labelled by position in
@@ -202,18 +201,30 @@ class TokenIndex:
                 self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
                 va.max_token_len,
             )
-        where = {t: j for j, t in enumerate(terms)}
-        groups: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
+        groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):
             lo_t, hi_t = int(b_term.min()), int(b_term.max())
             if lo_t == hi_t:  # the common case: one terminal, already in sorted order
-                groups.append((where[lo_t], _readonly(b_pos), _readonly(b_off)))
+                groups.append((self._label(lo_t, terms), _readonly(b_pos), _readonly(b_off)))
             else:
                 for term in np.unique(b_term).tolist():
                     sel = b_term == term
-                    groups.append((where[term], _readonly(b_pos[sel]), _readonly(b_off[sel])))
+                    groups.append((self._label(term, terms), _readonly(b_pos[sel]),
+                                   _readonly(b_off[sel])))
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
+
+    def _label(self, top: int, terms: tuple[int, ...]) -> Label:
+        """Top value ``top`` relative to ``terms``: its position there, or (a reading the
+        signature does not list) the positions of the terminals it reads as."""
+        try:
+            return terms.index(top)
+        except ValueError:
+            return self.lexer.label_ref(top, terms)
+
+    def _relabel(self, groups: Groups, terms: tuple[int, ...]) -> Groups:
+        """Replace each group's relative label by the top value it stands for."""
+        return tuple((self.lexer.label_of(j, terms), t, o) for j, t, o in groups)
 
     def walk_group(self, q: int, gi: int, q2: int) -> GroupWalk:
         """Walk the rest of the tokens of group ``gi`` of ``q``'s table from the fresh
@@ -226,7 +237,7 @@ class TokenIndex:
             _, toks, offs = self.get(q).groups[gi]
             canon = self.walk(q2, toks, offs, terms2)
             shared_tables.put(key, canon, canon.nbytes)
-        return canon._replace(crossing=_relabel(canon.crossing, terms2))
+        return canon._replace(crossing=self._relabel(canon.crossing, terms2))
 
     def walk(self, q: int, toks: NDArray[np.int32], offs: NDArray[np.int32],
              terms: tuple[int, ...] | None = None) -> GroupWalk:
@@ -247,7 +258,7 @@ class TokenIndex:
             groups = []
             for term in np.unique(cterms).tolist():
                 sel = crossing[cterms == term]
-                label = terms.index(term) if terms is not None else term
+                label = self._label(term, terms) if terms is not None else term
                 groups.append((label, _readonly(toks[sel]), _readonly(pos[sel])))
             walk = walk._replace(crossing=tuple(groups))
         return walk

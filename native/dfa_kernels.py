@@ -10,7 +10,58 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["byte_class_of", "byte_classes", "coreachable", "joint_classes", "moore_classes"]
+__all__ = ["byte_class_of", "byte_classes", "canonical_runs", "coreachable",
+           "joint_classes", "moore_classes"]
+
+
+@njit(cache=True, nogil=True)
+def canonical_runs(trans, accept):  # pragma: no cover - compiled
+    """The automaton reachable from state 0 as a flat int32 code that is equal for two
+    DFAs iff they are the same up to state numbering: states renumbered in breadth-first
+    order (successors by column), each written as its accept flag, then ``(column, target)``
+    where the target changes along the row, then ``-2``.
+
+    Reference: ``canonical_runs_ref`` in ``native.reference``.
+    """
+    n, width = trans.shape
+    index = np.full(n, -1, np.int64)
+    order = np.empty(max(n, 1), np.int64)
+    out = np.empty(16 + 4 * n, np.int32)
+    k = 0
+    if n == 0:
+        return out[:0]
+    index[0] = 0
+    order[0] = 0
+    m = 1
+    i = 0
+    while i < m:
+        s = order[i]
+        if k + 2 * width + 2 > out.shape[0]:
+            grown = np.empty(2 * out.shape[0] + 2 * width + 2, np.int32)
+            grown[:k] = out[:k]
+            out = grown
+        out[k] = 1 if accept[s] else 0
+        k += 1
+        prev = -3
+        for c in range(width):
+            t = trans[s, c]
+            r = -1
+            if t >= 0:
+                r = index[t]
+                if r < 0:
+                    r = m
+                    index[t] = m
+                    order[m] = t
+                    m += 1
+            if r != prev:
+                out[k] = c
+                out[k + 1] = r
+                k += 2
+                prev = r
+        out[k] = -2
+        k += 1
+        i += 1
+    return out[:k]
 
 
 @njit(cache=True, nogil=True)

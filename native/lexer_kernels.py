@@ -156,10 +156,14 @@ def _mix(h, v, p):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
+def canonical_hash(trans, top, q, max_states, starts):  # pragma: no cover - compiled
     """A 128-bit hash of the automaton reachable from state ``q``, states numbered in
     breadth-first order and terminals by first appearance, so that two states (of any two
     automata) with equal hashes behave alike up to the terminals' names.
+
+    ``starts`` (ascending, from 0) are the bytes where a row may change value: every row
+    is constant from one start to the next (the lexer's byte classes as intervals), so only
+    those bytes are read; the hash is the same as reading all 256.
 
     Returns ``(h1, h2, labels, m)``: ``labels[j]`` is the terminal numbered ``j``, ``m``
     the number of states reached (``-1``, and no hash, past ``max_states``).
@@ -167,7 +171,7 @@ def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
     n = trans.shape[0]
     index = np.full(n, -1, np.int32)
     order = np.empty(min(n, max_states), np.int32)
-    labels = np.full(top.shape[0] if top.shape[0] > 0 else 1, -1, np.int32)
+    labels = np.full(min(n, max_states) + 1, -1, np.int32)
     label_of = {}  # type: ignore[var-annotated]
     n_labels = 0
     h1 = np.uint64(1469598103934665603)
@@ -193,7 +197,7 @@ def canonical_hash(trans, top, q, max_states):  # pragma: no cover - compiled
         h1 = _mix(h1, np.uint64(lab + 7), p1)
         h2 = _mix(h2, np.uint64(lab + 11), p2)
         prev = -2
-        for b in range(256):
+        for b in starts:
             x = trans[s, b]
             c = -1
             if x >= 0:

@@ -10,6 +10,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "apply_token_bitmask_ref",
+    "canonical_runs_ref",
     "classify_tokens_ref",
     "coreachable_ref",
     "moore_classes_ref",
@@ -127,6 +128,26 @@ def product_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, start_vec):
         rows.append(row)
         i += 1
     return np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
+
+
+def canonical_runs_ref(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> list[int]:
+    """Twin of ``dfa_kernels.canonical_runs``."""
+    if len(trans) == 0:
+        return []
+    index, order, out = {0: 0}, [0], []
+    for s in order:
+        out.append(int(accept[s]))
+        row = []
+        for t in trans[s].tolist():
+            if t >= 0 and t not in index:
+                index[t] = len(order)
+                order.append(t)
+            row.append(index[t] if t >= 0 else -1)
+        for c, r in enumerate(row):
+            if c == 0 or r != row[c - 1]:
+                out += [c, r]
+        out.append(-2)
+    return out
 
 
 def coreachable_ref(trans, accept):

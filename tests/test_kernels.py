@@ -163,6 +163,8 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
                                   reference.coreachable_ref(trans, accept))
     np.testing.assert_array_equal(dfa_kernels.moore_classes(trans, accept),
                                   reference.moore_classes_ref(trans, accept))
+    assert dfa_kernels.canonical_runs(trans, accept).tolist() == \
+        reference.canonical_runs_ref(trans, accept)
     np.testing.assert_array_equal(dfa_kernels.byte_classes(trans),
                                   np.sort(np.unique(trans.T, axis=0, return_index=True)[1]))
 
@@ -199,13 +201,36 @@ def test_canonical_hash_is_invariant_under_renumbering(seed: int) -> None:
     top2 = np.full_like(top, -1)
     top2[perm] = np.where(top >= 0, rename[np.maximum(top, 0)], -1)
     for q in range(n):
-        h1, h2, labels, m = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000)
+        h1, h2, labels, m = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000, ALL_BYTES)
         g1, g2, labels2, m2 = lexer_kernels.canonical_hash(trans2, top2, np.int32(perm[q]),
-                                                           1000)
+                                                           1000, ALL_BYTES)
         assert (h1, h2, m) == (g1, g2, m2)
         assert rename[labels].tolist() == labels2.tolist()
-    assert lexer_kernels.canonical_hash(trans, top, np.int32(0), 1)[3] in (-1, 1)
+    assert lexer_kernels.canonical_hash(trans, top, np.int32(0), 1, ALL_BYTES)[3] in (-1, 1)
     changed = trans.copy()
     changed[0, 200] = 0  # one more transition from the root
-    assert lexer_kernels.canonical_hash(changed, top, np.int32(0), 1000)[:2] != \
-        lexer_kernels.canonical_hash(trans, top, np.int32(0), 1000)[:2]
+    assert lexer_kernels.canonical_hash(changed, top, np.int32(0), 1000, ALL_BYTES)[:2] != \
+        lexer_kernels.canonical_hash(trans, top, np.int32(0), 1000, ALL_BYTES)[:2]
+
+
+ALL_BYTES = np.arange(256, dtype=np.int32)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_canonical_hash_reads_only_where_byte_classes_start(seed: int) -> None:
+    """Rows built from byte classes are constant between class starts: hashing only the
+    starts gives the hash of all 256 bytes."""
+    rng = np.random.default_rng(seed)
+    n, n_classes = 25, 9
+    class_of = np.sort(rng.integers(0, n_classes, size=256)).astype(np.int32)
+    class_of[rng.random(256) < 0.1] = 0  # classes need not be intervals
+    rows = rng.integers(-1, n, size=(n, n_classes)).astype(np.int32)
+    trans = rows[:, class_of]
+    top = rng.integers(-1, 3, size=n).astype(np.int32)
+    starts = np.flatnonzero(np.concatenate(([True], class_of[1:] != class_of[:-1])))
+    for q in range(n):
+        fast = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000,
+                                            starts.astype(np.int32))
+        full = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000, ALL_BYTES)
+        assert fast[:2] == full[:2] and fast[3] == full[3]
+        assert fast[2].tolist() == full[2].tolist()

@@ -60,3 +60,38 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
             used += bool(token_index.stays_alive(trans, np.int32(q), c.index.slice.ok_bytes,
                                                  token_index.SLICE_MAX_LEN))
     assert used > 10  # the slice was taken for many states
+
+
+READINGS_SCHEMA = {  # two string terminals that match the same lexemes: reading ids
+    "type": "object", "additionalProperties": {"anyOf": [
+        {"type": "object", "properties": {"a": {"type": "string", "maxLength": 300}}},
+        {"type": "object", "properties": {"a": {"type": "string", "minLength": 1},
+                                          "b": {"type": "number"}}}]}}
+
+
+@pytest.mark.real_tokenizer
+def test_tables_keyed_by_content_label_readings(tokenizer_dir: Callable[[str], Path],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """States too big for the canonical hash are keyed by their content; tokens that end
+    a lexeme read as several terminals are labelled by those terminals' positions, and the
+    masks equal the ones under canonical keys."""
+    import compilers.lexer as lexer_module
+
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("llama3"))
+    text = '{"k1": {"a": "xyz", "b": 1}, "k2": {"a": ""}}'
+    expected = _masks_along(compile_json_schema(READINGS_SCHEMA, vocab, cache=False), text)
+    monkeypatch.setattr(lexer_module, "_CANON_STATES", 1)  # every state keyed by content
+    monkeypatch.setattr(lexer_module, "_canonical_of", {})
+    got = _masks_along(compile_json_schema(READINGS_SCHEMA, vocab, cache=False), text)
+    assert len(got) == len(expected) == len(text) + 1
+    for i, (a, b) in enumerate(zip(got, expected, strict=True)):
+        assert np.array_equal(a, b), f"mask after {text[:i]!r} differs"
+
+
+def _masks_along(compiled: object, text: str) -> list[np.ndarray]:
+    m = Matcher(compiled)  # type: ignore[arg-type]
+    out = [m.next_token_bitmask().copy()]
+    for ch in text:
+        assert m.consume_string(ch), ch
+        out.append(m.next_token_bitmask().copy())
+    return out

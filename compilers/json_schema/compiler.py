@@ -207,7 +207,7 @@ class _Compiler:
             self._term_by_key[key] = name
             return name
         # Two terminals with one language would split readings between branches.
-        sig = dfa.signature()
+        sig = dfa.signature
         name = self._term_by_sig.get(sig)
         if name is not None:
             self._term_by_key[key] = name

@@ -60,15 +60,15 @@ def finite_candidates(schema: Any, resolve: Callable[[str], Any],
         ints = _bounded_integers(schema)
         if ints is not None:
             return ints
-    for key in ("$ref", "allOf"):
-        parts = [schema["$ref"]] if key == "$ref" and isinstance(schema.get(key), str) \
-            else schema.get(key) if key == "allOf" and isinstance(schema.get(key), list) \
-            else []
-        for part in parts:
-            sub = resolve(part) if key == "$ref" else part
-            found = finite_candidates(sub, resolve, depth + 1)
-            if found is not None:
-                return found
+    parts: list[Any] = []
+    if isinstance(schema.get("$ref"), str):
+        parts.append(resolve(schema["$ref"]))
+    if isinstance(schema.get("allOf"), list):
+        parts += schema["allOf"]
+    for part in parts:  # a finite part bounds the whole
+        found = finite_candidates(part, resolve, depth + 1)
+        if found is not None:
+            return found
     for key in ("anyOf", "oneOf"):
         branches = schema.get(key)
         if isinstance(branches, list):
