@@ -8,6 +8,7 @@ the token index decide a token's verdict from the lexer state alone.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import zipfile
 from dataclasses import dataclass
 from functools import cached_property
@@ -221,22 +222,16 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
         is_acc = nfa.accept in cur_set
         accepts.append(is_acc)
         row = [DEAD] * 256
-        if not (lazy and is_acc):
-            targets: list[set[int] | None] = [None] * 256
-            for x in cur_set:
-                for blo, bhi, t in edges[x]:
-                    for byte in range(blo, bhi + 1):
-                        tb = targets[byte]
-                        if tb is None:
-                            targets[byte] = {t}
-                        else:
-                            tb.add(t)
+        out_edges = [] if lazy and is_acc else [e for x in cur_set for e in edges[x]]
+        if out_edges:
+            # Elementary byte intervals: no edge starts or ends inside one, so one set of
+            # NFA targets per interval (in byte order, as a per-byte walk would number them).
+            cuts = sorted({e[0] for e in out_edges} | {e[1] + 1 for e in out_edges})
             memo: dict[frozenset[int], int] = {}
-            for byte in range(256):
-                tb = targets[byte]
-                if tb is None:
+            for a, b in itertools.pairwise(cuts):
+                key = frozenset([t for lo, hi, t in out_edges if lo <= a <= hi])
+                if not key:
                     continue
-                key = frozenset(tb)
                 sid = memo.get(key)
                 if sid is None:
                     full = frozenset().union(*(single(t) for t in key))
@@ -248,7 +243,7 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
                         sid = index[full] = len(order)
                         order.append(full)
                     memo[key] = sid
-                row[byte] = sid
+                row[a:b] = [sid] * (b - a)
         rows.append(row)
     trans = np.array(rows, dtype=np.int32).reshape(-1, 256)
     accept = np.array(accepts, dtype=np.bool_)
