@@ -226,12 +226,25 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
         if out_edges:
             # Elementary byte intervals: no edge starts or ends inside one, so one set of
             # NFA targets per interval (in byte order, as a per-byte walk would number them).
-            cuts = sorted({e[0] for e in out_edges} | {e[1] + 1 for e in out_edges})
+            starts: dict[int, list[int]] = {}
+            ends: dict[int, list[int]] = {}
+            for lo, hi, t in out_edges:
+                starts.setdefault(lo, []).append(t)
+                ends.setdefault(hi + 1, []).append(t)
+            cuts = sorted(starts.keys() | ends.keys())
+            active: dict[int, int] = {}  # target -> edges covering the interval
             memo: dict[frozenset[int], int] = {}
             for a, b in itertools.pairwise(cuts):
-                key = frozenset([t for lo, hi, t in out_edges if lo <= a <= hi])
-                if not key:
+                for t in ends.get(a, ()):
+                    if active[t] == 1:
+                        del active[t]
+                    else:
+                        active[t] -= 1
+                for t in starts.get(a, ()):
+                    active[t] = active.get(t, 0) + 1
+                if not active:
                     continue
+                key = frozenset(active)
                 sid = memo.get(key)
                 if sid is None:
                     full = frozenset().union(*(single(t) for t in key))
@@ -434,9 +447,11 @@ _JSON_SHORT = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n"
                0x09: "t"}
 
 
-def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
+def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
+                     where: str = "") -> ByteDFA:
     """Every JSON encoding of the string ``text`` (raw characters where JSON allows them,
     short escapes, ``\\uXXXX`` in either case, surrogate pairs), built directly as a DFA.
+    Past ``max_states`` states it raises ``LimitExceededError`` (``max_dfa_states``).
 
     A string holding a surrogate code point gets the empty automaton: like every character
     set here (see ``compilers.charset``), the engine never writes a lone surrogate.
@@ -484,6 +499,9 @@ def json_literal_dfa(text: str, quoted: bool = True) -> ByteDFA:
                     rows[s][ord(c)] = t
                 s = t
         cur = end
+        if len(rows) > max_states:
+            raise LimitExceededError("max_dfa_states", max_states, len(rows),
+                                     where or f"the JSON string literal {text[:40]!r}...")
     if quoted:
         fin = new()
         rows[cur][0x22] = fin

@@ -35,7 +35,7 @@ from native.lexer_kernels import GROW_DONE, canonical_hash, grow_lexer, rehash_l
 __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
-_CANON_STATES = 4096  # largest automaton keyed by its canonical hash
+_CANON_STATES = 1024  # largest automaton keyed by its canonical hash
 _CANON_MEMO = 1 << 18
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
 # live terminals in rank order); shared by every grammar of the process.

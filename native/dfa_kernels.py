@@ -183,6 +183,12 @@ def byte_class_of(trans):  # pragma: no cover - compiled
     appearance.
     """
     n, width = trans.shape
+    # Hash every column in one row-major pass, then compare columns only when hashes agree.
+    h = np.zeros(width, np.uint64)
+    p = np.uint64(1099511628211)
+    for s in range(n):
+        for c in range(width):
+            h[c] = (h[c] ^ np.uint64(trans[s, c] + 2)) * p
     reps = np.empty(width, np.int64)
     out = np.empty(width, np.int32)
     n_reps = 0
@@ -190,6 +196,8 @@ def byte_class_of(trans):  # pragma: no cover - compiled
         cls = -1
         for r in range(n_reps):
             col = reps[r]
+            if h[col] != h[c]:
+                continue
             s = 0
             while s < n and trans[s, c] == trans[s, col]:
                 s += 1

@@ -209,3 +209,28 @@ def test_hypothesis_jsonschema_documents_are_accepted(schema: Any) -> None:
         assert accepts_text(g, text), text
 
     check()
+
+
+def test_format_regex_accepts_a_sound_subset_of_regexes() -> None:
+    """format "regex": a regular subset of ECMA-262 patterns (groups nested at most 3
+    deep), every one of which Python's ``re`` (what ``jsonschema`` checks) compiles too."""
+    import re
+    import warnings
+
+    from tests.json_helpers import accepts_text, sample_document
+
+    g = compile_schema({"type": "string", "format": "regex"})
+    for ok in ["^[a-z0-9_]{3,16}$", "([abc])+\\s+$", "a||b", "(?:x(y(z)))*?", "\\d{2,}", ""]:
+        assert accepts_text(g, json.dumps(ok)), ok
+    for bad in ["^(abc]", "\\a", "[z-a]", "a{3,2}", "a**", "(?=x)", "[]", "^*", "((((a))))"]:
+        assert not accepts_text(g, json.dumps(bad)), bad
+    rng = random.Random(7)
+    sampled = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "possible nested set" and the like
+        for _ in range(60):
+            doc = sample_document(g, rng, max_tokens=40)
+            if doc is not None:
+                sampled += 1
+                re.compile(json.loads(doc))
+    assert sampled > 30

@@ -167,6 +167,10 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
         reference.canonical_runs_ref(trans, accept)
     np.testing.assert_array_equal(dfa_kernels.byte_classes(trans),
                                   np.sort(np.unique(trans.T, axis=0, return_index=True)[1]))
+    _, first, inverse = np.unique(trans.T, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))  # classes numbered by first column
+    np.testing.assert_array_equal(dfa_kernels.byte_class_of(trans), rank[inverse.ravel()])
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -226,7 +226,7 @@ class _Compiler:
 
     def key_dfa(self, name: str) -> ByteDFA:
         """Every JSON spelling of the property name ``name``."""
-        return _cached_literal_dfa(name)
+        return _cached_literal_dfa(name, self.limits.max_dfa_states)
 
     def punct(self, char: str) -> str:
         ws = self.ws
@@ -652,8 +652,9 @@ class _Compiler:
             pattern = _number_literal_regex(v)
             return self.term(("numlit", pattern), "NUMLIT", json.dumps(v),
                              lambda: self.regex_dfa(pattern, ptr), True)
-        if isinstance(v, str):
-            return self.string_term(re.escape(v), ptr, "STRLIT")
+        if isinstance(v, str):  # every JSON spelling of v, built directly (no regex)
+            return self.term(("str", re.escape(v)), "STRLIT", f"json string {v!r}",
+                             _constant(_cached_literal_dfa(v, self.limits.max_dfa_states)))
         nt = self.new_nt("literal")
         if isinstance(v, list):
             syms = [self.punct("[")]
@@ -994,7 +995,8 @@ class _Compiler:
         extras: list[tuple[str, str]] = []  # (key terminal, value nt)
         declared_dfa = None
         if names:
-            declared_dfa = _cached_literal_set_dfa(tuple(sorted(set(names))))
+            declared_dfa = _cached_literal_set_dfa(tuple(sorted(set(names))),
+                                                   self.limits.max_dfa_states)
         names_dfa = self.property_names_dfa(names_schema, f"{ptr}/propertyNames")
         pattern_dfas = [self.regex_dfa(rx, f"{ptr}/patternProperties", json_string=True)
                         for _, rx in pat_regexes]
@@ -1216,14 +1218,14 @@ _number_cache: dict[tuple[str, str, int], ByteDFA] = {}
 
 
 @functools.lru_cache(maxsize=65536)
-def _cached_literal_dfa(name: str) -> ByteDFA:
-    return json_literal_dfa(name)
+def _cached_literal_dfa(name: str, max_states: int) -> ByteDFA:
+    return json_literal_dfa(name, max_states=max_states)
 
 
 @functools.lru_cache(maxsize=4096)
-def _cached_literal_set_dfa(names: tuple[str, ...]) -> ByteDFA:
+def _cached_literal_set_dfa(names: tuple[str, ...], max_states: int) -> ByteDFA:
     """Union of the JSON spellings of several names (a balanced union tree)."""
-    dfas = [_cached_literal_dfa(n) for n in names]
+    dfas = [_cached_literal_dfa(n, max_states) for n in names]
     while len(dfas) > 1:
         dfas = [union_dfas(dfas[i], dfas[i + 1]) if i + 1 < len(dfas) else dfas[i]
                 for i in range(0, len(dfas), 2)]

@@ -93,7 +93,39 @@ _URI_TEMPLATE = rf"(?:{_TEMPLATE_LITERAL}|\{{[+#./;?&=,!@|]?{_VARSPEC}(?:,{_VARS
 _JSON_POINTER = r"(?:/(?:[^~/]|~[01])*)*"
 _RELATIVE_JSON_POINTER = rf"(?:0|[1-9][0-9]*)(?:#|{_JSON_POINTER})"
 
+
+
+def _ecma_regex(depth: int) -> str:
+    """Regular expressions valid in ECMA-262 (unicode mode) and in Python's ``re`` alike, with
+    groups nested at most ``depth`` deep: literals other than syntax characters, escapes of
+    syntax characters and of ``dDwWsSnrtfv``, ``.``, classes of single characters, escapes
+    and ascending ranges within digits or letters, ``(...)`` and ``(?:...)``, anchors
+    (never quantified), and ``* + ? {n} {n,} {n,m}`` (n, m below 100, n <= m), each
+    optionally lazy. A narrower language than "valid regex" (bounded nesting makes it
+    regular), so sound."""
+    literal = r"[^\\^$.|?*+()\[\]{}]"
+    escape = r"\\[dDwWsSnrtfv\\^$.|?*+()\[\]{}/]"
+    ranges = "|".join(f"{a}-[{a}-{z}]" for lo, z in (("0", "9"), ("a", "z"), ("A", "Z"))
+                      for a in (chr(c) for c in range(ord(lo), ord(z) + 1)))
+    class_item = rf"(?:[^\\\]\[^-]|\\[dDwWsSnrtfv\\^$.|?*+()\[\]{{}}/-]|{ranges})"
+    char_class = rf"\[\^?{class_item}+\]"
+    # {n,m} needs n <= m: one or two digits each, compared digit by digit.
+    bounded = [f"{a},[{a}-9]" for a in range(10)] + ["[0-9],[1-9][0-9]"]
+    bounded += [f"{a}[0-9],[{a + 1}-9][0-9]" for a in range(1, 9)]
+    bounded += [f"{a}{b},{a}[{b}-9]" for a in range(1, 10) for b in range(10)]
+    quantifier = rf"(?:(?:[*+?]|\{{[0-9]{{1,2}},?\}}|\{{(?:{'|'.join(bounded)})\}})\??)"
+    anchor = r"(?:\^|\$|\\[bB])"
+    plain_atom = rf"{literal}|{escape}|\.|{char_class}"
+    alternatives = ""
+    for level in range(depth + 1):
+        group = rf"|\((?:\?:)?{alternatives}\)" if level else ""  # the level below
+        # Empty alternatives are valid ("a||b", "(|a)"): "|" may stand anywhere.
+        alternatives = rf"(?:(?:{plain_atom}{group}){quantifier}?|{anchor}|\|)*"
+    return alternatives
+
+
 FORMAT_REGEXES: dict[str, str] = {
+    "regex": _ecma_regex(3),
     "date": _DATE,
     "time": _TIME,
     "date-time": _DATE_TIME,

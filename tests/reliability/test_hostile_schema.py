@@ -144,10 +144,12 @@ def test_default_enum_limit_refuses_before_building_anything() -> None:
     assert info.value.limit == "max_enum_size" and info.value.value == 10_000
 
 
-def test_huge_string_const_stops_at_max_nfa_states() -> None:
-    with pytest.raises(LimitExceededError) as info:
-        compile_schema({"const": "x" * 50_000}, Limits(max_nfa_states=20_000))
-    assert info.value.limit == "max_nfa_states" and info.value.value == 20_000
+def test_huge_string_const_stops_at_max_dfa_states() -> None:
+    """String literals (const, enum, property names) are built as automata directly."""
+    for schema in ({"const": "x" * 50_000}, {"properties": {"y" * 50_000: {}}}):
+        with pytest.raises(LimitExceededError) as info:
+            compile_schema(schema, Limits(max_dfa_states=20_000))
+        assert info.value.limit == "max_dfa_states" and info.value.value == 20_000
 
 
 def test_large_const_within_the_limits_is_exact() -> None:
