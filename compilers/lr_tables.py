@@ -22,6 +22,7 @@ from lark.exceptions import GrammarError
 from lark.grammar import NonTerminal
 from lark.grammar import Rule as LarkRule
 from lark.grammar import Terminal as LarkTerminal
+from lark.parsers import grammar_analysis
 from lark.parsers.lalr_analysis import LALR_Analyzer
 from numpy.typing import NDArray
 
@@ -83,6 +84,43 @@ class ParseTable:
     def actions(self, state: int, terminal: int) -> NDArray[np.int32]:
         k = state * len(self.terminals) + terminal
         return self.cell_actions[self.cell_start[k] : self.cell_start[k + 1]]
+
+
+def _nullable(rules: list[Any]) -> set[Any]:
+    """Nonterminals that derive the empty string (a worklist over rules, linear)."""
+    pending = {id(r): sum(1 for _ in r.expansion) for r in rules}
+    uses: dict[Any, list[Any]] = {}
+    for r in rules:
+        for sym in r.expansion:
+            uses.setdefault(sym, []).append(r)
+    work = [r.origin for r in rules if not r.expansion]
+    nullable: set[Any] = set()
+    while work:
+        sym = work.pop()
+        if sym in nullable:
+            continue
+        nullable.add(sym)
+        for r in uses.get(sym, ()):
+            pending[id(r)] -= sum(1 for x in r.expansion if x == sym)
+            if pending[id(r)] == 0:
+                work.append(r.origin)
+    return nullable
+
+
+_only_nullable = threading.local()
+_lark_calculate_sets = grammar_analysis.calculate_sets
+
+
+def _calculate_sets(rules: list[Any]) -> tuple[Any, Any, Any]:
+    """Lark's FIRST/FOLLOW/NULLABLE; inside ``_Analyzer`` (this thread) only NULLABLE, the
+    one LALR(1) needs: FOLLOW is the most expensive fixpoint of an analysis."""
+    if getattr(_only_nullable, "on", False):
+        return {}, {}, _nullable(rules)
+    first, follow, nullable = _lark_calculate_sets(rules)
+    return first, follow, nullable
+
+
+grammar_analysis.calculate_sets = _calculate_sets  # same results for every other caller
 
 
 class _Analyzer(LALR_Analyzer):
@@ -210,10 +248,13 @@ def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
                                          source=grammar.source)
         lark_rules.append(LarkRule(NonTerminal(r.lhs), expansion, order=i))
     try:
+        _only_nullable.on = True
         analyzer = _Analyzer(ParserConf(lark_rules, {}, [grammar.start]))
     except GrammarError as e:
         raise GrammarSyntaxError(f"cannot build parse tables: {e}", source=grammar.source) \
             from None
+    finally:
+        _only_nullable.on = False
     check_deadline("LR(0) states")
     analyzer.compute_lr0_states()
     _check_cells(len(analyzer.lr0_itemsets), len(term_names), max_cells, grammar)

@@ -57,3 +57,21 @@ def test_indexed_analyser_matches_lark(name: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(lr_tables, "_Analyzer", lr_tables.LALR_Analyzer)
     lark = lr_tables._build_parse_table(grammar, 20_000_000)
     assert _canonical(ours) == _canonical(lark)
+
+
+@pytest.mark.parametrize("name", [*ALL, "schema0", "schema1"])
+def test_nullable_matches_lark(name: str) -> None:
+    """The NULLABLE-only analysis equals the NULLABLE of Lark's full FIRST/FOLLOW one."""
+    from lark.grammar import NonTerminal
+    from lark.grammar import Rule as LarkRule
+    from lark.grammar import Terminal as LarkTerminal
+
+    grammar = compile_lark(ALL[name]) if name in ALL else \
+        compile_json_schema_ir(SCHEMAS[int(name[-1])])
+    lhs = {r.lhs for r in grammar.rules}
+    rules = [LarkRule(NonTerminal(r.lhs), [NonTerminal(s) if s in lhs else LarkTerminal(s)
+                                           for s in r.rhs], order=i)
+             for i, r in enumerate(grammar.rules)]
+    _, _, expected = lr_tables._lark_calculate_sets(rules)
+    assert lr_tables._nullable(rules) == expected
+    assert any(not r.expansion for r in rules) == bool(expected)
