@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from compilers.budget import check_deadline
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
-from compilers.memo import byte_bounded_cache
+from compilers.memo import BytesMemo, byte_bounded_cache
 from compilers.regex import NFA, compile_regex_nfa
 from native.dfa_kernels import (
     byte_class_of,
@@ -323,7 +323,21 @@ def _complete(d: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
     return trans, accept
 
 
+_product_memo = BytesMemo(128 << 20)
+
+
 def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
+    """The product automaton, memoised per process by the operands' contents (schemas
+    repeat the same string and key automata)."""
+    key = (op, a.digest, b.digest, max_states)
+    out: ByteDFA | None = _product_memo.get(key)
+    if out is None:
+        out = _build_product(a, b, op, max_states, where)
+        _product_memo.put(key, out)
+    return out
+
+
+def _build_product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
     from native.kernels import dfa_product
 
     ta, aa = _complete(a)
@@ -403,6 +417,7 @@ def example_string(d: ByteDFA, max_len: int = 64) -> bytes | None:
     return None
 
 
+@byte_bounded_cache(64 << 20)
 def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
     """``"`` + between ``lo`` and ``hi`` (None: no limit) strings of ``unit`` + ``"``.
 

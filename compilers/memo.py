@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["byte_bounded_cache"]
+__all__ = ["BytesMemo", "byte_bounded_cache"]
 
 
 class _Sized(Protocol):
@@ -65,3 +65,37 @@ def byte_bounded_cache(max_bytes: int) -> Callable[[Callable[..., V]], Callable[
         return cached
 
     return wrap
+
+
+class BytesMemo:
+    """A thread-safe least-recently-used map whose values' ``nbytes`` sum stays under
+    ``max_bytes``: for memos whose key is not simply the function's arguments (the
+    arguments carry a location for error messages that must not split the cache)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            hit = self._entries.get(key)
+            if hit is not None:
+                self._entries.move_to_end(key)
+            return hit
+
+    def put(self, key: Any, value: Any) -> None:
+        size = int(value.nbytes)
+        with self._lock:
+            if key in self._entries or size > self.max_bytes:
+                return
+            self._entries[key] = value
+            self._held += size
+            while self._held > self.max_bytes:
+                self._held -= int(self._entries.popitem(last=False)[1].nbytes)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._held = 0

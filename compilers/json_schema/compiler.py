@@ -68,6 +68,7 @@ from compilers.json_schema.unique_items import (
     finite_candidates,
     value_key,
 )
+from compilers.memo import BytesMemo
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
@@ -1189,18 +1190,36 @@ class _Compiler:
         return self.string_parts_dfa(parts, ptr)
 
 
-@functools.lru_cache(maxsize=8192)
+_regex_memo = BytesMemo(256 << 20)
+_regex_too_big: dict[str, tuple[str, object, object]] = {}
+
+
 def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: int,
                       max_dfa: int, where: str) -> ByteDFA:
+    """The automaton of ``pattern``, memoised per process (whatever ``where``, which only
+    names the place in errors) and on disk."""
     key = f"{pattern}\x00{json_string}\x00{quoted}\x00{max_nfa}\x00{max_dfa}"
-    stored = load_cached_dfa(key)
-    if stored is not None:
-        return stored
-    nfa = compile_regex_nfa(pattern, max_states=max_nfa, where=where, json_string=json_string,
-                            quoted=quoted)
-    dfa = build_byte_dfa(nfa, max_states=max_dfa, where=where)
-    if dfa.n_states > 64:  # small automata are cheaper to rebuild than to read
-        store_cached_dfa(key, dfa)
+    dfa: ByteDFA | None = _regex_memo.get(key)
+    if dfa is not None:
+        return dfa
+    too_big = _regex_too_big.get(key)
+    if too_big is not None:  # the same limits were passed before: fail at once
+        raise LimitExceededError(*too_big, where)
+    dfa = load_cached_dfa(key)
+    if dfa is None:
+        try:
+            nfa = compile_regex_nfa(pattern, max_states=max_nfa, where=where,
+                                    json_string=json_string, quoted=quoted)
+            dfa = build_byte_dfa(nfa, max_states=max_dfa, where=where)
+        except LimitExceededError as e:
+            if e.limit in ("max_nfa_states", "max_dfa_states"):  # deterministic, unlike time
+                if len(_regex_too_big) >= 4096:
+                    _regex_too_big.clear()
+                _regex_too_big[key] = (e.limit, e.value, e.observed)
+            raise
+        if dfa.n_states > 64:  # small automata are cheaper to rebuild than to read
+            store_cached_dfa(key, dfa)
+    _regex_memo.put(key, dfa)
     return dfa
 
 
