@@ -39,7 +39,7 @@ _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
 _CANON_MEMO = 1 << 18
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
 # live terminals in rank order); shared by every grammar of the process.
-_canonical_of: dict[bytes, tuple[bytes, tuple[int | tuple[int, ...], ...]]] = {}
+_canonical_of: dict[tuple[bytes, int], tuple[bytes, tuple[int | tuple[int, ...], ...]]] = {}
 
 
 class ContextualLexer:
@@ -115,7 +115,7 @@ class ContextualLexer:
         self._class_starts = np.flatnonzero(
             np.concatenate(([True], class_of[1:] != class_of[:-1]))).astype(np.int32)
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
-        self._signatures: dict[int, tuple[bytes, tuple[int, ...]]] = {}
+        self._signatures: dict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = {}
         self._term_keys: list[bytes] | None = None  # built with the first signature
         self._term_of_list: list[int] = []
         self._offset_list: list[int] = []
@@ -146,37 +146,42 @@ class ContextualLexer:
     def step(self, state: int, byte: int) -> int:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
 
-    def signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
+    def signature(self, state: int, max_depth: int = 1 << 30
+                  ) -> tuple[bytes, tuple[int, ...]]:
         """``(key, terminals)``: states with equal keys - in any grammar - behave alike up
-        to the terminals' names, so they classify tokens alike; ``terminals`` names the
-        terminals in the order the key numbers them.
+        to the terminals' names on strings of at most ``max_depth`` bytes (the longest
+        token), so they classify tokens alike; ``terminals`` names the terminals in the
+        order the key numbers them.
 
-        The key is a hash of the automaton reachable from ``state`` in canonical
-        (breadth-first) numbering: an "additional property" key that has left every
-        listed name behind and a plain string share it. Past ``_CANON_STATES`` states it
-        falls back to the live terminals' content hashes and DFA states, in rank order.
+        The key is a hash of the automaton reachable from ``state`` within ``max_depth``
+        bytes, in canonical (breadth-first) numbering: an "additional property" key that
+        has left every listed name behind and a plain string share it, and so do strings
+        with 300 and 3,000 characters left. Past ``_CANON_STATES`` states it falls back to
+        the live terminals' content hashes and DFA states, in rank order.
         """
-        sig = self._signatures.get(state)
+        sig = self._signatures.get((state, max_depth))
         if sig is None:
             # The content signature is cheap and names the same automaton in every
             # grammar with the same terminal DFAs: it finds the canonical key computed
             # before, in this process, for any grammar.
             content, terms = self._content_signature(state)
-            hit = _canonical_of.get(content)
+            hit = _canonical_of.get((content, max_depth))
             if hit is None:
                 trans, top = self.arrays
                 h1, h2, labels, m = canonical_hash(trans, top, np.int32(state),
-                                                   _CANON_STATES, self._class_starts)
+                                                   _CANON_STATES, self._class_starts,
+                                                   max_depth)
                 if m >= 0:
-                    key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(8, "little")
+                    key = b"C" + int(h1).to_bytes(8, "little") + int(h2).to_bytes(
+                        8, "little") + max_depth.to_bytes(4, "little")
                     hit = (key, tuple(self.label_ref(t, terms) for t in labels.tolist()))
                 else:
                     hit = (content, tuple(range(len(terms))))
                 if len(_canonical_of) >= _CANON_MEMO:
                     _canonical_of.clear()
-                _canonical_of[content] = hit
+                _canonical_of[(content, max_depth)] = hit
             sig = (hit[0], tuple(self.label_of(ref, terms) for ref in hit[1]))
-            self._signatures[state] = sig
+            self._signatures[(state, max_depth)] = sig
         return sig
 
     def label_ref(self, top: int, terms: tuple[int, ...]) -> int | tuple[int, ...]:

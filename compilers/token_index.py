@@ -147,6 +147,9 @@ class TokenIndex:
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
         self.slice = plain_text_slice(vocab, self.sorted_data, self.sorted_start,
                                       self.sorted_len)
+        # No token reads further from a state than this: states that agree up to here
+        # share tables (see ContextualLexer.signature).
+        self._depth = max(int(vocab.arrays.max_token_len), SLICE_MAX_LEN, 1)
 
     @property
     def n_built(self) -> int:
@@ -172,7 +175,7 @@ class TokenIndex:
 
     def _fetch(self, q: int) -> StateTokens:
         """The table of ``q`` from the shared cache, or built now (and shared)."""
-        sig, terms = self.lexer.signature(q)
+        sig, terms = self.lexer.signature(q, self._depth)
         key = ("table", self.vocab.fingerprint, sig)
         canon: StateTokens | None = shared_tables.get(key)
         if canon is None:
@@ -211,6 +214,8 @@ class TokenIndex:
                     sel = b_term == term
                     groups.append((self._label(term, terms), _readonly(b_pos[sel]),
                                    _readonly(b_off[sel])))
+                # In label order, the same in every grammar that shares the table.
+                groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
 
@@ -229,8 +234,8 @@ class TokenIndex:
     def walk_group(self, q: int, gi: int, q2: int) -> GroupWalk:
         """Walk the rest of the tokens of group ``gi`` of ``q``'s table from the fresh
         lexer state ``q2`` (cached across grammars by both states' signatures)."""
-        sig, _ = self.lexer.signature(q)
-        sig2, terms2 = self.lexer.signature(q2)
+        sig, _ = self.lexer.signature(q, self._depth)
+        sig2, terms2 = self.lexer.signature(q2, self._depth)
         key = ("walk", self.vocab.fingerprint, sig, gi, sig2)
         canon: GroupWalk | None = shared_tables.get(key)
         if canon is None:

@@ -156,10 +156,16 @@ def _mix(h, v, p):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def canonical_hash(trans, top, q, max_states, starts):  # pragma: no cover - compiled
-    """A 128-bit hash of the automaton reachable from state ``q``, states numbered in
-    breadth-first order and terminals by first appearance, so that two states (of any two
-    automata) with equal hashes behave alike up to the terminals' names.
+def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no cover
+    """A 128-bit hash of the automaton reachable from state ``q`` within ``max_depth``
+    bytes, states numbered in breadth-first order and terminals by first appearance, so
+    that two states (of any two automata) with equal hashes behave alike, up to the
+    terminals' names, on every string of at most ``max_depth`` bytes.
+
+    States first met at distance ``max_depth`` are leaves: neither their row nor their
+    terminal is hashed (a token of the vocabulary ends there, whatever follows). With
+    ``max_depth`` the vocabulary's longest token, a string lexeme with 300 characters left
+    and one with 3,000 left share one token table.
 
     ``starts`` (ascending, from 0) are the bytes where a row may change value: every row
     is constant from one start to the next (the lexer's byte classes as intervals), so only
@@ -178,12 +184,18 @@ def canonical_hash(trans, top, q, max_states, starts):  # pragma: no cover - com
     h2 = np.uint64(7809847782465536322)
     p1 = np.uint64(1099511628211)
     p2 = np.uint64(6364136223846793005)
+    depth = np.zeros(min(n, max_states), np.int32)
     index[q] = 0
     order[0] = q
     m = 1
     i = 0
     while i < m:
         s = order[i]
+        if depth[i] >= max_depth:
+            h1 = _mix(h1, np.uint64(0xFFFFFFFFE), p1)
+            h2 = _mix(h2, np.uint64(0xFFFFFFFFE), p2)
+            i += 1
+            continue
         t = top[s]
         lab = -1
         if t >= 0:
@@ -208,6 +220,7 @@ def canonical_hash(trans, top, q, max_states, starts):  # pragma: no cover - com
                     c = m
                     index[x] = c
                     order[m] = x
+                    depth[m] = depth[i] + 1
                     m += 1
             if c != prev:  # hash the row as runs of equal targets
                 v = np.uint64((b << 32) | (c + 1))

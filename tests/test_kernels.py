@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -205,19 +207,43 @@ def test_canonical_hash_is_invariant_under_renumbering(seed: int) -> None:
     top2 = np.full_like(top, -1)
     top2[perm] = np.where(top >= 0, rename[np.maximum(top, 0)], -1)
     for q in range(n):
-        h1, h2, labels, m = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000, ALL_BYTES)
-        g1, g2, labels2, m2 = lexer_kernels.canonical_hash(trans2, top2, np.int32(perm[q]),
-                                                           1000, ALL_BYTES)
+        h1, h2, labels, m = _hash(trans, top, q)
+        g1, g2, labels2, m2 = _hash(trans2, top2, perm[q])
         assert (h1, h2, m) == (g1, g2, m2)
         assert rename[labels].tolist() == labels2.tolist()
-    assert lexer_kernels.canonical_hash(trans, top, np.int32(0), 1, ALL_BYTES)[3] in (-1, 1)
+    assert _hash(trans, top, 0, max_states=1)[3] in (-1, 1)
     changed = trans.copy()
     changed[0, 200] = 0  # one more transition from the root
-    assert lexer_kernels.canonical_hash(changed, top, np.int32(0), 1000, ALL_BYTES)[:2] != \
-        lexer_kernels.canonical_hash(trans, top, np.int32(0), 1000, ALL_BYTES)[:2]
+    assert _hash(changed, top, 0)[:2] != \
+        _hash(trans, top, 0)[:2]
 
 
 ALL_BYTES = np.arange(256, dtype=np.int32)
+
+
+def _hash(trans: np.ndarray, top: np.ndarray, q: int, max_states: int = 1000,
+          depth: int = 1 << 30) -> tuple[Any, ...]:
+    return tuple(lexer_kernels.canonical_hash(trans, top, np.int32(q), max_states,
+                                              ALL_BYTES, depth))
+
+
+def _chain(n: int, accept_at: int) -> tuple[np.ndarray, np.ndarray]:
+    """States 0..n-1 reading 'a' to the next; state ``accept_at`` accepts terminal 3."""
+    trans = np.full((n, 256), -1, np.int32)
+    trans[np.arange(n - 1), ord("a")] = np.arange(1, n)
+    top = np.full(n, -1, np.int32)
+    top[accept_at] = 3
+    return trans, top
+
+
+def test_canonical_hash_ignores_what_lies_past_the_depth() -> None:
+    """Chains of 300 and 3,000 states agree on every string of up to 128 bytes: one key;
+    a difference within the depth (an accepting state at 100) still tells them apart."""
+    long_a, long_b = _chain(300, 299), _chain(3000, 2999)
+    assert _hash(*long_a, 0, 5000, 128)[:2] == _hash(*long_b, 0, 5000, 128)[:2]
+    assert _hash(*long_a, 0, 5000)[:2] != _hash(*long_b, 0, 5000)[:2]
+    assert _hash(*_chain(300, 100), 0, 5000, 128)[:2] != _hash(*long_a, 0, 5000, 128)[:2]
+    assert _hash(*long_a, 0, 200, 128)[3] == 129  # states past the depth are not visited
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -234,7 +260,7 @@ def test_canonical_hash_reads_only_where_byte_classes_start(seed: int) -> None:
     starts = np.flatnonzero(np.concatenate(([True], class_of[1:] != class_of[:-1])))
     for q in range(n):
         fast = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000,
-                                            starts.astype(np.int32))
-        full = lexer_kernels.canonical_hash(trans, top, np.int32(q), 1000, ALL_BYTES)
+                                            starts.astype(np.int32), 1 << 30)
+        full = _hash(trans, top, q)
         assert fast[:2] == full[:2] and fast[3] == full[3]
         assert fast[2].tolist() == full[2].tolist()

@@ -95,3 +95,29 @@ def _masks_along(compiled: object, text: str) -> list[np.ndarray]:
         assert m.consume_string(ch), ch
         out.append(m.next_token_bitmask().copy())
     return out
+
+
+@pytest.mark.real_tokenizer
+def test_tables_shared_by_depth_bounded_keys_equal_own_builds(
+        tokenizer_dir: Callable[[str], Path]) -> None:
+    """States that agree on every string up to the longest token share one table (long
+    length-bounded strings): the shared table equals each state's own build."""
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("llama3"))
+    schema = {"type": "object", "properties": {
+        "a": {"type": "string", "maxLength": 400}, "b": {"type": "string", "maxLength": 900},
+        "c": {"type": "string", "minLength": 200, "maxLength": 300}}}
+    c = compile_json_schema(schema, vocab, cache=False)
+    for text in ('{"a": "' + "xy " * 120, '{"b": "' + "lorem ipsum " * 60,
+                 '{"c": "' + "z" * 250):
+        m = Matcher(c)
+        for ch in text:
+            assert m.consume_string(ch)
+            m.fill_next_token_bitmask(m.next_token_bitmask())
+    keys = set()
+    for q in range(c.lexer.n_states):
+        sig, terms = c.lexer.signature(q, c.index._depth)
+        keys.add(sig)
+        own = c.index._build(q, terms)
+        own = StateTokens(own.inside, own.first_dead, c.index._relabel(own.groups, terms))
+        assert _same(c.index._fetch(q), own), q
+    assert len(keys) < c.lexer.n_states - 300  # long strings' states share keys
