@@ -119,6 +119,10 @@ EXACT: list[tuple[Any, dict[str, Any]]] = [
       "unevaluatedItems": False}, {}),
 ]
 
+# Unknown keywords are annotations: allOf may combine two different ones.
+EXACT += [({"allOf": [{"type": "integer", "x-doc": "a"}, {"minimum": 2, "x-doc": {"b": 1}}]},
+           {})]
+
 # uniqueItems over finite item values: the set written so far is in the grammar's states.
 EXACT += [
     ({"items": {"enum": [1, 2, "a", None]}, "uniqueItems": True}, {}),

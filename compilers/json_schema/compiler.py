@@ -53,6 +53,7 @@ from compilers.json_schema.keywords import (
     LENGTH_MARK,
     NUMBER_KEYS,
     STRING_KEYS,
+    UNSUPPORTED_REFS,
     is_schema,
     json_equal,
 )
@@ -346,7 +347,7 @@ class _Compiler:
                     "2020-12 to use it as an annotation)", location=f"{ptr}/{k}")
             if k in KNOWN:
                 continue
-            if k in ("$dynamicRef", "$recursiveRef", "$recursiveAnchor"):
+            if k in UNSUPPORTED_REFS:
                 raise UnsupportedFeatureError(k, location=f"{ptr}/{k}")
             # Unknown keywords are annotations (the spec and jsonschema ignore them).
 

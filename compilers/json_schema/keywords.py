@@ -21,6 +21,8 @@ OBJECT_KEYS = {"properties", "required", "additionalProperties", "patternPropert
                "dependentSchemas", "dependencies", "unevaluatedProperties"}
 GENERIC_KEYS = {"type", "enum", "const", "allOf", "anyOf", "oneOf", "not", "if", "then",
                 "else", "$ref"}
+# Keywords the compiler refuses (dynamic scopes); everything else unknown is an annotation.
+UNSUPPORTED_REFS = {"$dynamicRef", "$recursiveRef", "$recursiveAnchor"}
 MAX_NESTING = 200  # nested schemas compiled at once (bounds Python recursion)
 CONTENT_KEYWORDS = {"contentMediaType", "contentEncoding", "contentSchema"}
 LENGTH_MARK = "\x00length:"  # a length bound among string parts (not a regex)

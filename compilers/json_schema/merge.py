@@ -11,7 +11,13 @@ from typing import Any
 
 from compilers.errors import UnsupportedFeatureError
 from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
-from compilers.json_schema.keywords import ANNOTATIONS, is_schema, json_equal
+from compilers.json_schema.keywords import (
+    ANNOTATIONS,
+    KNOWN,
+    UNSUPPORTED_REFS,
+    is_schema,
+    json_equal,
+)
 from compilers.json_schema.safe_regex import safe_fullmatch
 
 __all__ = ["merge_schemas"]
@@ -121,6 +127,9 @@ def merge_schemas(a: Any, b: Any, ptr: str) -> Any:
     for k, v in b.items():
         if k in ANNOTATIONS or k in merged_here or k in ("__no_eval", "__evaluated"):
             continue  # what a part evaluated is recorded by the caller
+        if k not in KNOWN and not k.startswith("__") and k not in UNSUPPORTED_REFS:
+            out.setdefault(k, v)  # an unknown keyword ("x-..."): an annotation, no assertion
+            continue
         if k not in out:
             out[k] = v
             continue
