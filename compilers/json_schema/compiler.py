@@ -9,7 +9,6 @@ either compiled exactly, compiled to a documented narrower language, or refused 
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import warnings
@@ -69,7 +68,7 @@ from compilers.json_schema.unique_items import (
     finite_candidates,
     value_key,
 )
-from compilers.memo import BytesMemo
+from compilers.memo import BytesMemo, byte_bounded_cache
 from compilers.options import Limits
 from compilers.regex import compile_regex_nfa
 
@@ -1226,23 +1225,26 @@ def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: in
 
 def _cached_number_dfa(kind: str, keywords: str, ptr: str, max_states: int) -> ByteDFA:
     key = (kind, keywords, max_states)
-    hit = _number_cache.get(key)
+    hit: ByteDFA | None = _number_memo.get(key)
     if hit is None:
         schema = json.loads(keywords)
         build = integer_dfa if kind == "integer" else number_dfa
-        hit = _number_cache[key] = build(schema, ptr, max_states)
+        hit = build(schema, ptr, max_states)
+        _number_memo.put(key, hit)
     return hit
 
 
-_number_cache: dict[tuple[str, str, int], ByteDFA] = {}
+# Process-wide memos, bounded by the bytes their automata hold (a stream of schemas with
+# distinct bounds or names must not grow a server's memory without end).
+_number_memo = BytesMemo(64 << 20)
 
 
-@functools.lru_cache(maxsize=65536)
+@byte_bounded_cache(128 << 20)
 def _cached_literal_dfa(name: str, max_states: int) -> ByteDFA:
     return json_literal_dfa(name, max_states=max_states)
 
 
-@functools.lru_cache(maxsize=4096)
+@byte_bounded_cache(128 << 20)
 def _cached_literal_set_dfa(names: tuple[str, ...], max_states: int) -> ByteDFA:
     """Union of the JSON spellings of several names (a balanced union tree)."""
     dfas = [_cached_literal_dfa(n, max_states) for n in names]

@@ -231,6 +231,36 @@ def test_byte_bounded_cache_evicts_by_memory() -> None:
     assert make.cache_bytes() <= 100  # type: ignore[attr-defined]
 
 
+def test_bytes_memo_evicts_by_memory() -> None:
+    from compilers.memo import BytesMemo
+
+    class Blob:
+        def __init__(self, n: int) -> None:
+            self.nbytes = n
+
+    memo = BytesMemo(100)
+    a = Blob(60)
+    memo.put("a", a)
+    assert memo.get("a") is a
+    memo.put("b", Blob(60))  # 120 > 100: the least recently used ("a") goes
+    assert memo.get("a") is None and memo.get("b") is not None
+    memo.put("c", Blob(1000))  # larger than the whole budget: never kept
+    assert memo.get("c") is None
+
+
+def test_json_schema_memos_are_bounded_by_bytes() -> None:
+    """Every process-wide memo of the JSON Schema compiler counts the bytes it holds."""
+    from compilers.json_schema import compiler as jc
+
+    ge.compile_json_schema({"properties": {"k" * 300: {"enum": ["v" * 300]},
+                                           "n": {"minimum": 3, "maximum": 977}}},
+                           BYTES_VOCAB, cache=False)
+    for memo in (jc._cached_literal_dfa, jc._cached_literal_set_dfa):
+        assert 0 < memo.cache_bytes() <= 128 << 20  # type: ignore[attr-defined]
+    for bounded in (jc._number_memo, jc._regex_memo):
+        assert 0 < bounded.max_bytes <= 256 << 20
+
+
 def test_terminal_automata_cache_is_bounded_by_bytes() -> None:
     ge.compile_regex("(p|q)*p(p|q){8}", BYTES_VOCAB, cache=False)
     assert 0 < build_terminal_dfa.cache_bytes() <= 256 << 20  # type: ignore[attr-defined]
