@@ -36,10 +36,11 @@ __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
 _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
-_CANON_MEMO = 1 << 18
+_CANON_MEMO_BYTES = 32 << 20  # content keys grow with the live terminals: bound the bytes
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
 # live terminals in rank order); shared by every grammar of the process.
 _canonical_of: dict[tuple[bytes, int], tuple[bytes, tuple[int | tuple[int, ...], ...]]] = {}
+_canonical_bytes = [0]
 
 
 class ContextualLexer:
@@ -177,9 +178,12 @@ class ContextualLexer:
                     hit = (key, tuple(self.label_ref(t, terms) for t in labels.tolist()))
                 else:
                     hit = (content, tuple(range(len(terms))))
-                if len(_canonical_of) >= _CANON_MEMO:
+                size = 2 * len(content) + 8 * len(hit[1]) + 200
+                if _canonical_bytes[0] + size > _CANON_MEMO_BYTES:
                     _canonical_of.clear()
+                    _canonical_bytes[0] = 0
                 _canonical_of[(content, max_depth)] = hit
+                _canonical_bytes[0] += size
             sig = (hit[0], tuple(self.label_of(ref, terms) for ref in hit[1]))
             self._signatures[(state, max_depth)] = sig
         return sig

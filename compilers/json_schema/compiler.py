@@ -1213,8 +1213,8 @@ def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: in
             dfa = build_byte_dfa(nfa, max_states=max_dfa, where=where)
         except LimitExceededError as e:
             if e.limit in ("max_nfa_states", "max_dfa_states"):  # deterministic, unlike time
-                if len(_regex_too_big) >= 4096:
-                    _regex_too_big.clear()
+                if sum(map(len, _regex_too_big)) + len(key) > 16 << 20:
+                    _regex_too_big.clear()  # patterns can be long: bound their bytes
                 _regex_too_big[key] = (e.limit, e.value, e.observed)
             raise
         if dfa.n_states > 64:  # small automata are cheaper to rebuild than to read

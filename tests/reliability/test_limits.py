@@ -261,6 +261,21 @@ def test_json_schema_memos_are_bounded_by_bytes() -> None:
         assert 0 < bounded.max_bytes <= 256 << 20
 
 
+def test_canonical_key_memo_is_bounded_by_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    import compilers.lexer as lexer_module
+
+    monkeypatch.setattr(lexer_module, "_CANON_MEMO_BYTES", 2_000)
+    monkeypatch.setattr(lexer_module, "_canonical_of", {})
+    monkeypatch.setattr(lexer_module, "_canonical_bytes", [0])
+    for n in range(3):
+        g = ge.compile_json_schema({"properties": {f"k{i}_{n}": {} for i in range(12)}},
+                                   BYTES_VOCAB, cache=False)
+        ge.Matcher(g).consume_string('{"k1')
+        for q in range(g.lexer.n_states):
+            g.lexer.signature(q)
+        assert lexer_module._canonical_bytes[0] <= 2_000
+
+
 def test_terminal_automata_cache_is_bounded_by_bytes() -> None:
     ge.compile_regex("(p|q)*p(p|q){8}", BYTES_VOCAB, cache=False)
     assert 0 < build_terminal_dfa.cache_bytes() <= 256 << 20  # type: ignore[attr-defined]
