@@ -894,8 +894,10 @@ class _Compiler:
         per_position = [options(*item_schema(i)) for i in range(reachable)]
         tail = options(*item_schema(n_prefix)) if hi is None or hi > n_prefix else []
         literals = [self.literal_value(v, ptr) for v in values]
-        counted = [count.active and self.valid(self.sub_validator(plain(count.schema)), v,
-                                               f"{ptr}/contains") for v in values]
+        counted = [False] * len(values)
+        if count.active:
+            contains = self.sub_validator(plain(count.schema))
+            counted = [self.valid(contains, v, f"{ptr}/contains") for v in values]
         states: dict[tuple[frozenset[int], int], str] = {}
         pending: list[tuple[frozenset[int], int]] = []
 
