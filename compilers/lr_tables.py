@@ -88,10 +88,10 @@ class ParseTable:
 
 def _nullable(rules: list[Any]) -> set[Any]:
     """Nonterminals that derive the empty string (a worklist over rules, linear)."""
-    pending = {id(r): sum(1 for _ in r.expansion) for r in rules}
+    pending = {id(r): len(r.expansion) for r in rules}
     uses: dict[Any, list[Any]] = {}
     for r in rules:
-        for sym in r.expansion:
+        for sym in dict.fromkeys(r.expansion):  # each rule once per distinct symbol
             uses.setdefault(sym, []).append(r)
     work = [r.origin for r in rules if not r.expansion]
     nullable: set[Any] = set()

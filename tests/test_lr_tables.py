@@ -75,3 +75,15 @@ def test_nullable_matches_lark(name: str) -> None:
     _, _, expected = lr_tables._lark_calculate_sets(rules)
     assert lr_tables._nullable(rules) == expected
     assert any(not r.expansion for r in rules) == bool(expected)
+
+
+def test_nullable_with_a_repeated_symbol() -> None:
+    """a -> b b c with b and c nullable: each rule counts a repeated symbol once."""
+    from lark.grammar import NonTerminal
+    from lark.grammar import Rule as LarkRule
+    from lark.grammar import Terminal as LarkTerminal
+
+    s, a, b, c = (NonTerminal(n) for n in "sabc")
+    rules = [LarkRule(s, [a]), LarkRule(a, [b, b, c]), LarkRule(c, []), LarkRule(b, []),
+             LarkRule(c, [LarkTerminal("X")])]
+    assert lr_tables._nullable(rules) == lr_tables._lark_calculate_sets(rules)[2] == {s, a, b, c}
