@@ -25,48 +25,6 @@ class _Sized(Protocol):
 V = TypeVar("V", bound=_Sized)
 
 
-def byte_bounded_cache(max_bytes: int) -> Callable[[Callable[..., V]], Callable[..., V]]:
-    """Memoise a function of hashable arguments whose results have ``nbytes``."""
-
-    def wrap(fn: Callable[..., V]) -> Callable[..., V]:
-        entries: OrderedDict[tuple[Any, ...], V] = OrderedDict()
-        lock = threading.Lock()
-        held = [0]
-
-        @functools.wraps(fn)
-        def cached(*args: Any, **kwargs: Any) -> V:
-            key = (*args, *sorted(kwargs.items())) if kwargs else args
-            with lock:
-                hit = entries.get(key)
-                if hit is not None:
-                    entries.move_to_end(key)
-                    return hit
-            value = fn(*args, **kwargs)
-            size = int(value.nbytes)
-            with lock:
-                if key not in entries and size <= max_bytes:
-                    entries[key] = value
-                    held[0] += size
-                    while held[0] > max_bytes:
-                        _, old = entries.popitem(last=False)
-                        held[0] -= int(old.nbytes)
-            return value
-
-        def cache_clear() -> None:
-            with lock:
-                entries.clear()
-                held[0] = 0
-
-        def cache_bytes() -> int:
-            return held[0]
-
-        cached.cache_clear = cache_clear  # type: ignore[attr-defined]
-        cached.cache_bytes = cache_bytes  # type: ignore[attr-defined]
-        return cached
-
-    return wrap
-
-
 class BytesMemo:
     """A thread-safe least-recently-used map whose values' ``nbytes`` sum stays under
     ``max_bytes``: for memos whose key is not simply the function's arguments (the
@@ -77,6 +35,11 @@ class BytesMemo:
         self._entries: OrderedDict[Any, Any] = OrderedDict()
         self._held = 0
         self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        """Bytes of the values kept now."""
+        return self._held
 
     def get(self, key: Any) -> Any:
         with self._lock:
@@ -99,3 +62,25 @@ class BytesMemo:
         with self._lock:
             self._entries.clear()
             self._held = 0
+
+
+def byte_bounded_cache(max_bytes: int) -> Callable[[Callable[..., V]], Callable[..., V]]:
+    """Memoise a function of hashable arguments whose results have ``nbytes``."""
+
+    def wrap(fn: Callable[..., V]) -> Callable[..., V]:
+        memo = BytesMemo(max_bytes)
+
+        @functools.wraps(fn)
+        def cached(*args: Any, **kwargs: Any) -> V:
+            key = (*args, *sorted(kwargs.items())) if kwargs else args
+            hit: V | None = memo.get(key)
+            if hit is None:
+                hit = fn(*args, **kwargs)
+                memo.put(key, hit)
+            return hit
+
+        cached.cache_clear = memo.clear  # type: ignore[attr-defined]
+        cached.cache_bytes = lambda: memo.held  # type: ignore[attr-defined]
+        return cached
+
+    return wrap
