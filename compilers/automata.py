@@ -36,6 +36,7 @@ __all__ = [
     "build_byte_dfa",
     "build_terminal_dfa",
     "example_string",
+    "finite_future_states",
     "intersect_dfas",
     "json_literal_dfa",
     "literal_dfa",
@@ -390,6 +391,19 @@ def literal_dfa(data: bytes) -> ByteDFA:
     accept = np.zeros(n, dtype=np.bool_)
     accept[-1] = True
     return ByteDFA(trans, accept)
+
+
+def finite_future_states(d: ByteDFA) -> NDArray[np.bool_]:
+    """Per state: True when only finitely many strings lead on from it (no cycle is
+    reachable). On a trimmed DFA every state is live, so these are the states from which
+    the rest of the word is one of a finite list."""
+    finite: NDArray[np.bool_] = np.asarray(~(d.trans >= 0).any(axis=1))
+    while True:
+        succ_ok = np.where(d.trans >= 0, finite[np.maximum(d.trans, 0)], True).all(axis=1)
+        grown: NDArray[np.bool_] = np.asarray(finite | succ_ok)
+        if (grown == finite).all():
+            return finite
+        finite = grown
 
 
 def example_string(d: ByteDFA, max_len: int = 64) -> bytes | None:

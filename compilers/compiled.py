@@ -218,7 +218,8 @@ def _grammar_to_json(g: Grammar) -> dict[str, Any]:
         "start": g.start, "source": g.source,
         "terminals": [{"name": t.name, "pattern": t.pattern, "is_literal": t.is_literal,
                        "priority": t.priority, "lazy": t.lazy, "ignored": t.ignored,
-                       "span": asdict(t.span)} for t in g.terminals],
+                       "span": asdict(t.span), **({"unique": t.unique} if t.unique else {})}
+                      for t in g.terminals],
         "rules": [{"lhs": r.lhs, "rhs": list(r.rhs)} for r in g.rules],
     }
 

@@ -57,6 +57,11 @@ class Terminal:
     dfa : ByteDFA, optional
         A prebuilt automaton (front ends that build terminals by automaton operations);
         ``pattern`` then only describes it.
+    unique : str
+        ``"item"``: a JSON string item of a ``uniqueItems`` array; the parser refuses a
+        lexeme whose decoded value an earlier item of the same array had (the set of
+        values rides on the parser stack). ``"separator"``: the set survives this terminal
+        (the comma between items). ``""``: neither.
     """
 
     name: str
@@ -67,6 +72,7 @@ class Terminal:
     ignored: bool = False
     span: SourceSpan = SourceSpan()
     dfa: ByteDFA | None = field(default=None, compare=False, repr=False)
+    unique: str = ""
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,14 @@ class ContextualLexer:
     def top(self, state: int) -> int:
         return int(self._top[state]) if state >= 0 else -1
 
+    def live_terminals(self, state: int) -> frozenset[int]:
+        """The terminals a lexeme in ``state`` may still end as (terminal DFAs are
+        trimmed: each of their states leads to acceptance)."""
+        if state < 0:
+            return frozenset()
+        lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
+        return frozenset(self._term_of[self._vec_pool[lo:hi]].tolist())
+
     def is_fresh(self, state: int) -> bool:
         return state >= 0 and bool(self._fresh[state])
 

@@ -14,21 +14,32 @@ from compilers.lr_tables import ParseTable
 __all__ = ["LRParser", "StackNode", "Stacks"]
 
 
-class StackNode:
-    """One LR state on a persistent stack; equal nodes have equal state sequences."""
+_NO_VALUES: frozenset[str] = frozenset()
 
-    __slots__ = ("_hash", "depth", "parent", "state")
+
+class StackNode:
+    """One LR state on a persistent stack; equal nodes have equal state sequences (and
+    equal ``seen`` sets).
+
+    ``seen`` holds the values of the items written so far in the innermost open array of
+    distinct strings (terminals marked ``unique="item"``), empty elsewhere."""
+
+    __slots__ = ("_hash", "depth", "parent", "seen", "state")
 
     state: int
     parent: StackNode | None
     depth: int
+    seen: frozenset[str]
     _hash: int
 
-    def __init__(self, state: int, parent: StackNode | None) -> None:
+    def __init__(self, state: int, parent: StackNode | None,
+                 seen: frozenset[str] = _NO_VALUES) -> None:
         self.state = state
         self.parent = parent
+        self.seen = seen
         self.depth = parent.depth + 1 if parent is not None else 1
-        self._hash = hash((state, parent._hash if parent is not None else 0))
+        h = hash((state, parent._hash if parent is not None else 0))
+        self._hash = hash((h, seen)) if seen else h
 
     def __hash__(self) -> int:
         return self._hash
@@ -40,7 +51,7 @@ class StackNode:
         b: StackNode | None = other
         while a is not b:
             if (a is None or b is None or a._hash != b._hash or a.state != b.state
-                    or a.depth != b.depth):
+                    or a.depth != b.depth or a.seen != b.seen):
                 return False
             a, b = a.parent, b.parent
         return True
@@ -62,8 +73,15 @@ _INTERN_LIMIT = 1 << 16
 class LRParser:
     """Parse-table interpreter shared by all matchers of a compiled grammar."""
 
-    def __init__(self, table: ParseTable, max_stacks: int, max_depth: int) -> None:
+    def __init__(self, table: ParseTable, max_stacks: int, max_depth: int,
+                 unique_items: frozenset[int] = frozenset(),
+                 unique_keep: frozenset[int] = frozenset()) -> None:
         self.table = table
+        # Terminals whose lexemes must differ within one array, and those the set of
+        # values written so far survives (see StackNode.seen); other shifts clear it.
+        self.unique_items = unique_items
+        self.unique_keep = unique_keep
+        self.tracks_values = bool(unique_items)
         self.max_stacks = max_stacks
         self.max_depth = max_depth
         n_t = table.n_terminals
@@ -86,12 +104,29 @@ class LRParser:
         # Hash-consing of stack nodes: equal stacks built from the same parent are the same
         # object, so comparisons and dictionary lookups stop at once. Best effort (bounded,
         # cleared when full); equality stays structural.
-        self._intern: dict[tuple[int, int], StackNode] = {}
+        self._intern: dict[tuple[object, ...], StackNode] = {}
 
-    def feed(self, stacks: Stacks, terminal: int) -> Stacks | None:
-        """Stacks after shifting ``terminal`` (with its reductions), or None if no stack can."""
+    def _seen_after(self, seen: frozenset[str], terminal: int,
+                    value: str | None) -> frozenset[str] | None:
+        """``seen`` after shifting ``terminal`` with decoded value ``value`` (None: not
+        known, no check), or None when the value was written before in this array."""
+        if terminal in self.unique_items:
+            if value is None:
+                return seen
+            if value in seen:
+                return None
+            return seen | {value}
+        return seen if terminal in self.unique_keep else _NO_VALUES
+
+    def feed(self, stacks: Stacks, terminal: int, value: str | None = None
+             ) -> Stacks | None:
+        """Stacks after shifting ``terminal`` (with its reductions), or None if no stack can.
+
+        ``value`` is the decoded string of a lexeme of a ``unique="item"`` terminal; a
+        stack whose array already holds it cannot shift it. Without it (token-table
+        work that does not know the lexeme) no value is checked."""
         if self.deterministic and len(stacks) == 1:
-            node = self._feed_one(stacks[0], terminal)
+            node = self._feed_one(stacks[0], terminal, value)
             return None if node is None else (node,)
         out: dict[StackNode, None] = {}
         work = list(stacks)
@@ -101,7 +136,12 @@ class LRParser:
             node = work.pop()
             for a in cells[node.state].get(terminal, ()):
                 if a >= 0:
-                    out.setdefault(self._push(a, node), None)
+                    if self.tracks_values:
+                        values = self._seen_after(node.seen, terminal, value)
+                        if values is not None:
+                            out.setdefault(self._push(a, node, values), None)
+                    else:
+                        out.setdefault(self._push(a, node), None)
                 else:
                     r = -1 - a
                     base: StackNode | None = node
@@ -112,7 +152,7 @@ class LRParser:
                     g = goto[base.state][lhs[r]]
                     if g < 0:
                         continue
-                    new = self._push(g, base)
+                    new = self._push(g, base, node.seen)
                     if new not in seen:
                         if len(seen) > self.max_stacks * 16:
                             raise LimitExceededError("max_parser_stacks", self.max_stacks,
@@ -124,21 +164,23 @@ class LRParser:
                                      "GLR parser")
         return tuple(out) if out else None
 
-    def _push(self, state: int, parent: StackNode) -> StackNode:
-        key = (state, id(parent))
+    def _push(self, state: int, parent: StackNode,
+              seen: frozenset[str] = _NO_VALUES) -> StackNode:
+        key: tuple[object, ...] = (state, id(parent), seen) if seen else (state, id(parent))
         node = self._intern.get(key)
         if node is not None and node.parent is parent:
             return node
         if parent.depth >= self.max_depth:
             raise LimitExceededError("max_stack_depth", self.max_depth, parent.depth + 1,
                                      "parser stack (nesting too deep)")
-        node = StackNode(state, parent)
+        node = StackNode(state, parent, seen)
         if len(self._intern) >= _INTERN_LIMIT:
             self._intern = {}
         self._intern[key] = node
         return node
 
-    def _feed_one(self, node: StackNode, terminal: int) -> StackNode | None:
+    def _feed_one(self, node: StackNode, terminal: int, value: str | None = None
+                  ) -> StackNode | None:
         cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
         while True:
             acts = cells[node.state].get(terminal)
@@ -146,6 +188,9 @@ class LRParser:
                 return None
             a = acts[0]
             if a >= 0:
+                if self.tracks_values:
+                    seen = self._seen_after(node.seen, terminal, value)
+                    return None if seen is None else self._push(a, node, seen)
                 return self._push(a, node)
             r = -1 - a
             base: StackNode | None = node
@@ -156,7 +201,7 @@ class LRParser:
             g = goto[base.state][lhs[r]]
             if g < 0:
                 return None
-            node = self._push(g, base)
+            node = self._push(g, base, node.seen)
 
     def can_shift(self, stacks: Stacks, terminal: int) -> bool:
         """True if some stack can shift ``terminal`` (no new nodes on the LALR path)."""

@@ -14,6 +14,7 @@ kernel walks the rest of each token from the next lexer state.
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import NamedTuple
 
@@ -24,6 +25,7 @@ from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
 from compilers.token_index import GroupWalk
+from compilers.vocab import Vocabulary
 from grammar_engine.parser import LRParser, Stacks
 from native.kernels import (
     ACT_ERROR,
@@ -40,10 +42,13 @@ _CACHE_LIMIT = 4096
 
 
 class MatchState(NamedTuple):
-    """Lexer state of the lexeme in progress and the parser stacks before it."""
+    """Lexer state of the lexeme in progress and the parser stacks before it; in grammars
+    with arrays of distinct strings, also the bytes of a lexeme in progress that may end
+    as such an item (its value is checked when it ends)."""
 
     q: int
     stacks: Stacks
+    lexeme: bytes = b""
 
 
 class GrammarRuntime:
@@ -52,7 +57,17 @@ class GrammarRuntime:
     def __init__(self, compiled: CompiledGrammar) -> None:
         self.compiled = compiled
         lim = compiled.options.limits
-        self.parser = LRParser(compiled.table, lim.max_parser_stacks, lim.max_stack_depth)
+        terms = compiled.grammar.terminals
+        unique_items = frozenset(i for i, t in enumerate(terms) if t.unique == "item")
+        unique_keep = frozenset(i for i, t in enumerate(terms)
+                                if t.unique == "separator" or t.ignored)
+        self.parser = LRParser(compiled.table, lim.max_parser_stacks, lim.max_stack_depth,
+                               unique_items, unique_keep)
+        self.tracks_values = bool(unique_items)
+        self.unique_items = unique_items
+        # Lexer state -> may its lexeme still end as a unique item / must it end now.
+        self._may_be_unique: dict[int, bool] = {}
+        self._quote_words: tuple[NDArray[np.uint32], NDArray[np.uint32]] | None = None
         self.lexer = compiled.lexer
         self.index = compiled.index
         self.vocab = compiled.vocab
@@ -119,16 +134,24 @@ class GrammarRuntime:
             self._start_cache[stacks] = q
         return q
 
-    def end_lexeme(self, stacks: Stacks, terminal: int) -> Stacks | None:
+    def end_lexeme(self, stacks: Stacks, terminal: int, lexeme: bytes | None = None
+                   ) -> Stacks | None:
         """Stacks after a lexeme read as ``terminal`` (or as each terminal of a reading id,
-        see :meth:`ContextualLexer.reading`), or None if the parser takes none."""
+        see :meth:`ContextualLexer.reading`), or None if the parser takes none. With the
+        ``lexeme``'s bytes, a unique string item is checked against its array's values."""
         if terminal in self.ignored:
             return stacks
+        value = None
+        if lexeme is not None and self.tracks_values and any(
+                t in self.unique_items for t in self.lexer.reading(terminal)):
+            value = _json_string_value(lexeme)
+            if value is None:
+                return None
         if terminal < self.n_terminals:
-            return self.parser.feed(stacks, terminal)
+            return self.parser.feed(stacks, terminal, value)
         out: dict[object, None] = {}
         for t in self.lexer.reading(terminal):
-            after = stacks if t in self.ignored else self.parser.feed(stacks, t)
+            after = stacks if t in self.ignored else self.parser.feed(stacks, t, value)
             if after is not None:
                 out.update(dict.fromkeys(after))
         return tuple(out) if out else None  # type: ignore[arg-type]
@@ -137,7 +160,7 @@ class GrammarRuntime:
         hit = self._accept_cache.get(state)
         if hit is not None:
             return hit
-        q, stacks = state
+        q, stacks = state.q, state.stacks
         if q == DEAD or self.lexer.is_fresh(q):
             ok = self.parser.accepts_end(stacks)
         else:
@@ -162,7 +185,9 @@ class GrammarRuntime:
 
     def _advance(self, state: MatchState, buf: NDArray[np.uint8], start: int,
                  length: int) -> MatchState | None:
-        q, stacks = state
+        if self.tracks_values:
+            return self._advance_values(state, buf, start, length)
+        q, stacks = state.q, state.stacks
         lexer = self.lexer
         pos = 0
         while True:
@@ -179,6 +204,50 @@ class GrammarRuntime:
                 return None
             stacks = after
             q = self.lex_start(stacks)
+
+    def _advance_values(self, state: MatchState, buf: NDArray[np.uint8], start: int,
+                        length: int) -> MatchState | None:
+        """:meth:`_advance` for grammars with unique string items: keeps the bytes of a
+        lexeme that may end as one, checks its value when it ends, and ends it at once
+        when it cannot grow (the closing quote), so that a repeated value is refused on
+        the token that completes it."""
+        q, stacks, lexeme = state
+        lexer = self.lexer
+        pos = 0
+        while True:
+            if q == DEAD:
+                return None if pos < length else MatchState(q, stacks)
+            trans, top = lexer.arrays
+            begin = pos
+            kind, pos, q_end = walk_bytes(trans, top, q, buf, start, pos, length)
+            q_end = int(q_end)
+            if kind == KIND_INSIDE:
+                if not self.may_be_unique(q_end):
+                    return MatchState(q_end, stacks)
+                lexeme += bytes(buf[start + begin : start + pos])
+                if (trans[q_end] >= 0).any():
+                    return MatchState(q_end, stacks, lexeme)
+                after = self.end_lexeme(stacks, int(top[q_end]), lexeme)
+                if after is None:
+                    return None
+                return MatchState(self.lex_start(after), after)
+            if kind != KIND_BOUNDARY:
+                return None
+            text = lexeme + bytes(buf[start + begin : start + pos]) \
+                if self.may_be_unique(q_end) else None
+            after = self.end_lexeme(stacks, int(top[q_end]), text)
+            if after is None:
+                return None
+            stacks, lexeme = after, b""
+            q = self.lex_start(stacks)
+
+    def may_be_unique(self, q: int) -> bool:
+        """Whether the lexeme in lexer state ``q`` may still end as a unique string item."""
+        hit = self._may_be_unique.get(q)
+        if hit is None:
+            hit = self._may_be_unique[q] = bool(
+                self.lexer.live_terminals(q) & self.unique_items)
+        return hit
 
     # -- ahead-of-time work ---------------------------------------------------------
     def precompute(self, max_configurations: int = 2000, stack_window: int = 8) -> int:
@@ -217,6 +286,8 @@ class GrammarRuntime:
         if bits is None:
             with time_budget("mask_time_budget", self._mask_budget):
                 bits = self._compute_mask(state.q, state.stacks)
+                if self.tracks_values:
+                    self._drop_repeated_values(state, bits)
             if not bits.any():
                 if len(self.empty_masks) >= _CACHE_LIMIT:
                     self.empty_masks = set()
@@ -247,6 +318,29 @@ class GrammarRuntime:
             if q2 != DEAD:
                 self._resolve((q, gi), q2, after, toks, offs, bits)
         return bits
+
+    def _drop_repeated_values(self, state: MatchState, bits: NDArray[np.uint32]) -> None:
+        """Clear the bits of tokens that complete a unique string item with a value its
+        array already holds. Only a token with a ``"`` byte can end a string lexeme, so
+        only those are checked, each by the exact walk of :meth:`_advance_values` (the
+        table work behind ``bits`` does not know the values); where no array holds a
+        value yet, only tokens that can complete two items (three quotes or more)."""
+        if self._quote_words is None:
+            self._quote_words = (_words_of_tokens_with_byte(self.vocab, ord('"'), 1),
+                                 _words_of_tokens_with_byte(self.vocab, ord('"'), 3))
+        some, many = self._quote_words
+        quotes = some if any(node.seen for node in state.stacks) else many
+        va = self.varrays
+        words = np.flatnonzero(bits & quotes)
+        for w in words.tolist():
+            word = int(bits[w] & quotes[w])
+            while word:
+                low = word & -word
+                tid = (w << 5) + low.bit_length() - 1
+                word ^= low
+                if self._advance(state, va.token_data, int(va.token_start[tid]),
+                                 int(va.token_len[tid])) is None:
+                    bits[w] &= np.uint32(~low & 0xFFFFFFFF)
 
     def _walk(self, key: object, q: int, toks: NDArray[np.int32],
               offs: NDArray[np.int32]) -> GroupWalk:
@@ -308,6 +402,30 @@ class GrammarRuntime:
             if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
                 tid = int(sorted_ids[p])
                 bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+
+
+def _json_string_value(lexeme: bytes) -> str | None:
+    """The decoded value of a complete JSON string lexeme (None if it is not one)."""
+    try:
+        value = json.loads(lexeme)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _words_of_tokens_with_byte(vocab: Vocabulary, byte: int, times: int
+                               ) -> NDArray[np.uint32]:
+    """Bits of the tokens whose bytes hold ``byte`` at least ``times`` times."""
+    va = vocab.arrays
+    hit = (va.token_data == byte).astype(np.int64)
+    starts = va.token_start.astype(np.int64)
+    lens = va.token_len.astype(np.int64)
+    csum = np.concatenate(([0], np.cumsum(hit)))
+    has = (csum[starts + lens] - csum[starts]) >= times
+    words = np.zeros(vocab.n_words, dtype=np.uint32)
+    ids = np.flatnonzero(has)
+    set_bits(words, ids.astype(np.int32))
+    return words
 
 
 _runtime_lock = threading.Lock()

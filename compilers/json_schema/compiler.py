@@ -13,7 +13,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import unquote, urljoin
 
@@ -24,6 +24,7 @@ import referencing.jsonschema
 from compilers.automata import (
     ByteDFA,
     build_byte_dfa,
+    finite_future_states,
     intersect_dfas,
     json_literal_dfa,
     load_cached_dfa,
@@ -153,6 +154,7 @@ class _Compiler:
         self.terminals: dict[str, Terminal] = {}
         self._term_by_key: dict[object, str] = {}
         self._term_by_sig: dict[bytes, str] = {}
+        self._unique_terms: dict[str, str] = {}  # string terminal -> its unique-item copy
         self._memo: dict[tuple[object, ...], str] = {}
         self._keep: list[Any] = []
         self._ref_depth = 0
@@ -863,6 +865,12 @@ class _Compiler:
         """An array with ``uniqueItems`` whose items take finitely many values: state (set
         of values written, contains count); each item is one of the values not written."""
         where = f"{ptr}/uniqueItems"
+        if n_prefix == 0 and not count.active:
+            sch, sp = item_schema(0)
+            if finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0]) is None:
+                term = self.unique_string_term(sch, sp, where)
+                if term is not None:
+                    return self.unique_string_array(term, lo, hi)
         universe: dict[Any, int] = {}  # value key -> index
         values: list[Any] = []
 
@@ -870,10 +878,11 @@ class _Compiler:
             found = finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0])
             if found is None:
                 raise UnsupportedFeatureError(
-                    "uniqueItems on items whose values are not a small finite set (strings, "
-                    "numbers, objects: a value check at run time is not implemented; enum, "
-                    "const, boolean, null and integer ranges of up to "
-                    f"{MAX_UNIQUE_VALUES} values are supported)", location=where)
+                    "uniqueItems on items whose values are not a small finite set (numbers, "
+                    "objects, arrays, strings beside prefixItems or contains: a value check "
+                    "at run time covers only arrays of strings; enum, const, boolean, null "
+                    f"and integer ranges of up to {MAX_UNIQUE_VALUES} values are supported)",
+                    location=where)
             validator = self.sub_validator(plain(sch)) if isinstance(sch, dict) else None
             out: list[int] = []
             for v in found:
@@ -934,6 +943,64 @@ class _Compiler:
                     self.rule(st, self.punct(","), literals[j], nxt)
         start = self.new_nt("array")
         self.rule(start, self.punct("["), states[(frozenset(), 0)])
+        return start
+
+    def unique_string_term(self, schema: Any, ptr: str, where: str) -> str | None:
+        """The item terminal of an array of distinct strings (a copy of the string
+        terminal marked ``unique="item"``: the parser checks each value against the
+        earlier items'), or None when ``schema`` is not a plain string schema.
+
+        Exact only if no prefix of an item is a dead end once the values written so far
+        are excluded: every state of the item automaton, other than the one after the
+        closing quote, must lead on to infinitely many strings (refused otherwise:
+        ``maxLength``, anchored finite patterns, formats such as ``date``)."""
+        if not isinstance(schema, dict):
+            return None
+        self.check_keywords(schema, ptr)
+        flat = self.flatten(schema, ptr)
+        if not isinstance(flat, dict) or any(k in flat for k in ("enum", "const", "anyOf",
+                                                                   "oneOf")):
+            return None
+        if self.types_of(flat, ptr) != ["string"]:
+            return None
+        base = self.terminals.get(self.string_value(flat, ptr))
+        if base is None or base.dfa is None or base.dfa.is_empty:
+            return None
+        name = self._unique_terms.get(base.name)
+        if name is not None:
+            return name
+        dfa = base.dfa
+        ends = ~(dfa.trans >= 0).any(axis=1)
+        if (finite_future_states(dfa) & ~ends).any():
+            raise UnsupportedFeatureError(
+                "uniqueItems on strings with finitely many continuations somewhere "
+                "(maxLength, a finite pattern or format): a prefix could run out of "
+                "unused values", location=where)
+        name = f"UNIQUE_STRING_{len(self.terminals)}"
+        self.terminals[name] = Terminal(name, f"{base.pattern} (distinct items)", dfa=dfa,
+                                        span=SourceSpan(self.source), unique="item")
+        self._unique_terms[base.name] = name
+        comma = self.punct(",")
+        self.terminals[comma] = replace(self.terminals[comma], unique="separator")
+        return name
+
+    def unique_string_array(self, item: str, lo: int, hi: int | None) -> str:
+        """``[`` + between ``lo`` and ``hi`` items of the unique-string terminal ``item``
+        + ``]``; states count the items written (up to the larger bound)."""
+        last = hi if hi is not None else max(lo, 1)
+        states = [self.new_nt(f"ustr{k}") for k in range(last + 1)]
+        for k, st in enumerate(states):
+            if k >= lo:
+                self.rule(st, self.punct("]"))
+            if hi is not None and k >= hi:
+                continue
+            nxt = states[min(k + 1, last)]
+            if k == 0:
+                self.rule(st, item, nxt)
+            else:
+                self.rule(st, self.punct(","), item, nxt)
+        start = self.new_nt("array")
+        self.rule(start, self.punct("["), states[0])
         return start
 
     def counted_items(self, item: Any, ptr: str, count: _ContainsCount, c: int,
