@@ -3,8 +3,10 @@ item schema (const, enum, booleans, null, bounded integers, and their combinatio
 checked with ``jsonschema``; the array compiler then tracks the set written so far in its
 states, so a value cannot come twice (exact, in the grammar, no run-time check).
 
-Item schemas with infinitely many values (strings, numbers, objects) would need a value
-check at run time, which the engine does not have: those raise ``UnsupportedFeatureError``.
+Arrays of plain strings with infinitely many values are handled elsewhere: the compiler
+marks their item terminal ``unique`` and the parser compares decoded values at run time
+(``JsonSchemaCompiler.unique_string_term``). Other infinite item languages (numbers,
+objects, arrays) raise ``UnsupportedFeatureError``.
 """
 
 from __future__ import annotations
