@@ -60,8 +60,10 @@ class Terminal:
     unique : str
         ``"item"``: a JSON string item of a ``uniqueItems`` array; the parser refuses a
         lexeme whose decoded value an earlier item of the same array had (the set of
-        values rides on the parser stack). ``"separator"``: the set survives this terminal
-        (the comma between items). ``""``: neither.
+        values rides on the parser stack). ``"number"``: the same for a JSON number item,
+        values compared as exact rationals (``1``, ``1.0`` and ``1e0`` are one value).
+        ``"separator"``: the set survives this terminal (the comma between items). ``""``:
+        none of these.
     """
 
     name: str

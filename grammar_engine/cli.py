@@ -18,6 +18,7 @@ from typing import TextIO
 
 from compilers.compiled import CompiledGrammar, read_header
 from compilers.errors import GrammarEngineError
+from compilers.json_schema import JsonSchemaOptions
 from compilers.vocab import Vocabulary
 from grammar_engine.compile import compile_grammar, compile_json_schema, compile_regex
 from grammar_engine.matcher import Matcher
@@ -64,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
                    help="EOS token id (repeatable; default from tokenizer_config.json)")
     c.add_argument("--vocab-size", type=int, help="logit width of the model, if padded")
     c.add_argument("--start", default="start", help="start rule of a Lark grammar")
+    js = c.add_argument_group("JSON Schema options")
+    js.add_argument("--whitespace", help='"flexible" (default), "compact" or a regex for '
+                    "one whitespace run")
+    js.add_argument("--indent", type=int, help="lay documents out as json.dumps(doc, "
+                    "indent=N) does")
+    js.add_argument("--property-order", choices=["schema", "any"])
+    js.add_argument("--lenient", action="store_true",
+                    help="relax keywords that cannot be compiled exactly, with a warning")
     c.add_argument("-o", "--output", required=True, help="output file")
     c.add_argument("-q", "--quiet", action="store_true")
 
@@ -103,8 +112,21 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         kind = args.kind
         if kind == "auto":
             kind = "json_schema" if path.suffix == ".json" else "lark"
+        options = {name: value for name, value in (
+            ("whitespace", args.whitespace), ("indent", args.indent),
+            ("property_order", args.property_order),
+            ("lenient", args.lenient or None)) if value is not None}
         if kind == "json_schema":
-            compiled = compile_json_schema(path, vocab)
+            try:
+                JsonSchemaOptions(**options)  # checked before the long compile
+            except ValueError as e:
+                err.write(f"grammar-engine compile: {e}\n")
+                return 2
+            compiled = compile_json_schema(path, vocab, **options)
+        elif options:
+            err.write(f"grammar-engine compile: {', '.join(sorted(options))} apply to JSON "
+                      "Schemas only\n")
+            return 2
         else:
             text = path.read_text(encoding="utf-8")
             compiled = compile_grammar(text, vocab, start=args.start, source=str(path))

@@ -170,7 +170,9 @@ def compile_json_schema(schema: Any, vocab: Any, *, limits: Limits | None = None
         Fields of :class:`compilers.json_schema.JsonSchemaOptions`: ``whitespace``
         (``"flexible"``, ``"compact"`` or a regex), ``max_whitespace``,
         ``property_order`` (``"schema"`` or ``"any"``), ``max_any_order_properties``,
-        ``additional_properties_default``, ``max_string_length``, ``max_array_items``.
+        ``additional_properties_default``, ``max_string_length``, ``max_array_items``,
+        ``indent`` (lay out as ``json.dumps(doc, indent=indent)``), ``max_indent_depth``,
+        ``lenient``.
 
     Raises
     ------

@@ -14,6 +14,7 @@ kernel walks the rest of each token from the next lexer state.
 
 from __future__ import annotations
 
+import decimal
 import json
 import threading
 from typing import NamedTuple
@@ -21,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.automata import ByteDFA
 from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
@@ -58,7 +60,9 @@ class GrammarRuntime:
         self.compiled = compiled
         lim = compiled.options.limits
         terms = compiled.grammar.terminals
-        unique_items = frozenset(i for i, t in enumerate(terms) if t.unique == "item")
+        unique_items = frozenset(i for i, t in enumerate(terms)
+                                 if t.unique in ("item", "number"))
+        self.unique_numbers = frozenset(i for i, t in enumerate(terms) if t.unique == "number")
         unique_keep = frozenset(i for i, t in enumerate(terms)
                                 if t.unique == "separator" or t.ignored)
         self.parser = LRParser(compiled.table, lim.max_parser_stacks, lim.max_stack_depth,
@@ -67,7 +71,7 @@ class GrammarRuntime:
         self.unique_items = unique_items
         # Lexer state -> may its lexeme still end as a unique item / must it end now.
         self._may_be_unique: dict[int, bool] = {}
-        self._quote_words: tuple[NDArray[np.uint32], NDArray[np.uint32]] | None = None
+        self._ending_words: tuple[NDArray[np.uint32], NDArray[np.uint32]] | None = None
         self.lexer = compiled.lexer
         self.index = compiled.index
         self.vocab = compiled.vocab
@@ -142,11 +146,13 @@ class GrammarRuntime:
         if terminal in self.ignored:
             return stacks
         value = None
-        if lexeme is not None and self.tracks_values and any(
-                t in self.unique_items for t in self.lexer.reading(terminal)):
-            value = _json_string_value(lexeme)
-            if value is None:
-                return None
+        if lexeme is not None and self.tracks_values:
+            unique = [t for t in self.lexer.reading(terminal) if t in self.unique_items]
+            if unique:
+                value = _json_number_value(lexeme) if unique[0] in self.unique_numbers \
+                    else _json_string_value(lexeme)
+                if value is None:
+                    return None
         if terminal < self.n_terminals:
             return self.parser.feed(stacks, terminal, value)
         out: dict[object, None] = {}
@@ -165,7 +171,8 @@ class GrammarRuntime:
             ok = self.parser.accepts_end(stacks)
         else:
             t = self.lexer.top(q)
-            after = self.end_lexeme(stacks, t) if t >= 0 else None
+            lexeme = state.lexeme if self.tracks_values and self.may_be_unique(q) else None
+            after = self.end_lexeme(stacks, t, lexeme) if t >= 0 else None
             ok = after is not None and self.parser.accepts_end(after)
         if len(self._accept_cache) >= _CACHE_LIMIT:
             self._accept_cache = {}
@@ -320,20 +327,27 @@ class GrammarRuntime:
         return bits
 
     def _drop_repeated_values(self, state: MatchState, bits: NDArray[np.uint32]) -> None:
-        """Clear the bits of tokens that complete a unique string item with a value its
-        array already holds. Only a token with a ``"`` byte can end a string lexeme, so
-        only those are checked, each by the exact walk of :meth:`_advance_values` (the
-        table work behind ``bits`` does not know the values); where no array holds a
-        value yet, only tokens that can complete two items (three quotes or more)."""
-        if self._quote_words is None:
-            self._quote_words = (_words_of_tokens_with_byte(self.vocab, ord('"'), 1),
-                                 _words_of_tokens_with_byte(self.vocab, ord('"'), 3))
-        some, many = self._quote_words
-        quotes = some if any(node.seen for node in state.stacks) else many
+        """Clear the bits of tokens that complete a unique item with a value its array
+        already holds. Only a token with a byte that can end an item lexeme (see
+        :func:`_item_ending_bytes`: ``"`` for strings) can complete one, so only those are
+        checked, each by the exact walk of :meth:`_advance_values` (the table work behind
+        ``bits`` does not know the values); where no array holds a value yet, only tokens
+        that can complete two items."""
+        if self._ending_words is None:
+            some = np.zeros(self.vocab.n_words, dtype=np.uint32)
+            many = some.copy()
+            for t in self.unique_items:
+                byte_set = _item_ending_bytes(self.lexer.dfas[t])
+                two = 2 if t in self.unique_numbers else 3  # strings open with a quote too
+                some |= _words_of_tokens_with_bytes(self.vocab, byte_set, 1)
+                many |= _words_of_tokens_with_bytes(self.vocab, byte_set, two)
+            self._ending_words = (some, many)
+        some, many = self._ending_words
+        ending = some if any(node.seen for node in state.stacks) else many
         va = self.varrays
-        words = np.flatnonzero(bits & quotes)
+        words = np.flatnonzero(bits & ending)
         for w in words.tolist():
-            word = int(bits[w] & quotes[w])
+            word = int(bits[w] & ending[w])
             while word:
                 low = word & -word
                 tid = (w << 5) + low.bit_length() - 1
@@ -404,6 +418,21 @@ class GrammarRuntime:
                 bits[tid >> 5] |= np.uint32(1 << (tid & 31))
 
 
+def _item_ending_bytes(dfa: ByteDFA) -> bytes:
+    """The bytes that can complete a lexeme of ``dfa``: those leading into a state with no
+    way on (the lexeme ends at once: a closing quote), and those a complete lexeme cannot
+    take (the lexeme ends before them: a comma after a number)."""
+    has_next: NDArray[np.bool_] = np.asarray((dfa.trans >= 0).any(axis=1))
+    ends: set[int] = set()
+    targets = dfa.trans
+    into_final = (targets >= 0) & ~has_next[np.maximum(targets, 0)]
+    ends.update(np.flatnonzero(into_final.any(axis=0)).tolist())
+    stops = dfa.accept & has_next
+    if stops.any():
+        ends.update(np.flatnonzero((targets[stops] < 0).any(axis=0)).tolist())
+    return bytes(sorted(ends))
+
+
 def _json_string_value(lexeme: bytes) -> str | None:
     """The decoded value of a complete JSON string lexeme (None if it is not one)."""
     try:
@@ -413,11 +442,26 @@ def _json_string_value(lexeme: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _words_of_tokens_with_byte(vocab: Vocabulary, byte: int, times: int
-                               ) -> NDArray[np.uint32]:
-    """Bits of the tokens whose bytes hold ``byte`` at least ``times`` times."""
+def _json_number_value(lexeme: bytes) -> str | None:
+    """A key for the value of a complete JSON number lexeme, equal for equal numbers
+    (``1``, ``1.0``, ``10e-1``); None if it is not one."""
+    # Exact: enough digits for the lexeme, any exponent (no 10**e is ever computed).
+    context = decimal.Context(prec=len(lexeme) + 2, Emax=decimal.MAX_EMAX,
+                              Emin=decimal.MIN_EMIN, traps=[decimal.InvalidOperation])
+    try:
+        value = context.create_decimal(lexeme.decode("ascii"))
+    except (decimal.InvalidOperation, UnicodeDecodeError):
+        return None
+    if not value.is_finite():
+        return None
+    return "0" if value.is_zero() else str(value.normalize(context))
+
+
+def _words_of_tokens_with_bytes(vocab: Vocabulary, byte_set: bytes, times: int
+                                ) -> NDArray[np.uint32]:
+    """Bits of the tokens whose bytes hold bytes of ``byte_set`` at least ``times`` times."""
     va = vocab.arrays
-    hit = (va.token_data == byte).astype(np.int64)
+    hit = np.isin(va.token_data, np.frombuffer(byte_set, dtype=np.uint8)).astype(np.int64)
     starts = va.token_start.astype(np.int64)
     lens = va.token_len.astype(np.int64)
     csum = np.concatenate(([0], np.cumsum(hit)))

@@ -106,6 +106,15 @@ class JsonSchemaOptions:
         Largest ``maxLength``/``minLength`` compiled exactly; longer bounds raise.
     max_array_items : int
         Largest item count that ``minItems``/``maxItems``/``prefixItems`` may unroll.
+    indent : int, str or None
+        Lay documents out as ``json.dumps(doc, indent=indent)`` does: a newline and the
+        indent repeated once per nesting level before each item and member and before the
+        closing bracket of a non-empty container, ``", "`` → ``","``, ``": "`` after keys,
+        empty containers as ``[]`` and ``{}``, no other whitespace. Replaces
+        ``whitespace`` (which must stay "flexible"). Values nested deeper than
+        ``max_indent_depth`` levels are not generated (recorded in the grammar's notes).
+    max_indent_depth : int
+        Deepest nesting level spelled out with ``indent`` (default 16).
     lenient : bool
         Relax what cannot be compiled exactly (``oneOf`` as ``anyOf``, other keywords
         dropped) with a warning, instead of raising; the grammar's notes list each
@@ -119,14 +128,26 @@ class JsonSchemaOptions:
     additional_properties_default: bool = True
     max_string_length: int = 1000
     max_array_items: int = 1000
+    indent: int | str | None = None
+    max_indent_depth: int = 16
     lenient: bool = False
 
     def __post_init__(self) -> None:
         if self.property_order not in ("schema", "any"):
             raise ValueError(f"property_order must be 'schema' or 'any', got "
                              f"{self.property_order!r}")
+        if self.indent is not None:
+            if self.whitespace != "flexible":
+                raise ValueError("indent and whitespace exclude each other: indent fixes "
+                                 "the whitespace")
+            if isinstance(self.indent, bool) or not isinstance(self.indent, (int, str)) or \
+                    (isinstance(self.indent, int) and self.indent < 0) or \
+                    (isinstance(self.indent, str) and re.fullmatch(r"[ \t]*", self.indent)
+                     is None):
+                raise ValueError(f"indent must be a non-negative int or a string of spaces "
+                                 f"and tabs, got {self.indent!r}")
         for name in ("max_whitespace", "max_string_length", "max_array_items",
-                     "max_any_order_properties"):
+                     "max_any_order_properties", "max_indent_depth"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be a non-negative int, got {value!r}")
@@ -135,6 +156,19 @@ class JsonSchemaOptions:
 @dataclass
 class _Ctx:
     pointer: str
+
+
+class _Nested:
+    """``with compiler.nested():`` one nesting level down (``indent`` spells it out)."""
+
+    def __init__(self, compiler: _Compiler) -> None:
+        self.compiler = compiler
+
+    def __enter__(self) -> None:
+        self.compiler._level += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self.compiler._level -= 1
 
 
 class _Compiler:
@@ -172,6 +206,10 @@ class _Compiler:
             self._root_validator = self._validator_cls(root)
         except Exception as e:  # referencing errors surface when used
             raise SchemaError(f"cannot load schema: {e}") from None
+        indent = options.indent
+        self.indent = " " * indent if isinstance(indent, int) else indent
+        self._level = 0  # nesting level of the value being compiled (for ``indent``)
+        self._too_deep_noted = False
         ws = options.whitespace
         if ws == "flexible":
             self.ws = f"[ \\t\\n\\r]{{0,{options.max_whitespace}}}"
@@ -240,6 +278,45 @@ class _Compiler:
                  ":": "COLON"}
         return self.term(("punct", char), names[char], pattern,
                          lambda: self.regex_dfa(pattern, f"punctuation {char!r}"), True)
+
+    # Containers are built from these five: with ``indent`` each is one exact terminal
+    # whose whitespace depends on the nesting level; otherwise they are ``punct``s.
+    def open_bracket(self, char: str) -> str:
+        """``[`` or ``{`` opening a container that has at least one item or member."""
+        if self.indent is None:
+            return self.punct(char)
+        return self.layout_term(f"{char}\n{self.indent * (self._level + 1)}")
+
+    def close_bracket(self, char: str) -> str:
+        """``]`` or ``}`` closing a container that has at least one item or member."""
+        if self.indent is None:
+            return self.punct(char)
+        return self.layout_term(f"\n{self.indent * self._level}{char}")
+
+    def empty_container(self, pair: str) -> tuple[str, ...]:
+        """``[]`` or ``{}``: the symbols of an empty container."""
+        if self.indent is None:
+            return self.punct(pair[0]), self.punct(pair[1])
+        return (self.layout_term(pair),)
+
+    def comma(self) -> str:
+        if self.indent is None:
+            return self.punct(",")
+        return self.layout_term(f",\n{self.indent * (self._level + 1)}")
+
+    def colon(self) -> str:
+        return self.punct(":") if self.indent is None else self.layout_term(": ")
+
+    def layout_term(self, text: str) -> str:
+        names = {"[": "LSQB", "{": "LBRACE", "]": "RSQB", "}": "RBRACE", ",": "COMMA",
+                 ":": "COLON"}
+        hint = names[text.strip(" \t\n")[0]]
+        return self.term(("layout", text), hint, json.dumps(text),
+                         lambda: self.regex_dfa(re.escape(text), f"layout {text!r}"), True)
+
+    def nested(self) -> _Nested:
+        """Context in which the items or member values of a container are compiled."""
+        return _Nested(self)
 
     def literal_term(self, text: str) -> str:
         return self.term(("lit", text), text.upper(), text,
@@ -378,6 +455,10 @@ class _Compiler:
             key = (id(schema), document)
         else:
             key = ("json", json.dumps(schema, sort_keys=True, default=str), document)
+        if self.indent is not None:
+            key += (self._level,)
+            if self._level > self.opt.max_indent_depth:
+                return self.too_deep(ptr)
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -394,6 +475,15 @@ class _Compiler:
         finally:
             self._depth -= 1
         return nt
+
+    def too_deep(self, ptr: str) -> str:
+        """A nonterminal with no rules, for values below ``max_indent_depth``."""
+        if not self._too_deep_noted:
+            self._too_deep_noted = True
+            self.notes.append(f"indent: values nested deeper than max_indent_depth="
+                              f"{self.opt.max_indent_depth} levels are not generated "
+                              f"(first at {ptr})")
+        return self.new_nt("too_deep")
 
     def _value_into(self, nt: str, schema: Any, ptr: str) -> None:
         if schema is True:
@@ -658,24 +748,26 @@ class _Compiler:
         if isinstance(v, str):  # every JSON spelling of v, built directly (no regex)
             return self.term(("str", re.escape(v)), "STRLIT", f"json string {v!r}",
                              _constant(_cached_literal_dfa(v, self.limits.max_dfa_states)))
-        nt = self.new_nt("literal")
-        if isinstance(v, list):
-            syms = [self.punct("[")]
-            for i, item in enumerate(v):
-                if i:
-                    syms.append(self.punct(","))
-                syms.append(self.literal_value(item, ptr))
-            syms.append(self.punct("]"))
-        elif isinstance(v, dict):
-            syms = [self.punct("{")]
-            for i, (k, item) in enumerate(v.items()):
-                if i:
-                    syms.append(self.punct(","))
-                syms += [self.string_term(re.escape(k), ptr, "KEY"), self.punct(":"),
-                         self.literal_value(item, ptr)]
-            syms.append(self.punct("}"))
-        else:
+        if not isinstance(v, (list, dict)):
             raise SchemaError(f"not a JSON value: {v!r}", pointer=ptr)
+        nt = self.new_nt("literal")
+        pair = "[]" if isinstance(v, list) else "{}"
+        if not v:
+            self.rule(nt, *self.empty_container(pair))
+            return nt
+        if self.indent is not None and self._level >= self.opt.max_indent_depth:
+            return self.too_deep(ptr)
+        syms = [self.open_bracket(pair[0])]
+        pairs = list(v.items()) if isinstance(v, dict) else [("", item) for item in v]
+        comma = self.comma()
+        with self.nested():
+            for i, (k, item) in enumerate(pairs):
+                if i:
+                    syms.append(comma)
+                if isinstance(v, dict):
+                    syms += [self.string_term(re.escape(k), ptr, "KEY"), self.colon()]
+                syms.append(self.literal_value(item, ptr))
+        syms.append(self.close_bracket(pair[1]))
         self.rule(nt, *syms)
         return nt
 
@@ -762,7 +854,11 @@ class _Compiler:
 
     # -- any value ------------------------------------------------------------------------
     def any_value(self) -> str:
-        key = (0, "<any>")
+        key: tuple[object, ...] = (0, "<any>")
+        if self.indent is not None:
+            key += (self._level,)
+            if self._level > self.opt.max_indent_depth:
+                return self.too_deep("<any>")
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -773,15 +869,17 @@ class _Compiler:
                     self.literal_term("false"), string, self.numeric_value("number", {}, "#")):
             self.rule(nt, sym)
         arr, items = self.new_nt("any_array"), self.new_nt("any_items")
-        self.rule(arr, self.punct("["), self.punct("]"))
-        self.rule(arr, self.punct("["), items, self.punct("]"))
-        self.rule(items, nt)
-        self.rule(items, items, self.punct(","), nt)
         obj, members = self.new_nt("any_object"), self.new_nt("any_members")
-        self.rule(obj, self.punct("{"), self.punct("}"))
-        self.rule(obj, self.punct("{"), members, self.punct("}"))
-        self.rule(members, string, self.punct(":"), nt)
-        self.rule(members, members, self.punct(","), string, self.punct(":"), nt)
+        self.rule(arr, *self.empty_container("[]"))
+        self.rule(obj, *self.empty_container("{}"))
+        with self.nested():
+            item = self.any_value()
+        self.rule(arr, self.open_bracket("["), items, self.close_bracket("]"))
+        self.rule(items, item)
+        self.rule(items, items, self.comma(), item)
+        self.rule(obj, self.open_bracket("{"), members, self.close_bracket("}"))
+        self.rule(members, string, self.colon(), item)
+        self.rule(members, members, self.comma(), string, self.colon(), item)
         self.rule(nt, arr)
         self.rule(nt, obj)
         return nt
@@ -840,24 +938,34 @@ class _Compiler:
             return states[(k, c)]
 
         pending: list[tuple[int, int]] = []
+        start = self.new_nt("array")
         state(0, 0)
         while pending:
             k, c = pending.pop()
             st = states[(k, c)]
             if k >= lo and count.satisfied(c):
-                self.rule(st, self.punct("]"))
+                self.rule(*self.closing(start, st, k, "[]"))
             if hi is not None and k >= hi:
                 continue
             sch, sp = item_schema(k)
-            for item, c2 in self.counted_items(sch, sp, count, c, ptr):
+            with self.nested():
+                items = self.counted_items(sch, sp, count, c, ptr)
+            for item, c2 in items:
                 nxt = state(min(k + 1, last), c2)
                 if k == 0:
                     self.rule(st, item, nxt)
                 else:
-                    self.rule(st, self.punct(","), item, nxt)
-        start = self.new_nt("array")
-        self.rule(start, self.punct("["), states[(0, 0)])
+                    self.rule(st, self.comma(), item, nxt)
+        self.rule(start, self.open_bracket("["), states[(0, 0)])
         return start
+
+    def closing(self, start: str, state: str, written: int, pair: str) -> tuple[str, ...]:
+        """The rule that ends a container in ``state`` after ``written`` items: an empty
+        container is ``start``'s own alternative (its open bracket differs with
+        ``indent``), so states before the first item never close."""
+        if written == 0:
+            return (start, *self.empty_container(pair))
+        return state, self.close_bracket(pair[1])
 
     def unique_array(self, schema: dict[str, Any], ptr: str, n_prefix: int, lo: int,
                      hi: int | None, item_schema: Callable[[int], tuple[Any, str]],
@@ -868,9 +976,9 @@ class _Compiler:
         if n_prefix == 0 and not count.active:
             sch, sp = item_schema(0)
             if finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0]) is None:
-                term = self.unique_string_term(sch, sp, where)
+                term = self.unique_scalar_term(sch, sp, where)
                 if term is not None:
-                    return self.unique_string_array(term, lo, hi)
+                    return self.unique_scalar_array(term, lo, hi)
         universe: dict[Any, int] = {}  # value key -> index
         values: list[Any] = []
 
@@ -878,10 +986,11 @@ class _Compiler:
             found = finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0])
             if found is None:
                 raise UnsupportedFeatureError(
-                    "uniqueItems on items whose values are not a small finite set (numbers, "
-                    "objects, arrays, strings beside prefixItems or contains: a value check "
-                    "at run time covers only arrays of strings; enum, const, boolean, null "
-                    f"and integer ranges of up to {MAX_UNIQUE_VALUES} values are supported)",
+                    "uniqueItems on items whose values are not a small finite set (objects, "
+                    "arrays, mixed types, strings or numbers beside prefixItems or contains: "
+                    "a value check at run time covers only arrays of plain strings or of "
+                    "plain numbers; enum, const, boolean, null and integer ranges of up to "
+                    f"{MAX_UNIQUE_VALUES} values are supported)",
                     location=where)
             validator = self.sub_validator(plain(sch)) if isinstance(sch, dict) else None
             out: list[int] = []
@@ -902,7 +1011,8 @@ class _Compiler:
         reachable = n_prefix if hi is None else min(hi, n_prefix)
         per_position = [options(*item_schema(i)) for i in range(reachable)]
         tail = options(*item_schema(n_prefix)) if hi is None or hi > n_prefix else []
-        literals = [self.literal_value(v, ptr) for v in values]
+        with self.nested():
+            literals = [self.literal_value(v, ptr) for v in values]
         counted = [False] * len(values)
         if count.active:
             contains = self.sub_validator(plain(count.schema))
@@ -920,12 +1030,13 @@ class _Compiler:
                 pending.append((used, c))
             return states[(used, c)]
 
+        start = self.new_nt("array")
         state(frozenset(), 0)
         while pending:
             used, c = pending.pop()
             st, k = states[(used, c)], len(used)
             if k >= lo and count.satisfied(c):
-                self.rule(st, self.punct("]"))
+                self.rule(*self.closing(start, st, k, "[]"))
             if hi is not None and k >= hi:
                 continue
             for j in per_position[k] if k < len(per_position) else tail:
@@ -940,20 +1051,21 @@ class _Compiler:
                 if k == 0:
                     self.rule(st, literals[j], nxt)
                 else:
-                    self.rule(st, self.punct(","), literals[j], nxt)
-        start = self.new_nt("array")
-        self.rule(start, self.punct("["), states[(frozenset(), 0)])
+                    self.rule(st, self.comma(), literals[j], nxt)
+        self.rule(start, self.open_bracket("["), states[(frozenset(), 0)])
         return start
 
-    def unique_string_term(self, schema: Any, ptr: str, where: str) -> str | None:
-        """The item terminal of an array of distinct strings (a copy of the string
-        terminal marked ``unique="item"``: the parser checks each value against the
-        earlier items'), or None when ``schema`` is not a plain string schema.
+    def unique_scalar_term(self, schema: Any, ptr: str, where: str) -> str | None:
+        """The item terminal of an array of distinct strings or numbers (a copy of the
+        string or number terminal marked ``unique``: the parser checks each value against
+        the earlier items'), or None when ``schema`` is not a plain string, number or
+        integer schema.
 
         Exact only if no prefix of an item is a dead end once the values written so far
-        are excluded: every state of the item automaton, other than the one after the
-        closing quote, must lead on to infinitely many strings (refused otherwise:
-        ``maxLength``, anchored finite patterns, formats such as ``date``)."""
+        are excluded: every state of the item automaton, other than those after which
+        nothing can follow (a closing quote), must lead on to infinitely many values
+        (refused otherwise: ``maxLength``, anchored finite patterns, formats such as
+        ``date``, bounded numbers)."""
         if not isinstance(schema, dict):
             return None
         self.check_keywords(schema, ptr)
@@ -961,9 +1073,14 @@ class _Compiler:
         if not isinstance(flat, dict) or any(k in flat for k in ("enum", "const", "anyOf",
                                                                    "oneOf")):
             return None
-        if self.types_of(flat, ptr) != ["string"]:
+        types = self.types_of(flat, ptr)
+        if types == ["string"]:
+            base_name, kind = self.string_value(flat, ptr), "item"
+        elif types in (["number"], ["integer"]):
+            base_name, kind = self.numeric_value(types[0], flat, ptr), "number"
+        else:
             return None
-        base = self.terminals.get(self.string_value(flat, ptr))
+        base = self.terminals.get(base_name)
         if base is None or base.dfa is None or base.dfa.is_empty:
             return None
         name = self._unique_terms.get(base.name)
@@ -973,34 +1090,34 @@ class _Compiler:
         ends = ~(dfa.trans >= 0).any(axis=1)
         if (finite_future_states(dfa) & ~ends).any():
             raise UnsupportedFeatureError(
-                "uniqueItems on strings with finitely many continuations somewhere "
-                "(maxLength, a finite pattern or format): a prefix could run out of "
-                "unused values", location=where)
-        name = f"UNIQUE_STRING_{len(self.terminals)}"
+                f"uniqueItems on {types[0]}s with finitely many continuations somewhere "
+                "(maxLength, a finite pattern or format, bounds): a prefix could run out "
+                "of unused values", location=where)
+        name = f"UNIQUE_{types[0].upper()}_{len(self.terminals)}"
         self.terminals[name] = Terminal(name, f"{base.pattern} (distinct items)", dfa=dfa,
-                                        span=SourceSpan(self.source), unique="item")
+                                        span=SourceSpan(self.source), unique=kind)
         self._unique_terms[base.name] = name
-        comma = self.punct(",")
+        comma = self.comma()
         self.terminals[comma] = replace(self.terminals[comma], unique="separator")
         return name
 
-    def unique_string_array(self, item: str, lo: int, hi: int | None) -> str:
-        """``[`` + between ``lo`` and ``hi`` items of the unique-string terminal ``item``
+    def unique_scalar_array(self, item: str, lo: int, hi: int | None) -> str:
+        """``[`` + between ``lo`` and ``hi`` items of the unique terminal ``item``
         + ``]``; states count the items written (up to the larger bound)."""
         last = hi if hi is not None else max(lo, 1)
         states = [self.new_nt(f"ustr{k}") for k in range(last + 1)]
+        start = self.new_nt("array")
         for k, st in enumerate(states):
             if k >= lo:
-                self.rule(st, self.punct("]"))
+                self.rule(*self.closing(start, st, k, "[]"))
             if hi is not None and k >= hi:
                 continue
             nxt = states[min(k + 1, last)]
             if k == 0:
                 self.rule(st, item, nxt)
             else:
-                self.rule(st, self.punct(","), item, nxt)
-        start = self.new_nt("array")
-        self.rule(start, self.punct("["), states[0])
+                self.rule(st, self.comma(), item, nxt)
+        self.rule(start, self.open_bracket("["), states[0])
         return start
 
     def counted_items(self, item: Any, ptr: str, count: _ContainsCount, c: int,
@@ -1057,7 +1174,7 @@ class _Compiler:
             if not self.name_allowed(names_schema, name, ptr):
                 applicable.append(False)
             sub = applicable[0] if len(applicable) == 1 else {"allOf": applicable}
-            value_nt = self.value(sub, sub_ptr)
+            value_nt = self.child_value(sub, sub_ptr)
             key = self.term(("str", re.escape(name)), "KEY", f"key {name!r}",
                             _constant(self.key_dfa(name)))
             members.append((key, name in req, value_nt))
@@ -1086,8 +1203,8 @@ class _Compiler:
                             "key matching " + " and ".join(names), _constant(region))
             subs = [pattern_props[n] for n in names]
             sub_ptr = f"{ptr}/patternProperties/{_escape_ptr(names[0])}"
-            extras.append((key, self.value(subs[0] if len(subs) == 1 else {"allOf": subs},
-                                           sub_ptr)))
+            extras.append((key, self.child_value(subs[0] if len(subs) == 1 else
+                                                 {"allOf": subs}, sub_ptr)))
         if additional is not False:
             def build_additional() -> ByteDFA:
                 d = self.regex_dfa("(?s:.)*", ptr, json_string=True)
@@ -1097,7 +1214,8 @@ class _Compiler:
 
             key = self.term(("akey", ptr), "AKEY", "additional key", build_additional)
             if key != "NEVER":
-                extras.append((key, self.value(additional, f"{ptr}/additionalProperties")))
+                extras.append((key, self.child_value(additional,
+                                                     f"{ptr}/additionalProperties")))
 
         count = _PropertyCount.of(schema, ptr)
         if count is None:
@@ -1114,15 +1232,21 @@ class _Compiler:
                               "compiled in schema order")
             order = "schema"
         start = self.new_nt("object")
-        body = self.members_in_order(members, extras, count) if order == "schema" else \
-            self.members_any_order(members, extras, count)
-        self.rule(start, self.punct("{"), body)
+        body = self.members_in_order(start, members, extras, count) if order == "schema" \
+            else self.members_any_order(start, members, extras, count)
+        self.rule(start, self.open_bracket("{"), body)
         return start
 
-    def members_in_order(self, members: list[tuple[str, bool, str]],
+    def child_value(self, schema: Any, ptr: str) -> str:
+        """``value`` for an object member's value, one nesting level down."""
+        with self.nested():
+            return self.value(schema, ptr)
+
+    def members_in_order(self, start: str, members: list[tuple[str, bool, str]],
                          extras: list[tuple[str, str]], count: _PropertyCount) -> str:
         """Object members after ``{``: declared ones in schema order (each optional unless
-        required), then additional ones; state (i, declared written, extras written)."""
+        required), then additional ones; state (i, declared written, extras written).
+        ``start`` is the object's nonterminal (the empty object is its alternative)."""
         n = len(members)
         nts: dict[tuple[int, int, int], str] = {}
         pending: list[tuple[int, int, int]] = []
@@ -1138,22 +1262,22 @@ class _Compiler:
         while pending:
             i, d, x = pending.pop()
             lhs = nts[(i, d, x)]
-            comma = [self.punct(",")] if d + x else []
+            comma = [self.comma()] if d + x else []
             if i < n:
                 key, is_required, value_nt = members[i]
                 if count.can_write(d, x):
-                    self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(i + 1, d + 1, x))
+                    self.rule(lhs, *comma, key, self.colon(), value_nt, state(i + 1, d + 1, x))
                 if not is_required:
                     self.rule(lhs, state(i + 1, d, x))
                 continue
             if count.can_close(d, x):
-                self.rule(lhs, self.punct("}"))
+                self.rule(*self.closing(start, lhs, d + x, "{}"))
             if count.can_write(d, x):
                 for key, value_nt in extras:
-                    self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(n, d, x + 1))
+                    self.rule(lhs, *comma, key, self.colon(), value_nt, state(n, d, x + 1))
         return first
 
-    def members_any_order(self, members: list[tuple[str, bool, str]],
+    def members_any_order(self, start: str, members: list[tuple[str, bool, str]],
                           extras: list[tuple[str, str]], count: _PropertyCount) -> str:
         """Object members after ``{`` in any order, each declared one at most once; state
         (set of declared members written, extras written)."""
@@ -1173,17 +1297,17 @@ class _Compiler:
             written, x = pending.pop()
             lhs = nts[(written, x)]
             d = written.bit_count()
-            comma = [self.punct(",")] if d + x else []
+            comma = [self.comma()] if d + x else []
             if written & required == required and count.can_close(d, x):
-                self.rule(lhs, self.punct("}"))
+                self.rule(*self.closing(start, lhs, d + x, "{}"))
             if not count.can_write(d, x):
                 continue
             for i, (key, _, value_nt) in enumerate(members):
                 if not written >> i & 1:
-                    self.rule(lhs, *comma, key, self.punct(":"), value_nt,
+                    self.rule(lhs, *comma, key, self.colon(), value_nt,
                               state(written | 1 << i, x))
             for key, value_nt in extras:
-                self.rule(lhs, *comma, key, self.punct(":"), value_nt, state(written, x + 1))
+                self.rule(lhs, *comma, key, self.colon(), value_nt, state(written, x + 1))
         return first
 
     def pattern_regions(self, dfas: list[ByteDFA],
