@@ -132,7 +132,12 @@ def _plug_trace_cmp_leak(atheris: Any) -> None:
 
     def trace_cmp(left: Any, right: Any, op: int, idx: int, left_is_const: bool) -> Any:
         result = cmp(left, right, op, idx, left_is_const)
-        decref(result)  # the extra reference: ``result`` still holds one
+        try:
+            decref(result)  # the extra reference: ``result`` still holds one
+        except ctypes.ArgumentError:
+            # At the recursion limit ctypes cannot convert the argument; let the engine
+            # see the RecursionError it turns into LimitExceededError.
+            raise RecursionError("maximum recursion depth exceeded (in _trace_cmp)") from None
         return result
 
     _cmp_checked.append(trace_cmp)

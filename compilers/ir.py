@@ -62,6 +62,10 @@ class Terminal:
         lexeme whose decoded value an earlier item of the same array had (the set of
         values rides on the parser stack). ``"number"``: the same for a JSON number item,
         values compared as exact rationals (``1``, ``1.0`` and ``1e0`` are one value).
+        ``"part-open"``, ``"part-close"``, ``"part-value"``, ``"part-inner"``: a terminal
+        of an arbitrary JSON item of a ``uniqueItems`` array (brackets, scalars, commas
+        and colons inside it); the parser collects the item's text and compares its value
+        with the earlier items' when a value or close part brings it back to depth 0.
         ``"separator"``: the set survives this terminal (the comma between items). ``""``:
         none of these.
     """

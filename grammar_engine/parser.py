@@ -8,13 +8,32 @@ ambiguous or non-LALR(1) grammars), merging identical stacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from compilers.errors import LimitExceededError
 from compilers.lr_tables import ParseTable
 
-__all__ = ["LRParser", "StackNode", "Stacks"]
+__all__ = ["ItemProgress", "LRParser", "StackNode", "Stacks", "Values"]
 
+
+class ItemProgress(NamedTuple):
+    """In an array of distinct arbitrary JSON values (item terminals marked
+    ``unique="part-..."``): the values of the items written so far, and the text and
+    bracket depth of the item being written (``text`` None: not known, table work)."""
+
+    seen: frozenset[str]
+    text: bytes | None
+    depth: int
+
+
+# What a stack node knows of the innermost open array of distinct items: the set of
+# values written (strings, numbers), or an ItemProgress (arbitrary values).
+Values = frozenset[str] | ItemProgress
 
 _NO_VALUES: frozenset[str] = frozenset()
+# Depth change of each item-part role; "value" and "close" may complete an item.
+_PART_DEPTH = {"part-open": 1, "part-close": -1, "part-value": 0, "part-inner": 0}
 
 
 class StackNode:
@@ -22,18 +41,18 @@ class StackNode:
     equal ``seen`` sets).
 
     ``seen`` holds the values of the items written so far in the innermost open array of
-    distinct strings (terminals marked ``unique="item"``), empty elsewhere."""
+    distinct items (terminals marked ``unique``), empty elsewhere (see ``Values``)."""
 
     __slots__ = ("_hash", "depth", "parent", "seen", "state")
 
     state: int
     parent: StackNode | None
     depth: int
-    seen: frozenset[str]
+    seen: Values
     _hash: int
 
     def __init__(self, state: int, parent: StackNode | None,
-                 seen: frozenset[str] = _NO_VALUES) -> None:
+                 seen: Values = _NO_VALUES) -> None:
         self.state = state
         self.parent = parent
         self.seen = seen
@@ -75,13 +94,19 @@ class LRParser:
 
     def __init__(self, table: ParseTable, max_stacks: int, max_depth: int,
                  unique_items: frozenset[int] = frozenset(),
-                 unique_keep: frozenset[int] = frozenset()) -> None:
+                 unique_keep: frozenset[int] = frozenset(),
+                 item_parts: dict[int, str] | None = None,
+                 item_value: Callable[[bytes], str | None] | None = None) -> None:
         self.table = table
         # Terminals whose lexemes must differ within one array, and those the set of
         # values written so far survives (see StackNode.seen); other shifts clear it.
         self.unique_items = unique_items
         self.unique_keep = unique_keep
-        self.tracks_values = bool(unique_items)
+        # Terminals of arbitrary distinct items: role ("part-open"...) per terminal, and
+        # the key of a complete item's text.
+        self.item_parts = item_parts or {}
+        self.item_value = item_value
+        self.tracks_values = bool(unique_items or self.item_parts)
         self.max_stacks = max_stacks
         self.max_depth = max_depth
         n_t = table.n_terminals
@@ -106,25 +131,47 @@ class LRParser:
         # cleared when full); equality stays structural.
         self._intern: dict[tuple[object, ...], StackNode] = {}
 
-    def _seen_after(self, seen: frozenset[str], terminal: int,
-                    value: str | None) -> frozenset[str] | None:
-        """``seen`` after shifting ``terminal`` with decoded value ``value`` (None: not
-        known, no check), or None when the value was written before in this array."""
+    def _seen_after(self, seen: Values, terminal: int,
+                    value: str | bytes | None) -> Values | None:
+        """``seen`` after shifting ``terminal`` with ``value`` (the decoded value of a
+        unique string or number item, the lexeme of an item part; None: not known, no
+        check), or None when it completes an item written before in this array."""
+        role = self.item_parts.get(terminal)
+        if role is not None:
+            return self._part_after(seen, role, value)
+        if isinstance(seen, ItemProgress):
+            seen = seen.seen
         if terminal in self.unique_items:
-            if value is None:
+            if not isinstance(value, str):
                 return seen
             if value in seen:
                 return None
             return seen | {value}
         return seen if terminal in self.unique_keep else _NO_VALUES
 
-    def feed(self, stacks: Stacks, terminal: int, value: str | None = None
+    def _part_after(self, seen: Values, role: str, lexeme: str | bytes | None
+                    ) -> Values | None:
+        progress = seen if isinstance(seen, ItemProgress) else ItemProgress(seen, b"", 0)
+        text = progress.text + lexeme if isinstance(lexeme, bytes) and \
+            progress.text is not None else None
+        depth = progress.depth + _PART_DEPTH[role]
+        if depth > 0 or role in ("part-open", "part-inner"):
+            return ItemProgress(progress.seen, text, depth)
+        if text is None:  # complete, value not known
+            return progress.seen
+        key = self.item_value(text) if self.item_value is not None else None
+        if key is None or key in progress.seen:
+            return None
+        return progress.seen | {key}
+
+    def feed(self, stacks: Stacks, terminal: int, value: str | bytes | None = None
              ) -> Stacks | None:
         """Stacks after shifting ``terminal`` (with its reductions), or None if no stack can.
 
-        ``value`` is the decoded string of a lexeme of a ``unique="item"`` terminal; a
-        stack whose array already holds it cannot shift it. Without it (token-table
-        work that does not know the lexeme) no value is checked."""
+        ``value`` is the decoded value of a lexeme of a unique string or number item, or
+        the lexeme of an item part; a stack whose array already holds the item cannot
+        shift it. Without it (token-table work that does not know the lexeme) no value is
+        checked."""
         if self.deterministic and len(stacks) == 1:
             node = self._feed_one(stacks[0], terminal, value)
             return None if node is None else (node,)
@@ -165,7 +212,7 @@ class LRParser:
         return tuple(out) if out else None
 
     def _push(self, state: int, parent: StackNode,
-              seen: frozenset[str] = _NO_VALUES) -> StackNode:
+              seen: Values = _NO_VALUES) -> StackNode:
         key: tuple[object, ...] = (state, id(parent), seen) if seen else (state, id(parent))
         node = self._intern.get(key)
         if node is not None and node.parent is parent:
@@ -179,7 +226,7 @@ class LRParser:
         self._intern[key] = node
         return node
 
-    def _feed_one(self, node: StackNode, terminal: int, value: str | None = None
+    def _feed_one(self, node: StackNode, terminal: int, value: str | bytes | None = None
                   ) -> StackNode | None:
         cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
         while True:

@@ -65,13 +65,22 @@ class GrammarRuntime:
         self.unique_numbers = frozenset(i for i, t in enumerate(terms) if t.unique == "number")
         unique_keep = frozenset(i for i, t in enumerate(terms)
                                 if t.unique == "separator" or t.ignored)
+        item_parts = {i: t.unique for i, t in enumerate(terms) if t.unique.startswith("part-")}
         self.parser = LRParser(compiled.table, lim.max_parser_stacks, lim.max_stack_depth,
-                               unique_items, unique_keep)
-        self.tracks_values = bool(unique_items)
+                               unique_items, unique_keep, item_parts, _json_item_key)
+        self.tracks_values = bool(unique_items or item_parts)
         self.unique_items = unique_items
-        # Lexer state -> may its lexeme still end as a unique item / must it end now.
+        self.item_parts = frozenset(item_parts)
+        # Terminals whose lexemes the parser needs (values of items, texts of parts).
+        self.valued = unique_items | self.item_parts
+        # Lexer state -> may its lexeme still end as a valued terminal.
         self._may_be_unique: dict[int, bool] = {}
         self._ending_words: tuple[NDArray[np.uint32], NDArray[np.uint32]] | None = None
+        # Item parts with a one-word language (true, null, "[]"), by terminal: their word.
+        self._part_words: dict[int, bytes | None] = {}
+        self._single_word_states: dict[int, tuple[int, ...] | None] = {}
+        self._part_candidate_cache: dict[tuple[int, bool], NDArray[np.uint32]] = {}
+        self._comma_words: NDArray[np.uint32] | None = None
         self.lexer = compiled.lexer
         self.index = compiled.index
         self.vocab = compiled.vocab
@@ -142,25 +151,29 @@ class GrammarRuntime:
                    ) -> Stacks | None:
         """Stacks after a lexeme read as ``terminal`` (or as each terminal of a reading id,
         see :meth:`ContextualLexer.reading`), or None if the parser takes none. With the
-        ``lexeme``'s bytes, a unique string item is checked against its array's values."""
+        ``lexeme``'s bytes, a unique item is checked against its array's values."""
         if terminal in self.ignored:
             return stacks
-        value = None
-        if lexeme is not None and self.tracks_values:
-            unique = [t for t in self.lexer.reading(terminal) if t in self.unique_items]
-            if unique:
-                value = _json_number_value(lexeme) if unique[0] in self.unique_numbers \
-                    else _json_string_value(lexeme)
-                if value is None:
-                    return None
         if terminal < self.n_terminals:
-            return self.parser.feed(stacks, terminal, value)
+            return self._feed(stacks, terminal, lexeme)
         out: dict[object, None] = {}
         for t in self.lexer.reading(terminal):
-            after = stacks if t in self.ignored else self.parser.feed(stacks, t, value)
+            after = stacks if t in self.ignored else self._feed(stacks, t, lexeme)
             if after is not None:
                 out.update(dict.fromkeys(after))
         return tuple(out) if out else None  # type: ignore[arg-type]
+
+    def _feed(self, stacks: Stacks, terminal: int, lexeme: bytes | None) -> Stacks | None:
+        """The parser's ``feed`` with what it checks a lexeme of ``terminal`` by: the
+        decoded value of a unique string or number item (an undecodable one is refused),
+        the bytes of an item part, nothing otherwise or without the lexeme."""
+        if lexeme is None or terminal not in self.valued:
+            return self.parser.feed(stacks, terminal)
+        if terminal in self.item_parts:
+            return self.parser.feed(stacks, terminal, lexeme)
+        value = _json_number_value(lexeme) if terminal in self.unique_numbers \
+            else _json_string_value(lexeme)
+        return None if value is None else self.parser.feed(stacks, terminal, value)
 
     def is_accepting(self, state: MatchState) -> bool:
         hit = self._accept_cache.get(state)
@@ -233,6 +246,8 @@ class GrammarRuntime:
                     return MatchState(q_end, stacks)
                 lexeme += bytes(buf[start + begin : start + pos])
                 if (trans[q_end] >= 0).any():
+                    if self.item_parts and not self._word_completable(q_end, stacks):
+                        return None
                     return MatchState(q_end, stacks, lexeme)
                 after = self.end_lexeme(stacks, int(top[q_end]), lexeme)
                 if after is None:
@@ -248,12 +263,32 @@ class GrammarRuntime:
             stacks, lexeme = after, b""
             q = self.lex_start(stacks)
 
+    def _word_completable(self, q: int, stacks: Stacks) -> bool:
+        """False when the lexeme in ``q`` can only become one-word item parts (``true``,
+        ``null``, ``[]``) and the parser refuses each of those words (a repeated item):
+        such a prefix has no other future."""
+        live = self._single_word_states.get(q, ())
+        if live == ():
+            terms = self.lexer.live_terminals(q)
+            words = [self._part_word(t) if t in self.item_parts else None for t in terms]
+            live = None if any(w is None for w in words) else tuple(sorted(terms))
+            self._single_word_states[q] = live
+        if live is None:
+            return True
+        return any(self._feed(stacks, t, self._part_word(t)) is not None for t in live)
+
+    def _part_word(self, terminal: int) -> bytes | None:
+        """The one word of an item part's language (None: it has more words)."""
+        if terminal not in self._part_words:
+            self._part_words[terminal] = _single_word(self.lexer.dfas[terminal])
+        return self._part_words[terminal]
+
     def may_be_unique(self, q: int) -> bool:
         """Whether the lexeme in lexer state ``q`` may still end as a unique string item."""
         hit = self._may_be_unique.get(q)
         if hit is None:
             hit = self._may_be_unique[q] = bool(
-                self.lexer.live_terminals(q) & self.unique_items)
+                self.lexer.live_terminals(q) & self.valued)
         return hit
 
     # -- ahead-of-time work ---------------------------------------------------------
@@ -341,9 +376,14 @@ class GrammarRuntime:
                 two = 2 if t in self.unique_numbers else 3  # strings open with a quote too
                 some |= _words_of_tokens_with_bytes(self.vocab, byte_set, 1)
                 many |= _words_of_tokens_with_bytes(self.vocab, byte_set, two)
+            if self.item_parts:
+                some |= _words_of_substrings(self.vocab, [
+                    w for w in (self._part_word(t) for t in self.item_parts) if w])
             self._ending_words = (some, many)
         some, many = self._ending_words
         ending = some if any(node.seen for node in state.stacks) else many
+        if self.item_parts:
+            ending = ending | self._part_candidates(state.q, ending is some)
         va = self.varrays
         words = np.flatnonzero(bits & ending)
         for w in words.tolist():
@@ -355,6 +395,30 @@ class GrammarRuntime:
                 if self._advance(state, va.token_data, int(va.token_start[tid]),
                                  int(va.token_len[tid])) is None:
                     bits[w] &= np.uint32(~low & 0xFFFFFFFF)
+
+    def _part_candidates(self, q: int, some_values: bool) -> NDArray[np.uint32]:
+        """Tokens from lexer state ``q`` that can complete an arbitrary item (see
+        ``ItemProgress``): those crossing a lexeme boundary, and those ending inside a
+        part lexeme by a byte that leads into a final state of a terminal live in ``q``
+        (a closing quote or bracket, the ``e`` of ``true``). Where no array holds a value
+        yet, two items must complete in the token: it crosses a boundary at a comma."""
+        key = (q, some_values)
+        hit = self._part_candidate_cache.get(key)
+        if hit is not None:
+            return hit
+        crossing = ~self.index.get(q).inside
+        if not some_values:
+            if self._comma_words is None:
+                self._comma_words = _words_of_tokens_with_bytes(self.vocab, b",", 1)
+            out = crossing & self._comma_words
+        else:
+            live = self.lexer.live_terminals(q) & self.item_parts
+            into_final = b"".join(_bytes_into_final(self.lexer.dfas[t]) for t in live)
+            out = crossing | _words_of_tokens_ending_in(self.vocab, into_final)
+        if len(self._part_candidate_cache) >= _CACHE_LIMIT:
+            self._part_candidate_cache = {}
+        self._part_candidate_cache[key] = out
+        return out
 
     def _walk(self, key: object, q: int, toks: NDArray[np.int32],
               offs: NDArray[np.int32]) -> GroupWalk:
@@ -416,6 +480,79 @@ class GrammarRuntime:
             if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
                 tid = int(sorted_ids[p])
                 bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+
+
+def _json_item_key(text: bytes) -> str | None:
+    """A key for the value of a complete JSON text, equal for values JSON Schema calls
+    equal (numbers as exact decimals, object keys in any order, the last of repeated
+    keys); None if it is not JSON."""
+    try:
+        value = json.loads(text, parse_float=_NumberKey.of, parse_int=_NumberKey.of)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    return _canonical(value)
+
+
+class _NumberKey(str):
+    """A JSON number, spelled canonically (see :func:`_json_number_value`)."""
+
+    @classmethod
+    def of(cls, text: str) -> _NumberKey:
+        key = _json_number_value(text.encode("ascii"))
+        return cls(key if key is not None else text)
+
+
+def _canonical(value: object) -> str:
+    if isinstance(value, _NumberKey):
+        return f"#{value}"
+    if isinstance(value, dict):
+        items = sorted((json.dumps(k), _canonical(v)) for k, v in value.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_canonical(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _single_word(dfa: ByteDFA) -> bytes | None:
+    """The one word ``dfa`` accepts, or None when it accepts none or several."""
+    word = bytearray()
+    state = 0
+    for _ in range(dfa.n_states + 1):
+        nxt = np.flatnonzero(dfa.trans[state] >= 0)
+        if dfa.accept[state]:
+            return bytes(word) if len(nxt) == 0 else None
+        if len(nxt) != 1:
+            return None
+        word.append(int(nxt[0]))
+        state = int(dfa.trans[state, nxt[0]])
+    return None
+
+
+def _bytes_into_final(dfa: ByteDFA) -> bytes:
+    """The bytes that lead into a state with no way on (the lexeme ends at once)."""
+    has_next: NDArray[np.bool_] = np.asarray((dfa.trans >= 0).any(axis=1))
+    into_final = (dfa.trans >= 0) & ~has_next[np.maximum(dfa.trans, 0)]
+    return bytes(np.flatnonzero(into_final.any(axis=0)).tolist())
+
+
+def _words_of_tokens_ending_in(vocab: Vocabulary, byte_set: bytes) -> NDArray[np.uint32]:
+    """Bits of the tokens whose last byte is in ``byte_set``."""
+    va = vocab.arrays
+    lens = va.token_len.astype(np.int64)
+    last = va.token_data[np.maximum(va.token_start.astype(np.int64) + lens - 1, 0)]
+    has = (lens > 0) & np.isin(last, np.frombuffer(byte_set, dtype=np.uint8))
+    words = np.zeros(vocab.n_words, dtype=np.uint32)
+    set_bits(words, np.flatnonzero(has).astype(np.int32))
+    return words
+
+
+def _words_of_substrings(vocab: Vocabulary, words_in: list[bytes]) -> NDArray[np.uint32]:
+    """Bits of the tokens that are non-empty substrings of one of ``words_in``."""
+    pieces = {w[i:j] for w in words_in for i in range(len(w)) for j in range(i + 1, len(w) + 1)}
+    ids = [i for i, b in enumerate(vocab.token_bytes) if b in pieces]
+    words = np.zeros(vocab.n_words, dtype=np.uint32)
+    set_bits(words, np.array(ids, dtype=np.int32))
+    return words
 
 
 def _item_ending_bytes(dfa: ByteDFA) -> bytes:

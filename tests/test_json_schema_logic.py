@@ -158,6 +158,13 @@ EXACT += [
     ({"items": {"type": "integer"}, "uniqueItems": True, "minItems": 2}, {}),
     ({"items": {"type": "number", "exclusiveMinimum": 1}, "uniqueItems": True}, {}),
     ({"items": {"items": {"type": "number"}, "uniqueItems": True}}, {}),
+    # ... and over arbitrary values, compared as JSON Schema compares them.
+    ({"uniqueItems": True}, {}),
+    ({"type": "array", "items": True, "uniqueItems": True, "maxItems": 3}, {}),
+    ({"items": {"uniqueItems": True}}, {}),
+    ({"prefixItems": [{"type": "boolean"}, {"type": "boolean"}], "uniqueItems": True}, {}),
+    ({"prefixItems": [{"type": "boolean"}, {"enum": [1, "a", None]}], "uniqueItems": True,
+      "minItems": 1}, {}),
 ]
 
 # Sound but narrower: every accepted document is valid, some valid ones are refused.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import unquote, urljoin
@@ -189,6 +189,7 @@ class _Compiler:
         self._term_by_key: dict[object, str] = {}
         self._term_by_sig: dict[bytes, str] = {}
         self._unique_terms: dict[str, str] = {}  # string terminal -> its unique-item copy
+        self._part_terms: dict[tuple[str, str], str] = {}  # (terminal, role) -> item part
         self._memo: dict[tuple[object, ...], str] = {}
         self._keep: list[Any] = []
         self._ref_depth = 0
@@ -973,9 +974,17 @@ class _Compiler:
         """An array with ``uniqueItems`` whose items take finitely many values: state (set
         of values written, contains count); each item is one of the values not written."""
         where = f"{ptr}/uniqueItems"
+        tail_open = hi is None or hi > n_prefix
+        if n_prefix and not count.active and tail_open and \
+                _is_any_schema(item_schema(n_prefix)[0]):
+            prefix = [self.part_literals(*item_schema(i)) for i in range(n_prefix)]
+            if all(p is not None for p in prefix):
+                return self.unique_any_array(lo, hi, [p for p in prefix if p is not None])
         if n_prefix == 0 and not count.active:
             sch, sp = item_schema(0)
             if finite_candidates(sch, lambda ref: self.resolve_ref(ref, sp)[0]) is None:
+                if _is_any_schema(sch):
+                    return self.unique_any_array(lo, hi)
                 term = self.unique_scalar_term(sch, sp, where)
                 if term is not None:
                     return self.unique_scalar_array(term, lo, hi)
@@ -1101,10 +1110,89 @@ class _Compiler:
         self.terminals[comma] = replace(self.terminals[comma], unique="separator")
         return name
 
-    def unique_scalar_array(self, item: str, lo: int, hi: int | None) -> str:
-        """``[`` + between ``lo`` and ``hi`` items of the unique terminal ``item``
-        + ``]``; states count the items written (up to the larger bound)."""
-        last = hi if hi is not None else max(lo, 1)
+    def unique_any_array(self, lo: int, hi: int | None, prefix: Sequence[str] = ()) -> str:
+        """An array of distinct arbitrary JSON values (after the ``prefix`` items): each
+        item is spelled with item-part terminals (copies marked with their role), so that
+        the parser can collect the item's text and compare its value with the earlier
+        items' when it completes."""
+        comma = self.comma()
+        self.terminals[comma] = replace(self.terminals[comma], unique="separator")
+        with self.nested():
+            item = self.any_item_value()
+        return self.unique_scalar_array(item, lo, hi, prefix)
+
+    def part_literals(self, schema: Any, ptr: str) -> str | None:
+        """The values of a prefix item of a ``uniqueItems`` array, spelled as item parts,
+        when they are finitely many scalars (None otherwise)."""
+        found = finite_candidates(schema, lambda ref: self.resolve_ref(ref, ptr)[0])
+        if found is None or any(isinstance(v, (list, dict)) for v in found):
+            return None
+        validator = self.sub_validator(plain(schema)) if isinstance(schema, dict) else None
+        nt = self.new_nt("prefix_item")
+        for v in found:
+            if validator is None or self.valid(validator, v, ptr):
+                self.rule(nt, self.part(self.literal_value(v, ptr), "value"))
+        return nt
+
+    def any_item_value(self) -> str:
+        """Any JSON value, spelled with item-part terminals (see :meth:`part`)."""
+        key: tuple[object, ...] = (0, "<any item>")
+        if self.indent is not None:
+            key += (self._level,)
+            if self._level > self.opt.max_indent_depth:
+                return self.too_deep("<any item>")
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        nt = self.new_nt("any_item")
+        self._memo[key] = nt
+        part = self.part
+        string = self.string_term("(?s:.)*", "<any>")
+        for sym in (self.literal_term("null"), self.literal_term("true"),
+                    self.literal_term("false"), string, self.numeric_value("number", {}, "#")):
+            self.rule(nt, part(sym, "value"))
+        arr, items = self.new_nt("item_array"), self.new_nt("item_items")
+        obj, members = self.new_nt("item_object"), self.new_nt("item_members")
+        for lhs, pair in ((arr, "[]"), (obj, "{}")):
+            empty = self.empty_container(pair)
+            roles = ("value",) if len(empty) == 1 else ("open", "close")
+            self.rule(lhs, *(part(t, r) for t, r in zip(empty, roles, strict=True)))
+        with self.nested():
+            item = self.any_item_value()
+        comma, colon = part(self.comma(), "inner"), part(self.colon(), "inner")
+        self.rule(arr, part(self.open_bracket("["), "open"), items,
+                  part(self.close_bracket("]"), "close"))
+        self.rule(items, item)
+        self.rule(items, items, comma, item)
+        key_term = part(string, "inner")
+        self.rule(obj, part(self.open_bracket("{"), "open"), members,
+                  part(self.close_bracket("}"), "close"))
+        self.rule(members, key_term, colon, item)
+        self.rule(members, members, comma, key_term, colon, item)
+        self.rule(nt, arr)
+        self.rule(nt, obj)
+        return nt
+
+    def part(self, terminal: str, role: str) -> str:
+        """A copy of ``terminal`` marked as an item part with ``role``: "open" and
+        "close" change the item's bracket depth, "value" (a scalar, an empty container)
+        and "close" complete the item at depth 0, "inner" (commas, colons, keys) neither."""
+        memo = (terminal, role)
+        name = self._part_terms.get(memo)
+        if name is None:
+            base = self.terminals[terminal]
+            name = f"PART_{role.upper()}_{len(self.terminals)}"
+            self.terminals[name] = replace(base, name=name, pattern=f"{base.pattern} (item "
+                                           f"part)", unique=f"part-{role}")
+            self._part_terms[memo] = name
+        return name
+
+    def unique_scalar_array(self, item: str, lo: int, hi: int | None,
+                            prefix: Sequence[str] = ()) -> str:
+        """``[`` + between ``lo`` and ``hi`` items + ``]``: the ``prefix`` items first,
+        then items of ``item`` (a unique terminal, or arbitrary items spelled with item
+        parts); states count the items written (up to the larger bound)."""
+        last = hi if hi is not None else max(lo, len(prefix), 1)
         states = [self.new_nt(f"ustr{k}") for k in range(last + 1)]
         start = self.new_nt("array")
         for k, st in enumerate(states):
@@ -1113,10 +1201,11 @@ class _Compiler:
             if hi is not None and k >= hi:
                 continue
             nxt = states[min(k + 1, last)]
+            sym = prefix[k] if k < len(prefix) else item
             if k == 0:
-                self.rule(st, item, nxt)
+                self.rule(st, sym, nxt)
             else:
-                self.rule(st, self.comma(), item, nxt)
+                self.rule(st, self.comma(), sym, nxt)
         self.rule(start, self.open_bracket("["), states[0])
         return start
 
@@ -1552,6 +1641,11 @@ class _ContainsCount:
 
 def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
     return lambda: d
+
+
+def _is_any_schema(schema: Any) -> bool:
+    """True for schemas every JSON value meets: ``true`` and annotations only."""
+    return schema is True or (isinstance(schema, dict) and set(schema) <= ANNOTATIONS)
 
 
 def _escape_ptr(name: str) -> str:

@@ -3,10 +3,11 @@ item schema (const, enum, booleans, null, bounded integers, and their combinatio
 checked with ``jsonschema``; the array compiler then tracks the set written so far in its
 states, so a value cannot come twice (exact, in the grammar, no run-time check).
 
-Arrays of plain strings or plain numbers with infinitely many values are handled
-elsewhere: the compiler marks their item terminal ``unique`` and the parser compares decoded
-values at run time (``_Compiler.unique_scalar_term``). Other infinite item languages
-(objects, arrays, mixed types) raise ``UnsupportedFeatureError``.
+Arrays of plain strings, plain numbers or arbitrary values with infinitely many values
+are handled elsewhere: the compiler marks their item terminals ``unique`` and the parser
+compares values at run time (``_Compiler.unique_scalar_term``, ``unique_any_array``).
+Other infinite item languages (constrained objects and arrays, mixed types) raise
+``UnsupportedFeatureError``.
 """
 
 from __future__ import annotations
