@@ -227,10 +227,12 @@ class GrammarRuntime:
 
     def _advance_values(self, state: MatchState, buf: NDArray[np.uint8], start: int,
                         length: int) -> MatchState | None:
-        """:meth:`_advance` for grammars with unique string items: keeps the bytes of a
-        lexeme that may end as one, checks its value when it ends, and ends it at once
-        when it cannot grow (the closing quote), so that a repeated value is refused on
-        the token that completes it."""
+        """:meth:`_advance` for grammars with unique items (a loop of its own, so that
+        the common path stays lean): keeps the bytes of a lexeme that may end as an item
+        or item part, hands them to the parser when it ends, and ends it at once when it
+        cannot grow (a closing quote), so that a repeated value is refused on the token
+        that completes it; a prefix that can only become used one-word items (``t`` after
+        ``true``) is refused too."""
         q, stacks, lexeme = state
         lexer = self.lexer
         pos = 0
@@ -284,7 +286,8 @@ class GrammarRuntime:
         return self._part_words[terminal]
 
     def may_be_unique(self, q: int) -> bool:
-        """Whether the lexeme in lexer state ``q`` may still end as a unique string item."""
+        """Whether the lexeme in lexer state ``q`` may still end as a unique item or an
+        item part (whose bytes the parser needs)."""
         hit = self._may_be_unique.get(q)
         if hit is None:
             hit = self._may_be_unique[q] = bool(

@@ -24,6 +24,7 @@ from tests.shared_data import TOKENIZERS, hf_tokenizer, real_vocab
 from tests.test_json_schema import BYTES_VOCAB, compile_schema
 from tests.test_unique_numbers import _number_state
 from tests.test_unique_strings import _string_end, _string_prefix_ok
+from tests.unique_helpers import assert_masks_match, walk_with_repeats
 
 ANY_UNIQUE = {"type": "array", "uniqueItems": True}
 _DISTINCT = jsonschema.Draft202012Validator({"uniqueItems": True})
@@ -121,53 +122,6 @@ def oracle(text: bytes) -> tuple[bool, bool]:
         i = j + 1
 
 
-def _assert_masks_match(g: ge.CompiledGrammar, path: list[int], candidates: np.ndarray
-                        ) -> None:
-    vocab = g.vocab
-    m = ge.Matcher(g)
-    text = b""
-    for step, tid in enumerate([*path, None]):
-        bits = m.next_token_bitmask()[0].view(np.uint32)
-        for t in candidates.tolist():
-            engine = bool((bits[t >> 5] >> (t & 31)) & 1)
-            viable = oracle(text + vocab.token_bytes[t])[0]
-            assert engine == viable, (
-                f"step {step}, after {text!r}: token {vocab.token_bytes[t]!r} "
-                f"{'allowed' if engine else 'refused'}, oracle says "
-                f"{'viable' if viable else 'dead'}")
-        eos = next(iter(vocab.eos_token_ids))
-        assert bool((bits[eos >> 5] >> (eos & 31)) & 1) == oracle(text)[1], text
-        if tid is None or not m.consume_token(tid):
-            return
-        text += vocab.token_bytes[tid]
-
-
-def _walk_with_repeats(g: ge.CompiledGrammar, rng: random.Random, pieces: list[bytes],
-                       steps: int = 40) -> list[int]:
-    """A random walk that writes the same few values again and again."""
-    vocab = g.vocab
-    by_bytes = {b: i for i, b in enumerate(vocab.token_bytes) if vocab.is_text_token(i)}
-    m = ge.Matcher(g)
-    out: list[int] = []
-    plan = b""
-    for _ in range(steps):
-        if not plan:
-            plan = rng.choice([rng.choice(pieces), b",", b"]"])
-        for k in range(len(plan), 0, -1):
-            tid = by_bytes.get(plan[:k])
-            if tid is not None and m.accepts_token(tid):
-                break
-        else:
-            allowed = [t for t in m.allowed_token_ids().tolist() if vocab.is_text_token(t)]
-            if not allowed:
-                break
-            tid, k = rng.choice(allowed), len(plan)
-        assert m.consume_token(tid)
-        out.append(tid)
-        plan = plan[k:]
-    return out
-
-
 PIECES = [b"true", b"false", b"null", b"1", b"1.0", b"10e-1", b"[]", b"{}", b"[1]", b"[1,2]",
           b'{"a":1}', b'{"a":1.0}', b'{"b":2,"a":1}', b'{"a":1,"b":2}', b'"a"', b'"\\u0061"',
           b"[[]]", b"[true]", b"0", b"-0"]
@@ -189,12 +143,14 @@ def test_masks_equal_the_oracle_on_a_byte_vocabulary() -> None:
     every = np.array([i for i in range(BYTES_VOCAB.size) if BYTES_VOCAB.is_text_token(i)])
     for seed in range(8):
         rng = random.Random(seed)
-        _assert_masks_match(g, _walk_with_repeats(g, rng, PIECES), every)
+        path = walk_with_repeats(g, rng, lambda r: r.choice([r.choice(PIECES), b",", b"]"]))
+        assert_masks_match(g, path, oracle, every)
     # Byte by byte through repeats of each kind (every prefix is a state checked).
     single = {b: i for i, b in enumerate(BYTES_VOCAB.token_bytes) if len(b) == 1}
     for text in (b'["a","a"]', b"[true,true]", b"[[1],[1]]", b'[{"a":1},{"a":1}]',
                  b"[1,1.0]", b"[null,null]", b'[{},{}]', b'[[true],[true]]'):
-        _assert_masks_match(g, [single[text[i : i + 1]] for i in range(len(text))], every)
+        assert_masks_match(g, [single[text[i : i + 1]] for i in range(len(text))], oracle,
+                           every)
 
 
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
@@ -210,7 +166,7 @@ def test_masks_equal_the_oracle_under_real_tokenizers(tok_name: str) -> None:
     for doc in ['[true,false,true]', '[[1],[2],[1]]', '[{"a":1},{"a":1.0}]',
                 '[null,"null",null]', '["x",{"x":[1,{}]},{"x":[1,{}]}]']:
         ids = hf.encode(doc, add_special_tokens=False)
-        _assert_masks_match(g, ids, candidates)
+        assert_masks_match(g, ids, oracle, candidates)
 
 
 @pytest.mark.parametrize(("text", "valid"), [

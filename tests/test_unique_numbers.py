@@ -20,6 +20,7 @@ import grammar_engine as ge
 from tests.json_helpers import accepts_text, is_valid
 from tests.shared_data import TOKENIZERS, hf_tokenizer, real_vocab
 from tests.test_json_schema import BYTES_VOCAB, compile_schema
+from tests.unique_helpers import assert_masks_match, walk_with_repeats
 
 NUMBERS = {"type": "array", "items": {"type": "number"}, "uniqueItems": True}
 INTEGERS = {"type": "array", "items": {"type": "integer"}, "uniqueItems": True}
@@ -101,53 +102,6 @@ def oracle(text: bytes, integers: bool) -> tuple[bool, bool]:
     return True, closed
 
 
-def _assert_masks_match(g: ge.CompiledGrammar, path: list[int], integers: bool,
-                        candidates: np.ndarray) -> None:
-    vocab = g.vocab
-    m = ge.Matcher(g)
-    text = b""
-    for step, tid in enumerate([*path, None]):
-        bits = m.next_token_bitmask()[0].view(np.uint32)
-        for t in candidates.tolist():
-            engine = bool((bits[t >> 5] >> (t & 31)) & 1)
-            viable = oracle(text + vocab.token_bytes[t], integers)[0]
-            assert engine == viable, (
-                f"step {step}, after {text!r}: token {vocab.token_bytes[t]!r} "
-                f"{'allowed' if engine else 'refused'}, oracle says "
-                f"{'viable' if viable else 'dead'}")
-        eos = next(iter(vocab.eos_token_ids))
-        assert bool((bits[eos >> 5] >> (eos & 31)) & 1) == oracle(text, integers)[1], text
-        if tid is None or not m.consume_token(tid):
-            return
-        text += vocab.token_bytes[tid]
-
-
-def _walk_with_repeats(g: ge.CompiledGrammar, rng: random.Random, words: list[bytes],
-                       steps: int = 40) -> list[int]:
-    """A random walk that writes the same few numbers again and again."""
-    vocab = g.vocab
-    by_bytes = {b: i for i, b in enumerate(vocab.token_bytes) if vocab.is_text_token(i)}
-    m = ge.Matcher(g)
-    out: list[int] = []
-    plan = b""
-    for _ in range(steps):
-        if not plan:
-            plan = rng.choice([rng.choice(words), b",", b"]"])
-        for k in range(len(plan), 0, -1):
-            tid = by_bytes.get(plan[:k])
-            if tid is not None and m.accepts_token(tid):
-                break
-        else:
-            allowed = [t for t in m.allowed_token_ids().tolist() if vocab.is_text_token(t)]
-            if not allowed:
-                break
-            tid, k = rng.choice(allowed), len(plan)
-        assert m.consume_token(tid)
-        out.append(tid)
-        plan = plan[k:]
-    return out
-
-
 def test_oracle_sanity() -> None:
     assert oracle(b"[1,2]", False) == (True, True)
     assert oracle(b"[1,1.0", False) == (True, False)  # may become 1.05
@@ -168,7 +122,8 @@ def test_masks_equal_the_oracle_on_a_byte_vocabulary(schema: Any, integers: bool
         words = [b"1", b"0", b"-0", b"10", b"2", b"-1"]
     for seed in range(6):
         rng = random.Random(seed)
-        _assert_masks_match(g, _walk_with_repeats(g, rng, words), integers, every)
+        path = walk_with_repeats(g, rng, lambda r: r.choice([r.choice(words), b",", b"]"]))
+        assert_masks_match(g, path, lambda t: oracle(t, integers), every)
 
 
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
@@ -184,7 +139,7 @@ def test_masks_equal_the_oracle_under_real_tokenizers(tok_name: str) -> None:
     for doc in ["[1,2,1]", "[10,1e1]", "[1.5,15e-1,0.15]", "[0,-0,100,1000,100]",
                 "[123,12,1234,123]"]:
         ids = hf.encode(doc, add_special_tokens=False)
-        _assert_masks_match(g, ids, False, candidates)
+        assert_masks_match(g, ids, lambda t: oracle(t, False), candidates)
 
 
 @pytest.mark.parametrize(("text", "valid"), [

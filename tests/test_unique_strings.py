@@ -22,6 +22,7 @@ import grammar_engine as ge
 from tests.json_helpers import accepts_text, is_valid
 from tests.shared_data import TOKENIZERS, hf_tokenizer, real_vocab
 from tests.test_json_schema import BYTES_VOCAB, compile_schema
+from tests.unique_helpers import assert_masks_match, walk_with_repeats
 
 UNIQUE = {"type": "array", "items": {"type": "string"}, "uniqueItems": True}
 CONTAINS_B = {"type": "array", "items": {"type": "string", "pattern": "b"},
@@ -110,57 +111,6 @@ def oracle(text: bytes, item_ok: Callable[[str], bool]) -> tuple[bool, bool]:
     return True, state == "done"
 
 
-def _assert_masks_match(g: ge.CompiledGrammar, path: list[int], item_ok: Callable[[str], bool],
-                        candidates: np.ndarray) -> None:
-    """Along ``path`` (token ids), the mask bit of every candidate token equals the
-    oracle's verdict on the text so far plus that token."""
-    vocab = g.vocab
-    m = ge.Matcher(g)
-    text = b""
-    for step, tid in enumerate([*path, None]):
-        bits = m.next_token_bitmask()[0].view(np.uint32)
-        for t in candidates.tolist():
-            engine = bool((bits[t >> 5] >> (t & 31)) & 1)
-            viable = oracle(text + vocab.token_bytes[t], item_ok)[0]
-            assert engine == viable, (
-                f"step {step}, after {text!r}: token {vocab.token_bytes[t]!r} "
-                f"{'allowed' if engine else 'refused'}, oracle says "
-                f"{'viable' if viable else 'dead'}")
-        eos = next(iter(vocab.eos_token_ids))
-        assert bool((bits[eos >> 5] >> (eos & 31)) & 1) == oracle(text, item_ok)[1], text
-        if tid is None or not m.consume_token(tid):
-            return
-        text += vocab.token_bytes[tid]
-
-
-def _walk_with_repeats(g: ge.CompiledGrammar, rng: random.Random, words: list[bytes],
-                       steps: int = 40) -> list[int]:
-    """Token ids of a random walk biased towards writing the same few words again, so
-    that repeated values come up often."""
-    vocab = g.vocab
-    by_bytes = {b: i for i, b in enumerate(vocab.token_bytes) if vocab.is_text_token(i)}
-    m = ge.Matcher(g)
-    out: list[int] = []
-    plan = b""
-    for _ in range(steps):
-        if not plan:
-            plan = rng.choice([b'"' + rng.choice(words) + b'"', b",", b'","', b"]"])
-        # The longest planned piece the vocabulary has and the matcher takes.
-        for k in range(len(plan), 0, -1):
-            tid = by_bytes.get(plan[:k])
-            if tid is not None and m.accepts_token(tid):
-                break
-        else:
-            allowed = [t for t in m.allowed_token_ids().tolist() if vocab.is_text_token(t)]
-            if not allowed:
-                break
-            tid, k = rng.choice(allowed), len(plan)
-        assert m.consume_token(tid)
-        out.append(tid)
-        plan = plan[k:]
-    return out
-
-
 # -- exact masks -----------------------------------------------------------------------
 @pytest.mark.parametrize(("schema", "item_ok"), [
     (UNIQUE, lambda s: True),
@@ -173,7 +123,9 @@ def test_masks_equal_the_oracle_on_a_byte_vocabulary(schema: Any,
     words = [b"a", b"b", b"ab", b"", b"\\u0062", b"\\u00e9", "é".encode(), b"ba"]
     for seed in range(6):
         rng = random.Random(seed)
-        _assert_masks_match(g, _walk_with_repeats(g, rng, words), item_ok, every)
+        path = walk_with_repeats(g, rng, lambda r: r.choice(
+            [b'"' + r.choice(words) + b'"', b",", b'","', b"]"]))
+        assert_masks_match(g, path, lambda t: oracle(t, item_ok), every)
 
 
 @pytest.mark.parametrize("tok_name", TOKENIZERS)
@@ -189,7 +141,7 @@ def test_masks_equal_the_oracle_under_real_tokenizers(tok_name: str) -> None:
     for doc in ['["name","id","name"]', '["a","b","c","b"]', '["x","\\u0078"]',
                 '["caf\u00e9","caf\\u00e9"]', '["","",""]']:
         ids = hf.encode(doc, add_special_tokens=False)
-        _assert_masks_match(g, ids, lambda s: True, candidates)
+        assert_masks_match(g, ids, lambda t: oracle(t, lambda s: True), candidates)
 
 
 # -- behaviour -------------------------------------------------------------------------
