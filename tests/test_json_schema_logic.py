@@ -324,6 +324,46 @@ def test_remote_ref_resolves_in_its_own_document(resolver: Any) -> None:
         assert accepts_text(compile_schema(registry_schema, resolver=resolver), text) == valid
 
 
+EMBEDDED = {
+    "$id": "https://example.com/root.json",
+    "properties": {
+        "a": {"$ref": "item.json"},  # an embedded resource, no resolver needed
+        "b": {"$ref": "item.json#/$defs/small"},
+        "c": {"$ref": "item.json#big"},  # its anchor, not the root's
+        "d": {"$ref": "#big"}},
+    "$defs": {  # item.json comes first: its anchor must not be taken for the root's
+        "item": {"$id": "item.json", "$ref": "#/$defs/small",  # resolves in item.json
+                 "$defs": {"small": {"type": "integer", "maximum": 9},
+                           "big": {"$anchor": "big", "type": "string"}}},
+        "big": {"$anchor": "big", "type": "integer", "minimum": 100},
+        "small": {"type": "string"}},
+    "additionalProperties": False,
+}
+
+
+@pytest.mark.parametrize(("text", "valid"), [
+    ('{"a": 5}', True), ('{"a": "x"}', False), ('{"a": 50}', False),
+    ('{"b": 9}', True), ('{"b": "x"}', False),
+    ('{"c": "x"}', True), ('{"c": 200}', False),
+    ('{"d": 200}', True), ('{"d": "x"}', False),
+])
+def test_embedded_resources_resolve_in_themselves(text: str, valid: bool) -> None:
+    g = compile_schema(EMBEDDED)
+    assert is_valid(EMBEDDED, text) == valid
+    assert accepts_text(g, text) == valid, text
+
+
+def test_ids_in_unknown_keywords_and_values_are_not_resources() -> None:
+    schema = {"$defs": {"real": {"$id": "https://e.com/s.json", "type": "string"},
+                        "fake": {"x-schemas": [{"$id": "https://e.com/s.json",
+                                                "type": "null"}],
+                                 "enum": [{"$id": "https://e.com/s.json"}, 1]}},
+              "anyOf": [{"$ref": "#/$defs/fake"}, {"$ref": "https://e.com/s.json"}]}
+    g = compile_schema(schema)
+    for text in ('"s"', "1", "null", '{"$id": "https://e.com/s.json"}'):
+        assert accepts_text(g, text) == is_valid(schema, text), text
+
+
 @pytest.mark.parametrize(("pattern", "accepted", "refused"), [
     ("^\\p{Lu}\\p{Ll}+$", ['"Ab"', '"Éé"', '"Ωω"'], ['"ab"', '"A1"']),
     ("^[\\p{L}\\d]+$", ['"a1"', '"日本"'], ['"a-"', '""']),

@@ -196,6 +196,13 @@ class _Compiler:
         self._depth = 0
         self._original: set[int] = set()
         self._remember_nodes(root)
+        declared = root.get("$schema", "") if isinstance(root, dict) else ""
+        self._id_keyword = "id" if isinstance(declared, str) and "draft-04" in declared \
+            else "$id"
+        self._legacy_ref = isinstance(declared, str) and "draft-0" in declared
+        self._resource_uri: dict[int, str] = {}  # node -> absolute URI of its own $id
+        self._node_ptr: dict[int, str] = {}  # $ref targets merged into allOf -> pointer
+        self._register_resources(root, self.base_uri)
         self._n = 0
         self.notes: list[str] = []
         declared = root.get("$schema", "") if isinstance(root, dict) else ""
@@ -388,7 +395,35 @@ class _Compiler:
             uri, referencing.Resource.from_contents(
                 doc, default_specification=referencing.jsonschema.DRAFT202012))
         self._remember_nodes(doc)  # its nodes are keyed by identity, like the root's
+        self._register_resources(doc, uri)
         return doc
+
+    def _register_resources(self, document: Any, base: str) -> None:
+        """Record the resources embedded in ``document`` (subschemas with an absolute or
+        relative ``$id`` of their own) as documents under their absolute URI, so that
+        references to them resolve here, not through the resolver; ``value`` resolves the
+        references inside one against its URI."""
+        stack: list[tuple[Any, str, bool]] = [(document, base, True)]
+        while stack:
+            node, node_base, is_top = stack.pop()
+            if isinstance(node, list):
+                stack.extend((v, node_base, False) for v in node)
+                continue
+            if not isinstance(node, dict):
+                continue
+            ident = node.get(self._id_keyword)
+            if isinstance(ident, str) and not ident.startswith("#") and not is_top and \
+                    not (self._legacy_ref and "$ref" in node):
+                uri = urljoin(node_base, ident).split("#", 1)[0]
+                if uri:
+                    self._documents.setdefault(uri, node)
+                    self._resource_uri[id(node)] = uri
+                    node_base = uri
+            for key, v in node.items():
+                if key in _SCHEMA_MAPS and isinstance(v, dict):
+                    stack.extend((sub, node_base, False) for sub in v.values())
+                elif key in _SCHEMA_VALUES:
+                    stack.append((v, node_base, False))
 
     def _remember_nodes(self, document: Any) -> None:
         """Record every object node of ``document`` as the user's (memo keyed by identity)."""
@@ -401,18 +436,22 @@ class _Compiler:
             elif isinstance(node, list):
                 stack.extend(node)
 
-    def _find_anchor(self, node: Any, name: str) -> Any:
+    def _find_anchor(self, node: Any, name: str, top: bool = True) -> Any:
+        """The node of ``$anchor`` ``name`` in the resource ``node`` (not inside the
+        resources embedded in it, which have anchors of their own)."""
         if isinstance(node, dict):
+            if not top and id(node) in self._resource_uri:
+                return None
             if node.get("$anchor") == name or node.get("$id") == f"#{name}" \
                     or node.get("id") == f"#{name}":
                 return node
             for v in node.values():
-                hit = self._find_anchor(v, name)
+                hit = self._find_anchor(v, name, False)
                 if hit is not None:
                     return hit
         elif isinstance(node, list):
             for v in node:
-                hit = self._find_anchor(v, name)
+                hit = self._find_anchor(v, name, False)
                 if hit is not None:
                     return hit
         return None
@@ -446,6 +485,9 @@ class _Compiler:
                 return self.value(target, tptr)
             finally:
                 self._ref_depth -= 1
+        resource = self._resource_uri.get(id(schema))
+        if resource is not None and not ptr.startswith(f"{resource}#"):
+            ptr = f"{resource}#"  # an embedded resource: its references resolve against it
         # Nodes of the user's documents are keyed by identity; schemas built here (merged
         # allOf branches) by their canonical JSON, so that recursion through them ends.
         # Both within their document (references resolve there), not by pointer: a node
@@ -516,13 +558,16 @@ class _Compiler:
             if depth > 64:
                 raise SchemaError("$ref chain longer than 64 (a cycle without a base case?)",
                                   pointer=ptr)
-            target, _ = self.resolve_ref(schema["$ref"], ptr)
+            target, target_ptr = self.resolve_ref(schema["$ref"], ptr)
             rest = {k: v for k, v in schema.items() if k != "$ref" and k not in ANNOTATIONS}
             if not rest:
                 if not isinstance(target, dict):
                     return target
-                schema = target
+                self.check_keywords(target, target_ptr)
+                schema, ptr = target, target_ptr
                 continue
+            if isinstance(target, dict):  # flattened as a part of allOf, where it lives
+                self._node_ptr[id(target)] = target_ptr
             # $ref beside other keywords (2019-09+): both apply.
             schema = lift(schema, rest, [target])
         if "__negate" in schema:
@@ -540,7 +585,7 @@ class _Compiler:
             merged: Any = own
             flat_parts: list[Any] = [own]
             for i, part in enumerate(parts):
-                sub_ptr = f"{ptr}/allOf/{i}"
+                sub_ptr = self._node_ptr.get(id(part), f"{ptr}/allOf/{i}")
                 if not is_schema(part):
                     raise SchemaError("allOf items must be schemas", pointer=sub_ptr)
                 if isinstance(part, dict):
@@ -1641,6 +1686,17 @@ class _ContainsCount:
 
 def _constant(d: ByteDFA) -> Callable[[], ByteDFA]:
     return lambda: d
+
+
+# Keywords whose value is a schema or a list of schemas, and those whose value maps names
+# to schemas: where embedded resources can be (not inside enum, const or unknown keywords).
+_SCHEMA_VALUES = frozenset({
+    "items", "prefixItems", "additionalItems", "contains", "allOf", "anyOf", "oneOf", "not",
+    "if", "then", "else", "additionalProperties", "unevaluatedProperties",
+    "unevaluatedItems", "propertyNames", "contentSchema"})
+_SCHEMA_MAPS = frozenset({
+    "properties", "patternProperties", "$defs", "definitions", "dependentSchemas",
+    "dependencies"})
 
 
 def _is_any_schema(schema: Any) -> bool:
