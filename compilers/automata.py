@@ -213,7 +213,7 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
     start = single(nfa.start)
     index: dict[frozenset[int], int] = {start: 0}
     order = [start]
-    rows: list[list[int]] = []
+    trans = np.full((64, 256), DEAD, dtype=np.int32)  # rows of the states built so far
     accepts: list[bool] = []
     i = 0
     while i < len(order):
@@ -222,7 +222,9 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
         i += 1
         is_acc = nfa.accept in cur_set
         accepts.append(is_acc)
-        row = [DEAD] * 256
+        if i > len(trans):
+            trans = np.concatenate([trans, np.full_like(trans, DEAD)])
+        row = trans[i - 1]
         out_edges = [] if lazy and is_acc else [e for x in cur_set for e in edges[x]]
         if out_edges:
             # Elementary byte intervals: no edge starts or ends inside one, so one set of
@@ -257,11 +259,9 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
                         sid = index[full] = len(order)
                         order.append(full)
                     memo[key] = sid
-                row[a:b] = [sid] * (b - a)
-        rows.append(row)
-    trans = np.array(rows, dtype=np.int32).reshape(-1, 256)
+                row[a:b] = sid
     accept = np.array(accepts, dtype=np.bool_)
-    return _trim(*_minimize(trans, accept))
+    return _trim(*_minimize(np.ascontiguousarray(trans[: len(order)]), accept))
 
 
 def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]

@@ -203,9 +203,14 @@ def case_closure(s: CharSet) -> CharSet:
     """``s`` plus every case variant of its members (Python ``re`` IGNORECASE matching)."""
     classes = _case_classes()
     extra: list[tuple[int, int]] = []
-    for c, variants in classes.items():
-        if _contains(s, c):
-            extra.extend((v, v) for v in variants)
+    if sum(hi - lo + 1 for lo, hi in s) <= len(classes):  # few members: look each up
+        for lo, hi in s:
+            for c in range(lo, hi + 1):
+                extra.extend((v, v) for v in classes.get(c, ()))
+    else:
+        for c, variants in classes.items():
+            if _contains(s, c):
+                extra.extend((v, v) for v in variants)
     return union(s, normalize(extra))
 
 
