@@ -154,8 +154,9 @@ class GrammarRuntime:
         ``lexeme``'s bytes, a unique item is checked against its array's values."""
         if terminal in self.ignored:
             return stacks
-        if terminal < self.n_terminals:
-            return self._feed(stacks, terminal, lexeme)
+        if terminal < self.n_terminals:  # without a lexeme (the common path) no check
+            return self.parser.feed(stacks, terminal) if lexeme is None \
+                else self._feed(stacks, terminal, lexeme)
         out: dict[object, None] = {}
         for t in self.lexer.reading(terminal):
             after = stacks if t in self.ignored else self._feed(stacks, t, lexeme)
