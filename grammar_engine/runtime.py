@@ -45,8 +45,8 @@ _CACHE_LIMIT = 4096
 
 class MatchState(NamedTuple):
     """Lexer state of the lexeme in progress and the parser stacks before it; in grammars
-    with arrays of distinct strings, also the bytes of a lexeme in progress that may end
-    as such an item (its value is checked when it ends)."""
+    with arrays of distinct items, also the bytes of a lexeme in progress that may end as
+    an item or item part (the parser checks it when it ends)."""
 
     q: int
     stacks: Stacks
@@ -563,14 +563,9 @@ def _item_ending_bytes(dfa: ByteDFA) -> bytes:
     """The bytes that can complete a lexeme of ``dfa``: those leading into a state with no
     way on (the lexeme ends at once: a closing quote), and those a complete lexeme cannot
     take (the lexeme ends before them: a comma after a number)."""
-    has_next: NDArray[np.bool_] = np.asarray((dfa.trans >= 0).any(axis=1))
-    ends: set[int] = set()
-    targets = dfa.trans
-    into_final = (targets >= 0) & ~has_next[np.maximum(targets, 0)]
-    ends.update(np.flatnonzero(into_final.any(axis=0)).tolist())
-    stops = dfa.accept & has_next
-    if stops.any():
-        ends.update(np.flatnonzero((targets[stops] < 0).any(axis=0)).tolist())
+    ends = set(_bytes_into_final(dfa))
+    stops = dfa.accept & (dfa.trans >= 0).any(axis=1)
+    ends.update(np.flatnonzero((dfa.trans[stops] < 0).any(axis=0)).tolist())
     return bytes(sorted(ends))
 
 

@@ -498,10 +498,10 @@ class _Compiler:
             key = (id(schema), document)
         else:
             key = ("json", json.dumps(schema, sort_keys=True, default=str), document)
-        if self.indent is not None:
-            key += (self._level,)
-            if self._level > self.opt.max_indent_depth:
-                return self.too_deep(ptr)
+        leveled = self.level_key(key)
+        if leveled is None:
+            return self.too_deep(ptr)
+        key = leveled
         hit = self._memo.get(key)
         if hit is not None:
             return hit
@@ -899,36 +899,55 @@ class _Compiler:
         return frozenset(types), values, consts
 
     # -- any value ------------------------------------------------------------------------
-    def any_value(self) -> str:
-        key: tuple[object, ...] = (0, "<any>")
-        if self.indent is not None:
-            key += (self._level,)
-            if self._level > self.opt.max_indent_depth:
-                return self.too_deep("<any>")
+    def any_value(self, parts: bool = False) -> str:
+        """Any JSON value; with ``parts``, spelled with item-part terminals (see
+        :meth:`part`: the items of an array of distinct arbitrary values)."""
+        key = self.level_key((0, "<any item>" if parts else "<any>"))
+        if key is None:
+            return self.too_deep("<any>")
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        nt = self.new_nt("any")
+        nt = self.new_nt("any_item" if parts else "any")
         self._memo[key] = nt
+
+        def mark(terminal: str, role: str) -> str:
+            return self.part(terminal, role) if parts else terminal
+
         string = self.string_term("(?s:.)*", "<any>")
         for sym in (self.literal_term("null"), self.literal_term("true"),
                     self.literal_term("false"), string, self.numeric_value("number", {}, "#")):
-            self.rule(nt, sym)
+            self.rule(nt, mark(sym, "value"))
         arr, items = self.new_nt("any_array"), self.new_nt("any_items")
         obj, members = self.new_nt("any_object"), self.new_nt("any_members")
-        self.rule(arr, *self.empty_container("[]"))
-        self.rule(obj, *self.empty_container("{}"))
+        for lhs, pair in ((arr, "[]"), (obj, "{}")):
+            empty = self.empty_container(pair)
+            roles = ("value",) if len(empty) == 1 else ("open", "close")
+            self.rule(lhs, *(mark(t, r) for t, r in zip(empty, roles, strict=True)))
         with self.nested():
-            item = self.any_value()
-        self.rule(arr, self.open_bracket("["), items, self.close_bracket("]"))
+            item = self.any_value(parts)
+        comma, colon, key_term = (mark(self.comma(), "inner"), mark(self.colon(), "inner"),
+                                  mark(string, "inner"))
+        self.rule(arr, mark(self.open_bracket("["), "open"), items,
+                  mark(self.close_bracket("]"), "close"))
         self.rule(items, item)
-        self.rule(items, items, self.comma(), item)
-        self.rule(obj, self.open_bracket("{"), members, self.close_bracket("}"))
-        self.rule(members, string, self.colon(), item)
-        self.rule(members, members, self.comma(), string, self.colon(), item)
+        self.rule(items, items, comma, item)
+        self.rule(obj, mark(self.open_bracket("{"), "open"), members,
+                  mark(self.close_bracket("}"), "close"))
+        self.rule(members, key_term, colon, item)
+        self.rule(members, members, comma, key_term, colon, item)
         self.rule(nt, arr)
         self.rule(nt, obj)
         return nt
+
+    def level_key(self, key: tuple[object, ...]) -> tuple[object, ...] | None:
+        """A memo ``key`` with the nesting level where ``indent`` spells levels out (a
+        value compiles once per level); None below ``max_indent_depth``."""
+        if self.indent is None:
+            return key
+        if self._level > self.opt.max_indent_depth:
+            return None
+        return (*key, self._level)
 
     # -- arrays ---------------------------------------------------------------------------
     def array_value(self, schema: dict[str, Any], ptr: str) -> str:
@@ -1032,7 +1051,7 @@ class _Compiler:
                     return self.unique_any_array(lo, hi)
                 term = self.unique_scalar_term(sch, sp, where)
                 if term is not None:
-                    return self.unique_scalar_array(term, lo, hi)
+                    return self.unique_items_array(term, lo, hi)
         universe: dict[Any, int] = {}  # value key -> index
         values: list[Any] = []
 
@@ -1163,8 +1182,8 @@ class _Compiler:
         comma = self.comma()
         self.terminals[comma] = replace(self.terminals[comma], unique="separator")
         with self.nested():
-            item = self.any_item_value()
-        return self.unique_scalar_array(item, lo, hi, prefix)
+            item = self.any_value(parts=True)
+        return self.unique_items_array(item, lo, hi, prefix)
 
     def part_literals(self, schema: Any, ptr: str) -> str | None:
         """The values of a prefix item of a ``uniqueItems`` array, spelled as item parts,
@@ -1177,45 +1196,6 @@ class _Compiler:
         for v in found:
             if validator is None or self.valid(validator, v, ptr):
                 self.rule(nt, self.part(self.literal_value(v, ptr), "value"))
-        return nt
-
-    def any_item_value(self) -> str:
-        """Any JSON value, spelled with item-part terminals (see :meth:`part`)."""
-        key: tuple[object, ...] = (0, "<any item>")
-        if self.indent is not None:
-            key += (self._level,)
-            if self._level > self.opt.max_indent_depth:
-                return self.too_deep("<any item>")
-        hit = self._memo.get(key)
-        if hit is not None:
-            return hit
-        nt = self.new_nt("any_item")
-        self._memo[key] = nt
-        part = self.part
-        string = self.string_term("(?s:.)*", "<any>")
-        for sym in (self.literal_term("null"), self.literal_term("true"),
-                    self.literal_term("false"), string, self.numeric_value("number", {}, "#")):
-            self.rule(nt, part(sym, "value"))
-        arr, items = self.new_nt("item_array"), self.new_nt("item_items")
-        obj, members = self.new_nt("item_object"), self.new_nt("item_members")
-        for lhs, pair in ((arr, "[]"), (obj, "{}")):
-            empty = self.empty_container(pair)
-            roles = ("value",) if len(empty) == 1 else ("open", "close")
-            self.rule(lhs, *(part(t, r) for t, r in zip(empty, roles, strict=True)))
-        with self.nested():
-            item = self.any_item_value()
-        comma, colon = part(self.comma(), "inner"), part(self.colon(), "inner")
-        self.rule(arr, part(self.open_bracket("["), "open"), items,
-                  part(self.close_bracket("]"), "close"))
-        self.rule(items, item)
-        self.rule(items, items, comma, item)
-        key_term = part(string, "inner")
-        self.rule(obj, part(self.open_bracket("{"), "open"), members,
-                  part(self.close_bracket("}"), "close"))
-        self.rule(members, key_term, colon, item)
-        self.rule(members, members, comma, key_term, colon, item)
-        self.rule(nt, arr)
-        self.rule(nt, obj)
         return nt
 
     def part(self, terminal: str, role: str) -> str:
@@ -1232,7 +1212,7 @@ class _Compiler:
             self._part_terms[memo] = name
         return name
 
-    def unique_scalar_array(self, item: str, lo: int, hi: int | None,
+    def unique_items_array(self, item: str, lo: int, hi: int | None,
                             prefix: Sequence[str] = ()) -> str:
         """``[`` + between ``lo`` and ``hi`` items + ``]``: the ``prefix`` items first,
         then items of ``item`` (a unique terminal, or arbitrary items spelled with item
