@@ -27,6 +27,8 @@ from native.dfa_kernels import (
     byte_classes,
     canonical_runs,
     coreachable,
+    joint_classes,
+    minimal_product,
     moore_classes,
 )
 
@@ -78,9 +80,15 @@ class ByteDFA:
 
     @cached_property
     def digest(self) -> bytes:
-        """16-byte content hash: DFAs with equal digests behave the same (cache keys)."""
+        """16-byte content hash: DFAs with equal digests behave the same (cache keys).
+        Hashes the byte classes and one column per class (the table is 5-10x smaller)."""
         h = hashlib.blake2b(digest_size=16)
-        h.update(np.ascontiguousarray(self.trans, dtype=np.int32).tobytes())
+        h.update(np.int64(self.n_states).tobytes())
+        if self.n_states:
+            classes = self.byte_class_of
+            first = np.unique(classes, return_index=True)[1]  # one byte per class
+            h.update(classes.astype(np.int32).tobytes())
+            h.update(np.ascontiguousarray(self.trans[:, first], dtype=np.int32).tobytes())
         h.update(np.ascontiguousarray(self.accept, dtype=np.bool_).tobytes())
         return h.digest()
 
@@ -313,17 +321,6 @@ def build_terminal_dfa(pattern: str, lazy: bool, max_nfa_states: int = 100_000,
     return build_byte_dfa(nfa, lazy=lazy, max_states=max_dfa_states, where=where)
 
 
-def _complete(d: ByteDFA) -> tuple[np.ndarray, np.ndarray]:
-    """Transition table with an explicit dead sink (the last state)."""
-    n = d.n_states
-    trans = np.full((n + 1, 256), n, dtype=np.int32)
-    if n:
-        trans[:n] = np.where(d.trans >= 0, d.trans, n)
-    accept = np.zeros(n + 1, dtype=np.bool_)
-    accept[:n] = d.accept
-    return trans, accept
-
-
 _product_memo = BytesMemo(128 << 20)
 
 
@@ -338,30 +335,19 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> By
     return out
 
 
-def _build_product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
-    from native.kernels import dfa_product
+_PRODUCT_OPS = {"and": 0, "or": 1, "minus": 2}
 
-    ta, aa = _complete(a)
-    tb, ab = _complete(b)
-    # Start in each automaton's state 0 (its sink when it has no states).
-    if not a.n_states:
-        ta, aa = ta[-1:] * 0, aa[-1:]
-    if not b.n_states:
-        tb, ab = tb[-1:] * 0, ab[-1:]
-    check_deadline(f"DFA product ({op}) at {where or 'a terminal'}")
-    trans, pa, pb = dfa_product(ta, tb, max_states)
-    if len(pa) == 0:
-        raise LimitExceededError("max_dfa_states", max_states, max_states + 1, where)
-    fa, fb = aa[pa], ab[pb]
-    if op == "and":
-        accept = fa & fb
-    elif op == "or":
-        accept = fa | fb
-    elif op == "minus":
-        accept = fa & ~fb
-    else:
+
+def _build_product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> ByteDFA:
+    if op not in _PRODUCT_OPS:
         raise ValueError(f"unknown product {op!r}; expected 'and', 'or' or 'minus'")
-    return _trim(*_minimize(trans, accept))
+    check_deadline(f"DFA product ({op}) at {where or 'a terminal'}")
+    class_of = joint_classes(np.stack([a.byte_class_of, b.byte_class_of]))
+    trans, accept, ok = minimal_product(a.trans, a.accept, b.trans, b.accept, class_of,
+                                        _PRODUCT_OPS[op], max_states)
+    if not ok:
+        raise LimitExceededError("max_dfa_states", max_states, max_states + 1, where)
+    return ByteDFA(trans, accept)
 
 
 def intersect_dfas(a: ByteDFA, b: ByteDFA, *, max_states: int = 20_000,
@@ -487,59 +473,67 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     """
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
-    rows: list[dict[int, int]] = []
+    # Edges as three flat lists (source, byte, target), written into the table at the end.
+    src: list[int] = []
+    byt: list[int] = []
+    dst: list[int] = []
+    n = 1  # state 0 is the start
 
-    def new() -> int:
-        rows.append({})
-        return len(rows) - 1
+    def edge(s: int, b: int, t: int) -> None:
+        src.append(s)
+        byt.append(b)
+        dst.append(t)
 
-    cur = new()
+    cur = 0
     if quoted:
-        nxt = new()
-        rows[cur][0x22] = nxt
-        cur = nxt
+        edge(0, 0x22, 1)
+        cur, n = 1, 2
     for ch in text:
         cp = ord(ch)
-        end = new()
+        end = n
+        n += 1
         if cp >= 0x20 and ch not in '"\\':
             data = ch.encode("utf-8")
             s = cur
             for k, byte in enumerate(data):
-                t = end if k == len(data) - 1 else new()
-                rows[s][byte] = t
+                if k == len(data) - 1:
+                    t = end
+                else:
+                    t, n = n, n + 1
+                edge(s, byte, t)
                 s = t
-        backslash = new()
-        rows[cur][0x5C] = backslash
+        backslash, s = n, n + 1
+        n += 2
+        edge(cur, 0x5C, backslash)
         if cp in _JSON_SHORT:
-            rows[backslash][ord(_JSON_SHORT[cp])] = end
-        s = new()
-        rows[backslash][ord("u")] = s
+            edge(backslash, ord(_JSON_SHORT[cp]), end)
+        edge(backslash, 0x75, s)  # u
         units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10),
                                             0xDC00 + ((cp - 0x10000) & 0x3FF)]
         for idx, unit in enumerate(units):
             if idx:
-                b2, u2 = new(), new()
-                rows[s][0x5C] = b2
-                rows[b2][ord("u")] = u2
-                s = u2
+                edge(s, 0x5C, n)
+                edge(n, 0x75, n + 1)
+                s, n = n + 1, n + 2
             for k, d in enumerate(f"{unit:04x}"):
-                t = end if (idx == len(units) - 1 and k == 3) else new()
-                for c in {d, d.upper()}:
-                    rows[s][ord(c)] = t
+                if idx == len(units) - 1 and k == 3:
+                    t = end
+                else:
+                    t, n = n, n + 1
+                edge(s, ord(d), t)
+                if d > "9":
+                    edge(s, ord(d.upper()), t)
                 s = t
         cur = end
-        if len(rows) > max_states:
-            raise LimitExceededError("max_dfa_states", max_states, len(rows),
+        if n > max_states:
+            raise LimitExceededError("max_dfa_states", max_states, n,
                                      where or f"the JSON string literal {text[:40]!r}...")
     if quoted:
-        fin = new()
-        rows[cur][0x22] = fin
-        cur = fin
-    trans = np.full((len(rows), 256), DEAD, dtype=np.int32)
-    for i, row in enumerate(rows):
-        for byte, t in row.items():
-            trans[i, byte] = t
-    accept = np.zeros(len(rows), dtype=np.bool_)
+        edge(cur, 0x22, n)
+        cur, n = n, n + 1
+    trans = np.full((n, 256), DEAD, dtype=np.int32)
+    trans[src, byt] = dst
+    accept = np.zeros(n, dtype=np.bool_)
     accept[cur] = True
     return ByteDFA(trans, accept)
 

@@ -30,7 +30,13 @@ from compilers.automata import ByteDFA
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
 from native.dfa_kernels import joint_classes
-from native.lexer_kernels import GROW_DONE, canonical_hash, grow_lexer, rehash_lexer
+from native.lexer_kernels import (
+    GROW_DONE,
+    canonical_hash,
+    grow_lexer,
+    offset_rows,
+    rehash_lexer,
+)
 
 __all__ = ["DEAD", "ContextualLexer"]
 
@@ -83,15 +89,16 @@ class ContextualLexer:
         self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
         self._offset[1:] = np.cumsum(sizes)
         total = int(self._offset[-1])
-        self._t_all = np.full((total, 256), DEAD, dtype=np.int32)
-        self._acc_all = np.zeros(total, dtype=np.bool_)
-        self._term_of = np.zeros(total, dtype=np.int32)
-        for i, d in enumerate(self.dfas):
-            lo, hi = int(self._offset[i]), int(self._offset[i + 1])
-            if hi > lo:
-                self._t_all[lo:hi] = np.where(d.trans >= 0, d.trans + lo, DEAD)
-                self._acc_all[lo:hi] = d.accept
-                self._term_of[lo:hi] = i
+        if total:
+            local = np.concatenate([d.trans for d in self.dfas if d.n_states])
+            offset_rows(local, np.repeat(self._offset[:-1].astype(np.int32), sizes))
+            self._t_all = local
+            self._acc_all = np.concatenate([d.accept for d in self.dfas if d.n_states]
+                                           ).astype(np.bool_, copy=False)
+        else:
+            self._t_all = np.full((0, 256), DEAD, dtype=np.int32)
+            self._acc_all = np.zeros(0, dtype=np.bool_)
+        self._term_of = np.repeat(np.arange(self.n_terminals, dtype=np.int32), sizes)
         self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
@@ -101,7 +108,7 @@ class ContextualLexer:
         cap = 64
         while cap < min(total, 1024):
             cap *= 2
-        self._trans = np.full((cap, 256), DEAD, dtype=np.int32)
+        self._trans = np.empty((cap, 256), dtype=np.int32)  # rows written when explored
         self._top = np.full(cap, -1, dtype=np.int32)
         self._fresh = np.zeros(cap, dtype=np.bool_)
         self._vec_start = np.zeros(cap + 1, dtype=np.int64)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
+
 from compilers.errors import LimitExceededError
 from compilers.lr_tables import ParseTable
 
@@ -112,14 +114,9 @@ class LRParser:
         n_t = table.n_terminals
         starts = table.cell_start.tolist()
         acts = table.cell_actions.tolist()
-        self.cells: list[dict[int, tuple[int, ...]]] = []
-        for s in range(table.n_states):
-            row: dict[int, tuple[int, ...]] = {}
-            for t in range(n_t):
-                k = s * n_t + t
-                if starts[k] != starts[k + 1]:
-                    row[t] = tuple(acts[starts[k] : starts[k + 1]])
-            self.cells.append(row)
+        self.cells: list[dict[int, tuple[int, ...]]] = [{} for _ in range(table.n_states)]
+        for k in np.flatnonzero(np.diff(table.cell_start)).tolist():  # non-empty cells
+            self.cells[k // n_t][k % n_t] = tuple(acts[starts[k] : starts[k + 1]])
         self.goto = table.goto.tolist()
         self.rule_lhs = table.rule_lhs.tolist()
         self.rule_len = table.rule_len.tolist()

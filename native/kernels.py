@@ -201,47 +201,6 @@ def apply_token_bitmask_kernel(logits, bitmask):  # pragma: no cover - compiled
                 logits[b, j] = neg
 
 
-@njit(cache=True, nogil=True)
-def dfa_product(ta, tb, max_states):  # pragma: no cover - compiled
-    """Reachable part of the product of two complete DFAs (dead sinks included).
-
-    ``ta``: int32 ``(na, 256)``, ``tb``: int32 ``(nb, 256)``, every entry a valid state;
-    both start in state 0. Returns ``(trans, pa, pb)``: the product's transitions and, per
-    product state, its pair of component states; ``trans`` is None-free, and ``pa`` is
-    empty when ``max_states`` would be exceeded.
-    """
-    na = ta.shape[0]
-    nb = tb.shape[0]
-    index = np.full(na * nb, -1, np.int64)
-    pa = np.empty(max_states, np.int32)
-    pb = np.empty(max_states, np.int32)
-    trans = np.empty((max_states, 256), np.int32)
-    index[0] = 0
-    pa[0] = 0
-    pb[0] = 0
-    n = 1
-    i = 0
-    while i < n:
-        a = pa[i]
-        b = pb[i]
-        for byte in range(256):
-            x = ta[a, byte]
-            y = tb[b, byte]
-            k = x * nb + y
-            s = index[k]
-            if s < 0:
-                if n >= max_states:
-                    return trans[:0], pa[:0], pb[:0]
-                s = n
-                index[k] = s
-                pa[n] = x
-                pb[n] = y
-                n += 1
-            trans[i, byte] = s
-        i += 1
-    return trans[:n].copy(), pa[:n].copy(), pb[:n].copy()
-
-
 ACT_ERROR = -(2**31)  # no action in a dense LR action table
 
 

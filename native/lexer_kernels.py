@@ -15,10 +15,26 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "rehash_lexer", "stays_alive"]
+__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "offset_rows", "rehash_lexer",
+           "stays_alive"]
 
 GROW_DONE = 0
 GROW_FULL = 1  # out of room in trans / vec_pool / slots: grow them and call again
+
+
+@njit(cache=True, nogil=True)
+def offset_rows(trans, row_offset):  # pragma: no cover - compiled
+    """In place: each transition ``t >= 0`` in row ``r`` becomes ``t + row_offset[r]``
+    (terminal DFAs stacked into one table of global state ids); ``-1`` stays.
+
+    Reference: ``np.where(trans >= 0, trans + row_offset[:, None], -1)``.
+    """
+    n, width = trans.shape
+    for r in range(n):
+        off = row_offset[r]
+        for c in range(width):
+            if trans[r, c] >= 0:
+                trans[r, c] += off
 
 
 @njit(cache=True, nogil=True)

@@ -190,3 +190,49 @@ def stays_alive_ref(trans, q, ok_bytes, depth):
                 nxt.add(t)
         level = nxt
     return True
+
+
+def minimal_product_ref(ta, aa, tb, ab, op):
+    """Product over every byte with explicit sinks, then trim and Moore (no byte classes)."""
+    na, nb = ta.shape[0], tb.shape[0]
+
+    def dead(x: int, y: int) -> bool:
+        return (x < 0 or y < 0) if op == 0 else (x < 0 and y < 0) if op == 1 else x < 0
+
+    start = (0 if na else -1, 0 if nb else -1)
+    empty = (np.zeros((0, 256), np.int32), np.zeros(0, np.bool_))
+    if dead(*start):
+        return empty
+    pairs, index, rows = [start], {start: 0}, []
+    i = 0
+    while i < len(pairs):
+        x, y = pairs[i]
+        row = []
+        for b in range(256):
+            nxt = (int(ta[x, b]) if x >= 0 else -1, int(tb[y, b]) if y >= 0 else -1)
+            if dead(*nxt):
+                row.append(-1)
+                continue
+            if nxt not in index:
+                index[nxt] = len(pairs)
+                pairs.append(nxt)
+            row.append(index[nxt])
+        rows.append(row)
+        i += 1
+    fa = [x >= 0 and bool(aa[x]) for x, _ in pairs]
+    fb = [y >= 0 and bool(ab[y]) for _, y in pairs]
+    accept = np.array([a and b if op == 0 else a or b if op == 1 else a and not b
+                       for a, b in zip(fa, fb, strict=True)], np.bool_)
+    trans = np.array(rows, np.int32)
+    live = coreachable_ref(trans, accept)
+    if not live[0]:
+        return empty
+    keep = np.flatnonzero(live)
+    new_id = np.full(len(pairs), -1, np.int64)
+    new_id[keep] = np.arange(len(keep))
+    lt = np.where(trans[keep] >= 0, new_id[np.maximum(trans[keep], 0)], -1)
+    cls = moore_classes_ref(lt, accept[keep])
+    first = [int(np.flatnonzero(cls == k)[0]) for k in range(int(cls.max()) + 1)]
+    out = np.array([[int(cls[t]) if t >= 0 else -1 for t in lt[s].tolist()] for s in first],
+                   np.int32)
+    return out, accept[keep][first]

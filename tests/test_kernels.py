@@ -175,6 +175,47 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
     np.testing.assert_array_equal(dfa_kernels.byte_class_of(trans), rank[inverse.ravel()])
 
 
+def _random_dfa(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random DFA over the bytes 97..101 (zero states now and then)."""
+    n = int(rng.integers(0, 12)) if rng.random() < 0.9 else 0
+    trans = np.full((n, 256), -1, np.int32)
+    if n:
+        trans[:, 97:102] = rng.integers(-1, n, size=(n, 5))
+        trans[:, 99] = np.where(rng.random(n) < 0.5, trans[:, 99], -1)
+    return trans, rng.random(n) < 0.4
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_minimal_product_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        (ta, aa), (tb, ab) = _random_dfa(rng), _random_dfa(rng)
+        parts = [dfa_kernels.byte_class_of(t) for t in (ta, tb) if t.shape[0]]
+        class_of = dfa_kernels.joint_classes(np.stack(parts)) if parts else \
+            np.zeros(256, np.int32)
+        for op in (0, 1, 2):
+            got_t, got_a, ok = dfa_kernels.minimal_product(ta, aa, tb, ab, class_of, op, 10_000)
+            want_t, want_a = reference.minimal_product_ref(ta, aa, tb, ab, op)
+            assert ok
+            np.testing.assert_array_equal(got_t, want_t)
+            np.testing.assert_array_equal(got_a, want_a)
+    ta, aa = np.full((3, 256), -1, np.int32), np.ones(3, np.bool_)  # the state limit
+    ta[0, 97], ta[1, 97], ta[2, 97] = 1, 2, 0
+    tb, ab = ta.copy(), aa.copy()
+    tb[2, 97] = -1
+    assert not dfa_kernels.minimal_product(ta, aa, tb, ab, dfa_kernels.byte_class_of(ta),
+                                           1, 2)[2]
+
+
+def test_offset_rows_matches_reference() -> None:
+    rng = np.random.default_rng(0)
+    trans = rng.integers(-1, 9, size=(30, 256)).astype(np.int32)
+    offsets = rng.integers(0, 1000, size=30).astype(np.int32)
+    want = np.where(trans >= 0, trans + offsets[:, None], -1)
+    lexer_kernels.offset_rows(trans, offsets)
+    np.testing.assert_array_equal(trans, want)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_stays_alive_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import grammar_engine as ge
+import native.dfa_kernels
 import native.kernels
 from tests.reliability.helpers import BYTES_VOCAB, mask_of
 from tests.reliability.test_limits import JSONISH
@@ -118,9 +119,10 @@ def test_matchers_copied_across_threads() -> None:
 
 
 @pytest.mark.parametrize("name", ["classify_tokens", "walk_bytes", "walk_tokens", "set_bits",
-                                  "apply_token_bitmask_kernel", "dfa_product",
+                                  "apply_token_bitmask_kernel", "dfa_kernels.minimal_product",
                                   "resolve_with_parser"])
 def test_kernels_release_the_gil(name: str) -> None:
-    kernel = getattr(native.kernels, name)
+    module, _, name = name.rpartition(".")
+    kernel = getattr(native.dfa_kernels if module else native.kernels, name)
     assert kernel.targetoptions.get("nogil") is True, f"{name} holds the GIL"
     assert kernel.targetoptions.get("nopython", True) is True
