@@ -41,6 +41,7 @@ from native.lexer_kernels import (
 __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
+_RESERVED_STATES = 1 << 15  # lexer states reserved up front (virtual memory, 32 MiB of rows)
 _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
 _CANON_MEMO_BYTES = 32 << 20  # content keys grow with the live terminals: bound the bytes
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
@@ -103,17 +104,17 @@ class ContextualLexer:
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
         self._lazy = np.array(self.lazy, dtype=np.bool_)
-        # Room for about as many lexer states as terminal DFA states (most grammars need
-        # about that many), so that the arrays rarely grow.
+        # Room for many states, reserved rather than filled: np.empty and np.zeros pages are
+        # only mapped when written, so the arrays seldom grow (growing copies every row).
         cap = 64
-        while cap < min(total, 1024):
+        while cap < min(4 * total, _RESERVED_STATES):
             cap *= 2
         self._trans = np.empty((cap, 256), dtype=np.int32)  # rows written when explored
-        self._top = np.full(cap, -1, dtype=np.int32)
+        self._top = np.empty(cap, dtype=np.int32)  # likewise
         self._fresh = np.zeros(cap, dtype=np.bool_)
         self._vec_start = np.zeros(cap + 1, dtype=np.int64)
         self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
-        self._slots = np.full(4 * cap, -1, dtype=np.int32)
+        self._slots = np.full(min(4 * cap, 4096), -1, dtype=np.int32)  # grows on its own
         # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
         parts = [d.byte_class_of for d in self.dfas if d.n_states]
         class_of = (joint_classes(np.stack(parts)) if parts
@@ -277,25 +278,34 @@ class ContextualLexer:
                 self._top[s] = self.label_of(tuple(range(len(same))), tuple(same))
 
     def _grow(self, n: int) -> None:
-        """Double the automaton's arrays and the hash table (``n`` states so far)."""
-        cap = 2 * self._trans.shape[0]
-        # Rows past ``n`` are written in full when their state is explored, so they need
-        # no filling (filling tens of megabytes was the slowest step of a first visit).
-        trans = np.empty((cap, 256), dtype=np.int32)
-        trans[:n] = self._trans[:n]
-        top = np.empty(cap, dtype=np.int32)
-        top[:n] = self._top[:n]
-        fresh = np.zeros(cap, dtype=np.bool_)
-        fresh[:n] = self._fresh[:n]
-        vec_start = np.zeros(cap + 1, dtype=np.int64)
-        vec_start[: n + 1] = self._vec_start[: n + 1]
+        """Make room after ``grow_lexer`` ran out (``n`` states so far): double whichever
+        of the state arrays, the vector pool and the hash table is full."""
+        if n + 1 >= self._trans.shape[0]:
+            cap = 2 * self._trans.shape[0]
+            # Rows past ``n`` are written in full when their state is explored, so they
+            # need no filling (filling tens of megabytes was the slowest step of a visit).
+            trans = np.empty((cap, 256), dtype=np.int32)
+            trans[:n] = self._trans[:n]
+            top = np.empty(cap, dtype=np.int32)
+            top[:n] = self._top[:n]
+            fresh = np.zeros(cap, dtype=np.bool_)
+            fresh[:n] = self._fresh[:n]
+            vec_start = np.zeros(cap + 1, dtype=np.int64)
+            vec_start[: n + 1] = self._vec_start[: n + 1]
+            self._trans, self._top, self._fresh = trans, top, fresh
+            self._vec_start = vec_start
         used = int(self._vec_start[n])
-        pool = np.zeros(max(2 * self._vec_pool.shape[0], 4 * cap), dtype=np.int32)
-        pool[:used] = self._vec_pool[:used]
-        slots = np.full(4 * cap, -1, dtype=np.int32)
-        rehash_lexer(n, fresh, vec_start, pool, slots)
-        self._trans, self._top, self._fresh = trans, top, fresh
-        self._vec_start, self._vec_pool, self._slots = vec_start, pool, slots
+        if used + self.n_terminals + 1 > self._vec_pool.shape[0]:  # a vector may not fit
+            pool = np.zeros(2 * self._vec_pool.shape[0], dtype=np.int32)
+            pool[:used] = self._vec_pool[:used]
+            self._vec_pool = pool
+        if 2 * (n + 2) > self._slots.shape[0]:
+            size = self._slots.shape[0]
+            while 2 * (n + 2) > size // 2:  # keep the load at most a quarter
+                size *= 2
+            slots = np.full(size, -1, dtype=np.int32)
+            rehash_lexer(n, self._fresh, self._vec_start, self._vec_pool, slots)
+            self._slots = slots
 
     def _explore(self, start: NDArray[np.int32]) -> int:
         """The fresh state ``start`` (sorted live global ids), with every state reachable

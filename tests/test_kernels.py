@@ -125,9 +125,12 @@ def _bfs_relabel(trans: np.ndarray, top: np.ndarray, root: int
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_grow_lexer_matches_reference(seed: int) -> None:
+def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from compilers import lexer as lexer_module
     from compilers.automata import ByteDFA
     from compilers.lexer import ContextualLexer
+
+    monkeypatch.setattr(lexer_module, "_RESERVED_STATES", 64)  # make the arrays grow
 
     rng = np.random.default_rng(seed)
     dfas = []
@@ -152,6 +155,7 @@ def test_grow_lexer_matches_reference(seed: int) -> None:
         np.testing.assert_array_equal(got[0], want_r[0])
         np.testing.assert_array_equal(got[1], want_r[1])
     assert lexer.n_states > 64  # the arrays grew at least once
+    assert lexer._trans.shape[0] > 64 and lexer._slots.shape[0] > 256
 
 
 @pytest.mark.parametrize("seed", range(8))
