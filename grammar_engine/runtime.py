@@ -41,6 +41,7 @@ from native.kernels import (
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
 
 _CACHE_LIMIT = 4096
+_NOT_CACHED = object()
 
 
 class MatchState(NamedTuple):
@@ -88,6 +89,9 @@ class GrammarRuntime:
         self.ignored = self.lexer.ignored
         self.n_terminals = self.lexer.n_terminals
         self._start_cache: dict[Stacks, int] = {}
+        # GLR feeds (several stacks or conflicting cells) cost a Python search: cached.
+        self._feed_cache: dict[tuple[Stacks, int], Stacks | None] = {}
+        self._advance_cache: dict[tuple[MatchState, int], MatchState | None] = {}
         self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
         self._accept_cache: dict[MatchState, bool] = {}
         # (token list key, fresh lexer state) -> GroupWalk; independent of the parser stacks.
@@ -155,8 +159,19 @@ class GrammarRuntime:
         if terminal in self.ignored:
             return stacks
         if terminal < self.n_terminals:  # without a lexeme (the common path) no check
-            return self.parser.feed(stacks, terminal) if lexeme is None \
-                else self._feed(stacks, terminal, lexeme)
+            if lexeme is not None:
+                return self._feed(stacks, terminal, lexeme)
+            if self.parser.deterministic and len(stacks) == 1:
+                return self.parser.feed(stacks, terminal)
+            key = (stacks, terminal)
+            hit = self._feed_cache.get(key, _NOT_CACHED)
+            if hit is not _NOT_CACHED:
+                return hit  # type: ignore[return-value]
+            after = self.parser.feed(stacks, terminal)
+            if len(self._feed_cache) >= _CACHE_LIMIT:
+                self._feed_cache = {}
+            self._feed_cache[key] = after
+            return after
         out: dict[object, None] = {}
         for t in self.lexer.reading(terminal):
             after = stacks if t in self.ignored else self._feed(stacks, t, lexeme)
@@ -195,10 +210,19 @@ class GrammarRuntime:
 
     # -- advancing ---------------------------------------------------------------------
     def advance_token(self, state: MatchState, token: int) -> MatchState | None:
-        """State after the bytes of text token ``token``, or None if they leave the language."""
+        """State after the bytes of text token ``token``, or None if they leave the language
+        (cached: decoding revisits states, and a state's next state per token is fixed)."""
+        key = (state, token)
+        hit = self._advance_cache.get(key, _NOT_CACHED)
+        if hit is not _NOT_CACHED:
+            return hit  # type: ignore[return-value]
         va = self.varrays
-        return self._advance(state, va.token_data, int(va.token_start[token]),
-                             int(va.token_len[token]))
+        after = self._advance(state, va.token_data, int(va.token_start[token]),
+                              int(va.token_len[token]))
+        if len(self._advance_cache) >= _CACHE_LIMIT:
+            self._advance_cache = {}
+        self._advance_cache[key] = after
+        return after
 
     def advance_bytes(self, state: MatchState, data: bytes) -> MatchState | None:
         buf = np.frombuffer(data, dtype=np.uint8)
