@@ -72,7 +72,7 @@ def build_lalr(n_terminals: int, lhs: Sequence[int], rhs: Sequence[Sequence[int]
     automaton = _lr0(lhs, rhs, n_nt + 1, check)
     if check is not None:
         check("LALR(1) look-aheads", len(automaton.kernels))
-    lookaheads = _lookaheads(automaton, lhs, rhs, n_nt + 1, n_terminals, start, root_rule)
+    lookaheads = _lookaheads(automaton, lhs, rhs, n_nt + 1, n_terminals, start)
     return LALRResult(automaton, lookaheads, root_rule)
 
 
@@ -161,7 +161,7 @@ def _lr0(lhs: list[int], rhs: list[tuple[int, ...]], n_nt: int,
 
 
 def _lookaheads(a: LR0Automaton, lhs: list[int], rhs: list[tuple[int, ...]], n_nt: int,
-                n_terminals: int, start: int, root_rule: int) -> list[dict[int, int]]:
+                n_terminals: int, start: int) -> list[dict[int, int]]:
     """DeRemer and Pennello: Read = DR closed under *reads*, Follow = Read closed under
     *includes*, LA(q, rule) = union of Follow over the rule's *lookback* transitions."""
     nullable = nullable_nonterminals(lhs, rhs)
@@ -177,12 +177,12 @@ def _lookaheads(a: LR0Automaton, lhs: list[int], rhs: list[tuple[int, ...]], n_n
             k -= 1
         nullable_from.append(k)
 
-    # Nonterminal transitions (state, A), numbered.
+    # Nonterminal transitions (state, A), numbered ($root is on no right-hand side).
     nt_index: dict[tuple[int, int], int] = {}
     nt_list: list[tuple[int, int]] = []
     for p, row in enumerate(trans):
         for sym in row:
-            if sym < 0 and lhs[root_rule] != sym:
+            if sym < 0:
                 nt_index[(p, sym)] = len(nt_list)
                 nt_list.append((p, sym))
     n = len(nt_list)
@@ -192,7 +192,7 @@ def _lookaheads(a: LR0Automaton, lhs: list[int], rhs: list[tuple[int, ...]], n_n
     for x, (p, sym) in enumerate(nt_list):
         r = trans[p][sym]
         bits = 0
-        for s2, _ in trans[r].items():
+        for s2 in trans[r]:
             if s2 >= 0:
                 bits |= 1 << s2
             elif s2 in nullable:
@@ -225,7 +225,7 @@ def _lookaheads(a: LR0Automaton, lhs: list[int], rhs: list[tuple[int, ...]], n_n
         for x in xs:
             bits |= follow[x]
         if bits:
-            la[q][r] = la[q].get(r, 0) | bits
+            la[q][r] = bits
     return la
 
 
