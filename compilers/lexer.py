@@ -91,7 +91,7 @@ class ContextualLexer:
         self._offset[1:] = np.cumsum(sizes)
         total = int(self._offset[-1])
         if total:
-            local = np.concatenate([d.trans for d in self.dfas if d.n_states])
+            local = np.concatenate([d.trans for d in self.dfas if d.n_states], dtype=np.int32)
             offset_rows(local, np.repeat(self._offset[:-1].astype(np.int32), sizes))
             self._t_all = local
             self._acc_all = np.concatenate([d.accept for d in self.dfas if d.n_states]

@@ -147,20 +147,15 @@ def _check_cells(n_states: int, n_terminals: int, max_cells: int, grammar: Gramm
 def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
     term_names = list(grammar.terminal_names)
     nonterms = sorted({r.lhs for r in grammar.rules})
-    t_index = {n: i for i, n in enumerate(term_names)}
-    n_index = {n: -1 - i for i, n in enumerate(nonterms)}
-    lhs = [n_index[r.lhs] for r in grammar.rules]
-    rhs = []
-    for r in grammar.rules:
-        body = []
-        for sym in r.rhs:
-            x = t_index.get(sym, n_index.get(sym))
-            if x is None:
+    _, start, shape_rules = _shape(grammar)  # symbols as integers; undefined ones as names
+    lhs = [x for x, _ in shape_rules]
+    rhs = [body for _, body in shape_rules]
+    for body in rhs:
+        for sym in body:
+            if isinstance(sym, str):
                 raise GrammarSyntaxError(f"symbol {sym!r} is used but not defined",
                                          source=grammar.source)
-            body.append(x)
-        rhs.append(tuple(body))
-    if grammar.start not in n_index:
+    if isinstance(start, str):
         raise GrammarSyntaxError(f"the start symbol {grammar.start!r} has no rule",
                                  source=grammar.source)
     keys = list(zip(lhs, rhs, strict=True))
@@ -184,7 +179,7 @@ def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
         _check_cells(n_states, len(term_names), max_cells, grammar)
 
     check_deadline("LR(0) states")
-    result = build_lalr(n_terms, lhs, rhs, n_index[grammar.start], check)
+    result = build_lalr(n_terms, lhs, rhs, start, check)
     auto = result.automaton
     n_states = len(auto.kernels)
     _check_cells(n_states, len(term_names), max_cells, grammar)
