@@ -32,12 +32,17 @@ from numpy.typing import NDArray
 from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
-from compilers.token_slices import SLICE_MAX_LEN, plain_text_slice
+from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices
 from compilers.vocab import Vocabulary
 from native.kernels import KIND_BOUNDARY, KIND_INSIDE, classify_tokens, set_bits, walk_tokens
 from native.lexer_kernels import stays_alive
 
 __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
+
+# Bound on the search for the long-token slice (see slice_for): inside a string it meets a
+# few dozen (lexer state, text state) pairs; a string of bounded length (a counter) meets
+# many more before it fails at its bound, a search not worth its cost.
+_LONG_SLICE_PAIRS = 512
 
 # A group's label: a terminal or reading id once relabelled for one grammar; in the tables
 # shared across grammars, relative to the state's signature terms (a position, or for a
@@ -145,8 +150,8 @@ class TokenIndex:
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
-        self.slice = plain_text_slice(vocab, self.sorted_data, self.sorted_start,
-                                      self.sorted_len)
+        self.slices = text_slices(vocab, self.sorted_data, self.sorted_start,
+                                  self.sorted_len)
         # No token reads further from a state than this: states that agree up to here
         # share tables (see ContextualLexer.signature).
         self._depth = max(int(vocab.arrays.max_token_len), SLICE_MAX_LEN, 1)
@@ -188,9 +193,9 @@ class TokenIndex:
         ``terms`` (the state's live terminals in rank order), not by terminal id."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
-        sl = self.slice
-        if stays_alive(trans, np.int32(q), sl.ok_bytes, SLICE_MAX_LEN):
-            # Every plain-text token stays inside: walk only the rest of the vocabulary.
+        sl = self.slice_for(q)
+        if sl is not None:
+            # Every token of the slice stays inside: walk only the rest of the vocabulary.
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
                 self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
@@ -218,6 +223,18 @@ class TokenIndex:
                 groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
+
+    def slice_for(self, q: int) -> TokenSlice | None:
+        """The widest slice whose tokens all stay inside the lexeme from ``q``, if any
+        (the slices are nested: the narrowest is checked first)."""
+        trans, _ = self.lexer.arrays
+        best = None
+        for sl in reversed(self.slices):
+            pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
+            if not stays_alive(trans, np.int32(q), sl.text_dfa, sl.max_len, pairs):
+                break
+            best = sl
+        return best
 
     def _label(self, top: int, terms: tuple[int, ...]) -> Label:
         """Top value ``top`` relative to ``terms``: its position there, or (a reading the

@@ -250,35 +250,69 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
 
 
 @njit(cache=True, nogil=True)
-def stays_alive(trans, q, ok_bytes, depth):  # pragma: no cover - compiled
-    """Whether every string of at most ``depth`` bytes from ``ok_bytes`` can be read from
-    state ``q`` without reaching a missing transition.
+def _slot(keys, k):  # pragma: no cover - compiled
+    """Where the non-negative key ``k`` is, or would go, in the linear-probing table
+    ``keys`` (``-1`` = empty, size a power of two)."""
+    mask = keys.shape[0] - 1
+    h = (k * np.int64(0x9E3779B1)) & mask
+    while keys[h] >= 0 and keys[h] != k:
+        h = (h + 1) & mask
+    return h
 
-    Reference: ``all(walk(q, s) is not DEAD for s in product(ok, repeat=d) for d <= depth)``;
-    here a breadth-first search visits each state once, at its smallest distance from ``q``,
-    and checks its ``ok_bytes`` transitions when that distance is below ``depth``.
+
+@njit(cache=True, nogil=True)
+def stays_alive(trans, q, text_dfa, depth, max_pairs):  # pragma: no cover - compiled
+    """Whether every string of at most ``depth`` bytes that the automaton ``text_dfa``
+    reads (``int32[n_u, 256]``, start state 0, ``-1`` = the string leaves its language;
+    every state accepting) can be read from state ``q`` without a missing transition.
+    False too, to bound the cost, once the search meets more than ``max_pairs`` pairs.
+
+    Reference: ``all(walk(q, s) is not DEAD for s in text_dfa's language if len(s) <=
+    depth)``; here a breadth-first search visits each pair (lexer state, text state) once,
+    at its smallest distance, and checks its transitions when that distance is below
+    ``depth``. Visited pairs live in a small hash table, not in arrays the size of the
+    lexer: most searches visit a few pairs of a lexer with thousands of states.
     """
-    n = trans.shape[0]
-    dist = np.full(n, -1, np.int32)
-    queue = np.empty(n, np.int32)
-    dist[q] = 0
-    queue[0] = q
+    n_u = text_dfa.shape[0]
+    keys = np.full(256, -1, np.int64)
+    queue = np.empty(128, np.int64)  # pairs in visiting order; the table stays half empty
+    dists = np.empty(128, np.int32)
+    first = np.int64(q) * n_u
+    keys[_slot(keys, first)] = first
+    queue[0] = first
+    dists[0] = 0
     head = 0
     tail = 1
     while head < tail:
-        s = queue[head]
+        key = queue[head]
+        d = dists[head]
         head += 1
-        d = dist[s]
         if d >= depth:
             continue
+        s = key // n_u
+        u = key - s * n_u
         for b in range(256):
-            if not ok_bytes[b]:
+            v = text_dfa[u, b]
+            if v < 0:
                 continue
             t = trans[s, b]
             if t < 0:
                 return False
-            if dist[t] < 0:
-                dist[t] = d + 1
-                queue[tail] = t
-                tail += 1
+            nk = np.int64(t) * n_u + v
+            h = _slot(keys, nk)
+            if keys[h] == nk:
+                continue
+            if tail >= max_pairs:
+                return False
+            if tail == queue.shape[0]:  # double the table and the queue
+                keys = np.full(4 * tail, -1, np.int64)
+                for i in range(tail):
+                    keys[_slot(keys, queue[i])] = queue[i]
+                queue = np.concatenate((queue, np.empty(tail, np.int64)))
+                dists = np.concatenate((dists, np.empty(tail, np.int32)))
+                h = _slot(keys, nk)
+            keys[h] = nk
+            queue[tail] = nk
+            dists[tail] = d + 1
+            tail += 1
     return True

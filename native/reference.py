@@ -177,17 +177,24 @@ def moore_classes_ref(trans, accept):
         n_cls = len(index)
 
 
-def stays_alive_ref(trans, q, ok_bytes, depth):
-    level = {int(q)}
-    ok = [b for b in range(256) if ok_bytes[b]]
+def stays_alive_ref(trans, q, text_dfa, depth, max_pairs):
+    seen = {(int(q), 0)}
+    level = set(seen)
     for _ in range(depth):
         nxt = set()
-        for s in level:
-            for b in ok:
+        for s, u in level:
+            for b in range(256):
+                v = int(text_dfa[u, b])
+                if v < 0:
+                    continue
                 t = int(trans[s, b])
                 if t < 0:
                     return False
-                nxt.add(t)
+                if (t, v) not in seen:
+                    if len(seen) >= max_pairs:
+                        return False
+                    seen.add((t, v))
+                    nxt.add((t, v))
         level = nxt
     return True
 

@@ -227,12 +227,36 @@ def test_stays_alive_matches_reference(seed: int) -> None:
     trans = np.full((n, 256), -1, np.int32)
     trans[:, 97:100] = rng.integers(0, n, size=(n, 3))
     trans[rng.random((n, 256)) < 0.05] = -1
-    ok = np.zeros(256, np.bool_)
-    ok[97:100] = True
-    for q in range(n):
-        for depth in (0, 1, 3, 8):
-            assert lexer_kernels.stays_alive(trans, np.int32(q), ok, depth) == \
-                reference.stays_alive_ref(trans, q, ok, depth)
+    one_state = np.full((1, 256), -1, np.int32)
+    one_state[0, 97:100] = 0
+    two_states = np.full((2, 256), -1, np.int32)  # "a" or "b" then "c"
+    two_states[0, [97, 98]] = [0, 1]
+    two_states[1, 99] = 0
+    for text_dfa in (one_state, two_states):
+        for q in range(n):
+            for depth in (0, 1, 3, 8):
+                for max_pairs in (1 << 30, 5):
+                    assert lexer_kernels.stays_alive(trans, np.int32(q), text_dfa, depth,
+                                                     max_pairs) == \
+                        reference.stays_alive_ref(trans, q, text_dfa, depth, max_pairs)
+
+
+def test_stays_alive_grows_its_table() -> None:
+    """A search that visits more pairs than the first table holds (a counter of 600
+    states: each byte steps one state on) gives the reference's answers; past its bound
+    on pairs, the answer is False."""
+    n = 600
+    trans = np.full((n, 256), -1, np.int32)
+    trans[: n - 1, 97] = np.arange(1, n)
+    text_dfa = np.full((1, 256), -1, np.int32)
+    text_dfa[0, 97] = 0
+    for depth in (10, 300, 598, 599, 600):
+        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, depth, 1 << 30) == \
+            reference.stays_alive_ref(trans, 0, text_dfa, depth, 1 << 30) == (depth <= 599)
+    for max_pairs in (299, 300, 301):  # depth 300 meets 301 states
+        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, 300, max_pairs) == \
+            reference.stays_alive_ref(trans, 0, text_dfa, 300, max_pairs) == \
+            (max_pairs >= 301)
 
 
 @pytest.mark.parametrize("seed", range(6))
