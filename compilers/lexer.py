@@ -75,7 +75,7 @@ class ContextualLexer:
         self.dfas = list(dfas)
         self.n_terminals = len(dfas)
         order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
-        self._tier = [r[0] for r in ranks]  # priority tier of each terminal
+        self._tier = np.array([r[0] for r in ranks], dtype=np.int32)  # priority tiers
         self.all_readings = all_readings
         self._readings: list[tuple[int, ...]] = []
         self._reading_ids: dict[tuple[int, ...], int] = {}
@@ -111,6 +111,7 @@ class ContextualLexer:
             cap *= 2
         self._trans = np.empty((cap, 256), dtype=np.int32)  # rows written when explored
         self._top = np.empty(cap, dtype=np.int32)  # likewise
+        self._tied = np.empty(cap, dtype=np.bool_)  # likewise
         self._fresh = np.zeros(cap, dtype=np.bool_)
         self._vec_start = np.zeros(cap + 1, dtype=np.int64)
         self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
@@ -266,16 +267,13 @@ class ContextualLexer:
 
     def _mark_readings(self, lo: int, hi: int) -> None:
         """With ``all_readings``: states ``lo..hi-1`` that several top-tier terminals accept
-        get a reading id (``>= n_terminals``) as their top."""
-        for s in range(lo, hi):
+        (``tied``) get a reading id (``>= n_terminals``) as their top."""
+        for s in (np.flatnonzero(self._tied[lo:hi]) + lo).tolist():
             top = int(self._top[s])
-            if top < 0:
-                continue
             ids = self._vec_pool[self._vec_start[s] : self._vec_start[s + 1]]
             terms = self._term_of[ids[self._acc_all[ids]]].tolist()
             same = sorted({t for t in terms if self._tier[t] == self._tier[top]})
-            if len(same) > 1:
-                self._top[s] = self.label_of(tuple(range(len(same))), tuple(same))
+            self._top[s] = self.label_of(tuple(range(len(same))), tuple(same))
 
     def _grow(self, n: int) -> None:
         """Make room after ``grow_lexer`` ran out (``n`` states so far): double whichever
@@ -288,11 +286,13 @@ class ContextualLexer:
             trans[:n] = self._trans[:n]
             top = np.empty(cap, dtype=np.int32)
             top[:n] = self._top[:n]
+            tied = np.empty(cap, dtype=np.bool_)
+            tied[:n] = self._tied[:n]
             fresh = np.zeros(cap, dtype=np.bool_)
             fresh[:n] = self._fresh[:n]
             vec_start = np.zeros(cap + 1, dtype=np.int64)
             vec_start[: n + 1] = self._vec_start[: n + 1]
-            self._trans, self._top, self._fresh = trans, top, fresh
+            self._trans, self._top, self._tied, self._fresh = trans, top, tied, fresh
             self._vec_start = vec_start
         used = int(self._vec_start[n])
         if used + self.n_terminals + 1 > self._vec_pool.shape[0]:  # a vector may not fit
@@ -316,9 +316,10 @@ class ContextualLexer:
         while True:
             check_deadline(f"contextual lexer ({n} states)")
             status, n, root, cursor = grow_lexer(
-                self._t_all, self._acc_all, self._term_of, self._rank_pos, self._lazy,
-                self._class_of, self._class_rep, start, self._trans, self._top, self._fresh,
-                self._vec_start, self._vec_pool, self._slots, n, root, cursor)
+                self._t_all, self._acc_all, self._term_of, self._rank_pos, self._tier,
+                self._lazy, self._class_of, self._class_rep, start, self._trans, self._top,
+                self._tied, self._fresh, self._vec_start, self._vec_pool, self._slots, n,
+                root, cursor)
             if n > self.max_states:
                 raise LimitExceededError("max_lexer_states", self.max_states, n,
                                          "contextual lexer")

@@ -266,21 +266,22 @@ class TokenIndex:
         """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``; crossing
         groups are labelled by position in ``terms`` (by terminal id when None)."""
         trans, top = self.lexer.arrays
-        kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs, self.sorted_data,
-                                    self.sorted_start, self.sorted_len)
-        inside = self.vocab.arrays.sorted_ids[toks[kind == KIND_INSIDE]]
+        idx, kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs,
+                                         self.sorted_data, self.sorted_start, self.sorted_len)
+        inside = self.vocab.arrays.sorted_ids[toks[idx[kind == KIND_INSIDE]]]
         walk = GroupWalk(_readonly(inside), None, ())
         if len(inside) > self.vocab.n_words:
             dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
             set_bits(dense, inside)
             walk = GroupWalk(None, _readonly(dense), ())
-        crossing = np.flatnonzero(kind == KIND_BOUNDARY)
-        if len(crossing):
+        crossing = kind == KIND_BOUNDARY
+        if crossing.any():
+            c_idx, c_pos = idx[crossing], pos[crossing]
             cterms = top[st[crossing]]
             groups = []
             for term in np.unique(cterms).tolist():
-                sel = crossing[cterms == term]
+                sel = cterms == term
                 label = self._label(term, terms) if terms is not None else term
-                groups.append((label, _readonly(toks[sel]), _readonly(pos[sel])))
+                groups.append((label, _readonly(toks[c_idx[sel]]), _readonly(c_pos[sel])))
             walk = walk._replace(crossing=tuple(groups))
         return walk

@@ -144,19 +144,44 @@ def walk_bytes(trans, top, q, data, start, offset, length):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
+def _shares_prefix(token_data, start_a, start_b, len_b, k):  # pragma: no cover - compiled
+    """Whether the token at ``start_b`` (``len_b`` bytes) begins with the ``k`` bytes at
+    ``start_a``."""
+    if len_b < k:
+        return False
+    j = 0
+    while j < k and token_data[start_b + j] == token_data[start_a + j]:
+        j += 1
+    return j == k
+
+
+@njit(cache=True, nogil=True)
 def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
                 token_len):  # pragma: no cover - compiled
-    """Walk each token ``toks[i]`` from byte ``offs[i]`` starting in lexer state ``q``.
+    """Walk each token ``toks[i]`` from byte ``offs[i]`` starting in lexer state ``q``;
+    report the ones that do not die.
 
-    Returns ``(kind, pos, state)`` per token: ``INSIDE`` with the state after its last
-    byte, ``DEAD``, or ``BOUNDARY`` at byte ``pos`` where the lexeme in accepting ``state``
-    ends (the byte at ``pos`` starts the next lexeme).
+    Returns ``(idx, kind, pos, state)`` over those tokens (``idx``: their index in
+    ``toks``, increasing): ``INSIDE`` with the state after the last byte, or ``BOUNDARY``
+    at byte ``pos`` where the lexeme in accepting ``state`` ends (the byte at ``pos``
+    starts the next lexeme). Reference: walk every token as :func:`walk_bytes` does and
+    keep the ones whose kind is not ``DEAD``.
+
+    ``toks`` must be in increasing order of their bytes, and each offset fixed by the
+    bytes up to it (tokens that share their first ``offs[i] + 1`` bytes share the offset;
+    the groups of the token index are so: a lexeme ends where its bytes say). A token
+    that dies at byte ``j`` then settles the run of following tokens that share its first
+    ``j + 1`` bytes: found by galloping search, not walked (boundary groups of tens of
+    thousands of tokens mostly die on their first byte).
     """
     n = toks.shape[0]
-    kind = np.zeros(n, np.int8)
-    pos = np.zeros(n, np.int32)
-    state = np.full(n, -1, np.int32)
-    for i in range(n):
+    idx = np.empty(n, np.int32)
+    kind = np.empty(n, np.int8)
+    pos = np.empty(n, np.int32)
+    state = np.empty(n, np.int32)
+    m = 0
+    i = 0
+    while i < n:
         tid = toks[i]
         start = token_start[tid]
         length = token_len[tid]
@@ -170,10 +195,34 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
                 break
             c = nx
             j += 1
-        kind[i] = k
-        pos[i] = j
-        state[i] = c
-    return kind, pos, state
+        if k != KIND_DEAD:
+            idx[m] = i
+            kind[m] = k
+            pos[m] = j
+            state[m] = c
+            m += 1
+            i += 1
+            continue
+        # Gallop to the end of the run of tokens that begin with bytes 0..j of this one.
+        lo = i  # the last index known to be in the run
+        step = 1
+        hi = n  # the first index known to be past it
+        while lo + step < n:
+            t = toks[lo + step]
+            if not _shares_prefix(token_data, start, token_start[t], token_len[t], j + 1):
+                hi = lo + step
+                break
+            lo += step
+            step *= 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            t = toks[mid]
+            if _shares_prefix(token_data, start, token_start[t], token_len[t], j + 1):
+                lo = mid
+            else:
+                hi = mid
+        i = hi
+    return idx[:m].copy(), kind[:m].copy(), pos[:m].copy(), state[:m].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -76,8 +76,8 @@ def rehash_lexer(n, fresh, vec_start, vec_pool, slots):  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True)
-def grow_lexer(t_all, acc_all, term_of, rank_pos, lazy, class_of, class_rep, start_vec,
-               trans, top, fresh, vec_start, vec_pool, slots, n, root,
+def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, class_of, class_rep,
+               start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n, root,
                cursor):  # pragma: no cover - compiled
     """Add the fresh state ``start_vec`` and every state reachable from it.
 
@@ -90,6 +90,9 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, lazy, class_of, class_rep, sta
             for b in range(256):
                 nxt = tuple(t_all[g, b] for g in s if t_all[g, b] >= 0)
                 trans[s, b] = index.setdefault((False, nxt), new state) if nxt else -1
+
+    ``tied[s]`` tells whether another accepting terminal of ``s`` has the priority tier
+    (``tier``) of ``top[s]``: a lexeme several terminals match alike.
 
     Bytes with equal columns in ``t_all`` share a class (``class_of``; ``class_rep[c]`` is
     one byte of class ``c``), so each state computes one successor per class. States
@@ -132,6 +135,13 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, lazy, class_of, class_rep, sta
                     best_rank = rank_pos[t]
                     best = t
         top[s] = best
+        n_tied = 0
+        if best >= 0:
+            for p in range(lo, hi):
+                g = vec_pool[p]
+                if acc_all[g] and tier[term_of[g]] == tier[best]:
+                    n_tied += 1
+        tied[s] = n_tied > 1
         if best >= 0 and lazy[best]:
             trans[s, :] = -1
             cursor += 1

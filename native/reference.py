@@ -87,7 +87,8 @@ def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
                 break
             c, j = nx, j + 1
         kind[i], pos[i], state[i] = k, j, c
-    return kind, pos, state
+    keep = np.flatnonzero(kind != KIND_DEAD).astype(np.int32)
+    return keep, kind[keep], pos[keep], state[keep]
 
 
 def set_bits_ref(words: NDArray[np.uint32], toks: NDArray[np.int32]) -> None:
@@ -103,19 +104,21 @@ def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.in
     logits[bits == 0] = -np.inf
 
 
-def product_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, start_vec):
-    """The states reachable from ``start_vec`` (state 0, fresh) as ``(trans, top)`` in
-    breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds."""
+def product_lexer_ref(t_all, acc_all, term_of, rank_pos, tier, lazy, start_vec):
+    """The states reachable from ``start_vec`` (state 0, fresh) as ``(trans, top, tied)``
+    in breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds."""
     states: list[tuple[int, ...]] = [tuple(int(g) for g in start_vec)]
     index: dict[tuple[int, ...], int] = {}
     rows: list[list[int]] = []
     tops: list[int] = []
+    tied: list[bool] = []
     i = 0
     while i < len(states):
         vec = states[i]
         acc = [int(term_of[g]) for g in vec if acc_all[g]]
         top = min(acc, key=lambda t: rank_pos[t]) if acc else -1
         tops.append(top)
+        tied.append(top >= 0 and sum(tier[t] == tier[top] for t in acc) > 1)
         row = [-1] * 256
         if not (top >= 0 and lazy[top]):
             for b in range(256):
@@ -127,7 +130,8 @@ def product_lexer_ref(t_all, acc_all, term_of, rank_pos, lazy, start_vec):
                     row[b] = index[nxt]
         rows.append(row)
         i += 1
-    return np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32)
+    return (np.array(rows, np.int32).reshape(-1, 256), np.array(tops, np.int32),
+            np.array(tied, np.bool_))
 
 
 def canonical_runs_ref(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> list[int]:

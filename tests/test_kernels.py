@@ -64,18 +64,44 @@ def test_classify_tokens_matches_reference(seed: int) -> None:
         assert g == w
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_walk_tokens_matches_reference(seed: int) -> None:
+    """Tokens in sorted order, each walked from its first ``{`` or ``"`` (an offset fixed
+    by the bytes up to it, as in the token index's groups): runs of tokens that die alike
+    are skipped, and the verdicts equal the reference's."""
+    rng = np.random.default_rng(100 + seed)
+    trans, top = _random_lexer(rng, 5)
+    top[:3] = -1  # states where a missing byte kills the token
+    _, _, _, _, _, _, _, (s_data, s_starts, s_lens) = _random_vocab(rng, 400)
+    toks, offs = [], []
+    for p in range(len(s_lens)):
+        tok = s_data[s_starts[p] : s_starts[p] + s_lens[p]].tolist()
+        hits = [j for j, b in enumerate(tok) if b in (0x7B, 0x22)]
+        if hits:
+            toks.append(p)
+            offs.append(hits[0])
+    toks_a, offs_a = np.array(toks, np.int32), np.array(offs, np.int32)
+    assert len(toks) > 100
+    n_dead = 0
+    for q in range(5):
+        got = kernels.walk_tokens(trans, top, np.int32(q), toks_a, offs_a, s_data, s_starts,
+                                  s_lens)
+        want = reference.walk_tokens_ref(trans, top, q, toks_a, offs_a, s_data, s_starts,
+                                         s_lens)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+        n_dead += len(toks) - len(got[0])
+    assert n_dead > 100  # many dead tokens, most in runs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_walk_bytes_matches_reference(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     trans, top = _random_lexer(rng, 5)
     data, starts, lens, _, _, _, _, _ = _random_vocab(rng, 200)
     toks = rng.integers(0, len(lens), size=100).astype(np.int32)
     offs = np.array([rng.integers(0, lens[t]) for t in toks], dtype=np.int32)
     for q in range(5):
-        got = kernels.walk_tokens(trans, top, np.int32(q), toks, offs, data, starts, lens)
-        want = reference.walk_tokens_ref(trans, top, q, toks, offs, data, starts, lens)
-        for g, w in zip(got, want):
-            np.testing.assert_array_equal(g, w)
         for t, o in zip(toks.tolist(), offs.tolist()):
             one = kernels.walk_bytes(trans, top, np.int32(q), data, starts[t], o, lens[t])
             ref = reference.walk_bytes_ref(trans, top, q, data, starts[t], o, lens[t])
@@ -141,20 +167,24 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
         local[rng.random((n, 256)) < 0.3] = -1
         dfas.append(ByteDFA(local, rng.random(n) < 0.5))
     lazy = (rng.random(5) < 0.3).tolist()
-    lexer = ContextualLexer(dfas, [(int(r),) for r in rng.permutation(5)], lazy,
-                            [False] * 5, 100_000)
+    # Two priority tiers: states that several terminals of one tier accept are tied.
+    ranks = [(int(rng.integers(0, 2)), int(r)) for r in rng.permutation(5)]
+    lexer = ContextualLexer(dfas, ranks, lazy, [False] * 5, 100_000)
+    n_tied = 0
     for allowed in ({0, 1}, {0, 1, 2, 3, 4}, {2}, {1, 3, 4}, {0, 1}):
         root = lexer.start_state(frozenset(allowed))
         start = np.array(sorted(int(lexer._offset[i]) for i in allowed), np.int32)
         want = reference.product_lexer_ref(lexer._t_all, lexer._acc_all, lexer._term_of,
-                                           lexer._rank_pos, lexer._lazy, start)
+                                           lexer._rank_pos, lexer._tier, lexer._lazy, start)
         trans, top = lexer.arrays
-        got = _bfs_relabel(trans, top, root)
+        got = _bfs_relabel(trans, 2 * top + lexer._tied[: len(top)], root)
         # The fresh start may be re-entered as a non-fresh state: compare via BFS of both.
-        want_r = _bfs_relabel(want[0], want[1], 0)
+        want_r = _bfs_relabel(want[0], 2 * want[1] + want[2], 0)
+        n_tied += int(want[2].sum())
         np.testing.assert_array_equal(got[0], want_r[0])
         np.testing.assert_array_equal(got[1], want_r[1])
     assert lexer.n_states > 64  # the arrays grew at least once
+    assert n_tied > 0
     assert lexer._trans.shape[0] > 64 and lexer._slots.shape[0] > 256
 
 
