@@ -95,7 +95,7 @@ class CompiledGrammar:
             "rules": len(self.grammar.rules),
             "parser_states": self.table.n_states,
             "parser": "lalr(1)" if self.is_lalr else f"glr ({self.table.n_conflicts} conflicts)",
-            "lexer_states_built": self.lexer.n_states,
+            "lexer_states_built": self.lexer.n_explored,
             "token_tables_built": self.index.n_built,
             "token_tables_bytes": self.index.nbytes,
             "vocab_name": self.vocab.name,

@@ -5,7 +5,9 @@ out of the running), plus a flag telling a fresh lexeme (nothing read yet) apart
 state for a set of allowed terminals (those the parser can shift next, plus the ignored
 ones) is created the first time a matcher needs it; the states reachable from it are then
 explored at once, so the transition table the kernels read is complete for every state id
-it contains.
+it contains. The first state ids are the terminal DFAs' own states: a lexeme that only one
+(eager) terminal can still match is in that DFA state, whose row is already in the table,
+so only fresh states and states with several live terminals are explored.
 
 Lexing rule (maximal munch, no backtracking): a byte extends the current lexeme while some
 allowed terminal can still match; otherwise the lexeme ends as its *top* terminal (highest
@@ -42,6 +44,7 @@ __all__ = ["DEAD", "ContextualLexer"]
 
 DEAD = -1
 _RESERVED_STATES = 1 << 15  # lexer states reserved up front (virtual memory, 32 MiB of rows)
+_INITIAL_SLOTS = 4096  # hash table of the explored states, doubled as they grow
 _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
 _CANON_MEMO_BYTES = 32 << 20  # content keys grow with the live terminals: bound the bytes
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
@@ -84,38 +87,49 @@ class ContextualLexer:
         self.max_states = max_states
         self._lock = threading.RLock()
         self._starts: dict[frozenset[int], int] = {}
-        self._n = 0
-        # Every terminal DFA in one table of global state ids (see native.lexer_kernels).
+        # Every terminal DFA in one table of global state ids (see native.lexer_kernels),
+        # the first rows of the lexer's own table: the state of a lexeme that only one
+        # (eager) terminal can still match is that terminal's DFA state, a row already
+        # there, so long single-terminal stretches (a string of bounded length has
+        # thousands of states) cost no exploring.
         sizes = [d.n_states for d in self.dfas]
         self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
         self._offset[1:] = np.cumsum(sizes)
-        total = int(self._offset[-1])
-        if total:
-            local = np.concatenate([d.trans for d in self.dfas if d.n_states], dtype=np.int32)
-            offset_rows(local, np.repeat(self._offset[:-1].astype(np.int32), sizes))
-            self._t_all = local
-            self._acc_all = np.concatenate([d.accept for d in self.dfas if d.n_states]
-                                           ).astype(np.bool_, copy=False)
-        else:
-            self._t_all = np.full((0, 256), DEAD, dtype=np.int32)
-            self._acc_all = np.zeros(0, dtype=np.bool_)
+        total = self.base = int(self._offset[-1])
         self._term_of = np.repeat(np.arange(self.n_terminals, dtype=np.int32), sizes)
         self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
         for pos, i in enumerate(order):
             self._rank_pos[i] = pos
         self._lazy = np.array(self.lazy, dtype=np.bool_)
-        # Room for many states, reserved rather than filled: np.empty and np.zeros pages are
-        # only mapped when written, so the arrays seldom grow (growing copies every row).
+        # Room for many more states, reserved rather than filled: np.empty and np.zeros
+        # pages are only mapped when written, so the arrays seldom grow (growing copies
+        # every row).
         cap = 64
         while cap < min(4 * total, _RESERVED_STATES):
             cap *= 2
+        cap += total
         self._trans = np.empty((cap, 256), dtype=np.int32)  # rows written when explored
         self._top = np.empty(cap, dtype=np.int32)  # likewise
-        self._tied = np.empty(cap, dtype=np.bool_)  # likewise
+        self._tied = np.zeros(cap, dtype=np.bool_)  # likewise
         self._fresh = np.zeros(cap, dtype=np.bool_)
         self._vec_start = np.zeros(cap + 1, dtype=np.int64)
         self._vec_pool = np.zeros(4 * cap, dtype=np.int32)
-        self._slots = np.full(min(4 * cap, 4096), -1, dtype=np.int32)  # grows on its own
+        self._slots = np.full(_INITIAL_SLOTS, -1, dtype=np.int32)  # explored states; grows
+        if total:
+            t_all = self._trans[:total]
+            np.concatenate([d.trans for d in self.dfas if d.n_states], out=t_all)
+            offset_rows(t_all, np.repeat(self._offset[:-1].astype(np.int32), sizes))
+            self._acc_all = np.concatenate([d.accept for d in self.dfas if d.n_states]
+                                           ).astype(np.bool_, copy=False)
+        else:
+            self._acc_all = np.zeros(0, dtype=np.bool_)
+        # A DFA state stands for itself unless its terminal is lazy (a lazy match ends the
+        # lexeme at once, so that lexer state has no transitions: it is explored instead).
+        self._identity = ~self._lazy[self._term_of]
+        self._top[:total] = np.where(self._acc_all & self._identity, self._term_of, -1)
+        self._vec_start[: total + 1] = np.arange(total + 1)
+        self._vec_pool[:total] = np.arange(total)
+        self._n = total
         # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
         parts = [d.byte_class_of for d in self.dfas if d.n_states]
         class_of = (joint_classes(np.stack(parts)) if parts
@@ -140,7 +154,28 @@ class ContextualLexer:
 
     @property
     def n_states(self) -> int:
+        """Number of state ids: the terminal DFAs' states, then the explored ones."""
         return self._n
+
+    @property
+    def n_explored(self) -> int:
+        """States made by exploring (fresh lexemes and several live terminals)."""
+        return self._n - self.base
+
+    def reachable_states(self) -> list[int]:
+        """Every state reachable from the fresh states created so far, in ascending order
+        (the state ids also number DFA states that no lexeme has reached)."""
+        trans, _ = self.arrays
+        seen = np.zeros(len(trans), dtype=np.bool_)
+        todo = [q for q in self._starts.values() if q >= 0]
+        seen[todo] = True
+        while todo:
+            nxt = np.unique(trans[todo])
+            nxt = nxt[nxt >= 0]
+            nxt = nxt[~seen[nxt]]
+            seen[nxt] = True
+            todo = nxt.tolist()
+        return np.flatnonzero(seen).tolist()
 
     @property
     def starts(self) -> dict[frozenset[int], int]:
@@ -299,12 +334,13 @@ class ContextualLexer:
             pool = np.zeros(2 * self._vec_pool.shape[0], dtype=np.int32)
             pool[:used] = self._vec_pool[:used]
             self._vec_pool = pool
-        if 2 * (n + 2) > self._slots.shape[0]:
+        explored = n - self.base
+        if 2 * (explored + 2) > self._slots.shape[0]:
             size = self._slots.shape[0]
-            while 2 * (n + 2) > size // 2:  # keep the load at most a quarter
+            while 2 * (explored + 2) > size // 2:  # keep the load at most a quarter
                 size *= 2
             slots = np.full(size, -1, dtype=np.int32)
-            rehash_lexer(n, self._fresh, self._vec_start, self._vec_pool, slots)
+            rehash_lexer(self.base, n, self._fresh, self._vec_start, self._vec_pool, slots)
             self._slots = slots
 
     def _explore(self, start: NDArray[np.int32]) -> int:
@@ -316,12 +352,12 @@ class ContextualLexer:
         while True:
             check_deadline(f"contextual lexer ({n} states)")
             status, n, root, cursor = grow_lexer(
-                self._t_all, self._acc_all, self._term_of, self._rank_pos, self._tier,
-                self._lazy, self._class_of, self._class_rep, start, self._trans, self._top,
-                self._tied, self._fresh, self._vec_start, self._vec_pool, self._slots, n,
-                root, cursor)
-            if n > self.max_states:
-                raise LimitExceededError("max_lexer_states", self.max_states, n,
+                self._trans, self._acc_all, self._term_of, self._rank_pos, self._tier,
+                self._lazy, self._identity, self.base, self._class_of, self._class_rep,
+                start, self._trans, self._top, self._tied, self._fresh, self._vec_start,
+                self._vec_pool, self._slots, n, root, cursor)
+            if n - self.base > self.max_states:
+                raise LimitExceededError("max_lexer_states", self.max_states, n - self.base,
                                          "contextual lexer")
             if status == GROW_DONE:
                 break

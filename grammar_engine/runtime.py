@@ -344,7 +344,7 @@ class GrammarRuntime:
                 after = self.end_lexeme(stacks, t)
                 if after is not None and after is not stacks:
                     queue.append(after)
-        for q in range(self.lexer.n_states):
+        for q in self.lexer.reachable_states():
             self.index.get(q)
         return self.index.n_built
 

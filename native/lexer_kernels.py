@@ -66,9 +66,9 @@ def _find(vec, k, fresh, fresh_of, vec_start, vec_pool, slots):  # pragma: no co
 
 
 @njit(cache=True, nogil=True)
-def rehash_lexer(n, fresh, vec_start, vec_pool, slots):  # pragma: no cover - compiled
-    """Insert states ``0..n-1`` into the empty table ``slots``."""
-    for s in range(n):
+def rehash_lexer(base, n, fresh, vec_start, vec_pool, slots):  # pragma: no cover
+    """Insert states ``base..n-1`` into the empty table ``slots``."""
+    for s in range(base, n):
         k = vec_start[s + 1] - vec_start[s]
         vec = vec_pool[vec_start[s] : vec_start[s + 1]]
         h = _find(vec, k, fresh[s], fresh, vec_start, vec_pool, slots)[1]
@@ -76,9 +76,9 @@ def rehash_lexer(n, fresh, vec_start, vec_pool, slots):  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True)
-def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, class_of, class_rep,
-               start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n, root,
-               cursor):  # pragma: no cover - compiled
+def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of,
+               class_rep, start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n,
+               root, cursor):  # pragma: no cover - compiled
     """Add the fresh state ``start_vec`` and every state reachable from it.
 
     Reference, with states as tuples of live global ids::
@@ -94,6 +94,11 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, class_of, class_re
     ``tied[s]`` tells whether another accepting terminal of ``s`` has the priority tier
     (``tier``) of ``top[s]``: a lexeme several terminals match alike.
 
+    The non-fresh state of a single global id ``g`` with ``identity[g]`` is ``g`` itself:
+    state ids below ``base`` are the terminal DFAs' states, whose rows (``t_all`` is the
+    start of ``trans``), tops and vectors the caller has laid out; they are neither
+    explored nor hashed, and ``slots`` holds the explored states only.
+
     Bytes with equal columns in ``t_all`` share a class (``class_of``; ``class_rep[c]`` is
     one byte of class ``c``), so each state computes one successor per class. States
     ``cursor..n-1`` are the ones still to explore; ``root`` is the fresh state once known
@@ -108,11 +113,12 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, class_of, class_re
         found, h = _find(start_vec, k0, True, fresh, vec_start, vec_pool, slots)
         if found >= 0:
             return GROW_DONE, n, found, n
-        if n >= cap or vec_start[n] + k0 > vec_pool.shape[0] or 2 * (n + 1) > n_slots:
+        if n >= cap or vec_start[n] + k0 > vec_pool.shape[0] or \
+                2 * (n - base + 1) > n_slots:
             return GROW_FULL, n, -1, cursor
-        base = vec_start[n]
-        vec_pool[base : base + k0] = start_vec
-        vec_start[n + 1] = base + k0
+        at = vec_start[n]
+        vec_pool[at : at + k0] = start_vec
+        vec_start[n + 1] = at + k0
         fresh[n] = True
         slots[h] = n
         root = n
@@ -157,13 +163,17 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, class_of, class_re
             if m == 0:
                 row[c] = -1
                 continue
+            if m == 1 and identity[nxt[0]]:
+                row[c] = nxt[0]
+                continue
             found, h = _find(nxt, m, False, fresh, vec_start, vec_pool, slots)
             if found < 0:
-                if n >= cap or vec_start[n] + m > vec_pool.shape[0] or 2 * (n + 1) > n_slots:
+                if n >= cap or vec_start[n] + m > vec_pool.shape[0] or \
+                        2 * (n - base + 1) > n_slots:
                     return GROW_FULL, n, root, cursor
-                base = vec_start[n]
-                vec_pool[base : base + m] = nxt[:m]
-                vec_start[n + 1] = base + m
+                at = vec_start[n]
+                vec_pool[at : at + m] = nxt[:m]
+                vec_start[n + 1] = at + m
                 fresh[n] = False
                 slots[h] = n
                 found = n

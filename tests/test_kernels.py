@@ -157,6 +157,7 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
     from compilers.lexer import ContextualLexer
 
     monkeypatch.setattr(lexer_module, "_RESERVED_STATES", 64)  # make the arrays grow
+    monkeypatch.setattr(lexer_module, "_INITIAL_SLOTS", 64)
 
     rng = np.random.default_rng(seed)
     dfas = []
@@ -174,7 +175,8 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
     for allowed in ({0, 1}, {0, 1, 2, 3, 4}, {2}, {1, 3, 4}, {0, 1}):
         root = lexer.start_state(frozenset(allowed))
         start = np.array(sorted(int(lexer._offset[i]) for i in allowed), np.int32)
-        want = reference.product_lexer_ref(lexer._t_all, lexer._acc_all, lexer._term_of,
+        want = reference.product_lexer_ref(lexer._trans[: lexer.base], lexer._acc_all,
+                                           lexer._term_of,
                                            lexer._rank_pos, lexer._tier, lexer._lazy, start)
         trans, top = lexer.arrays
         got = _bfs_relabel(trans, 2 * top + lexer._tied[: len(top)], root)
@@ -183,9 +185,10 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
         n_tied += int(want[2].sum())
         np.testing.assert_array_equal(got[0], want_r[0])
         np.testing.assert_array_equal(got[1], want_r[1])
-    assert lexer.n_states > 64  # the arrays grew at least once
+    cap = 64 + lexer.base
+    assert lexer.n_states > cap  # the arrays grew at least once
     assert n_tied > 0
-    assert lexer._trans.shape[0] > 64 and lexer._slots.shape[0] > 256
+    assert lexer._trans.shape[0] > cap and lexer._slots.shape[0] > 64
 
 
 @pytest.mark.parametrize("seed", range(8))
