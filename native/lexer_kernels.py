@@ -186,6 +186,17 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, identity, base, cl
 
 
 @njit(cache=True, nogil=True)
+def _slot(keys, k):  # pragma: no cover - compiled
+    """Where the non-negative key ``k`` is, or would go, in the linear-probing table
+    ``keys`` (``-1`` = empty, size a power of two)."""
+    mask = keys.shape[0] - 1
+    h = (k * np.int64(0x9E3779B1)) & mask
+    while keys[h] >= 0 and keys[h] != k:
+        h = (h + 1) & mask
+    return h
+
+
+@njit(cache=True, nogil=True)
 def _mix(h, v, p):  # pragma: no cover - compiled
     h = (h ^ v) * p
     return h ^ (h >> np.uint64(31))
@@ -210,18 +221,23 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
     Returns ``(h1, h2, labels, m)``: ``labels[j]`` is the terminal numbered ``j``, ``m``
     the number of states reached (``-1``, and no hash, past ``max_states``).
     """
-    n = trans.shape[0]
-    index = np.full(n, -1, np.int32)
-    order = np.empty(min(n, max_states), np.int32)
-    labels = np.full(min(n, max_states) + 1, -1, np.int32)
-    label_of = {}  # type: ignore[var-annotated]
+    # State -> breadth-first number, in a small hash table (not an array the size of
+    # the lexer, which holds every terminal DFA's states).
+    size = 64
+    while size < 2 * max_states:
+        size *= 2
+    keys = np.full(size, -1, np.int64)
+    nums = np.empty(size, np.int32)
+    order = np.empty(max_states, np.int32)
+    labels = np.full(max_states + 1, -1, np.int32)
     n_labels = 0
     h1 = np.uint64(1469598103934665603)
     h2 = np.uint64(7809847782465536322)
     p1 = np.uint64(1099511628211)
     p2 = np.uint64(6364136223846793005)
-    depth = np.zeros(min(n, max_states), np.int32)
-    index[q] = 0
+    depth = np.zeros(max_states, np.int32)
+    keys[_slot(keys, np.int64(q))] = q
+    nums[_slot(keys, np.int64(q))] = 0
     order[0] = q
     m = 1
     i = 0
@@ -235,11 +251,10 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
         t = top[s]
         lab = -1
         if t >= 0:
-            if t in label_of:
-                lab = label_of[t]
-            else:
-                lab = n_labels
-                label_of[t] = lab
+            lab = 0
+            while lab < n_labels and labels[lab] != t:
+                lab += 1
+            if lab == n_labels:
                 labels[lab] = t
                 n_labels += 1
         h1 = _mix(h1, np.uint64(lab + 7), p1)
@@ -249,12 +264,15 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
             x = trans[s, b]
             c = -1
             if x >= 0:
-                c = index[x]
-                if c < 0:
+                h = _slot(keys, np.int64(x))
+                if keys[h] == x:
+                    c = nums[h]
+                else:
                     if m >= max_states:
                         return h1, h2, labels[:0], -1
                     c = m
-                    index[x] = c
+                    keys[h] = x
+                    nums[h] = c
                     order[m] = x
                     depth[m] = depth[i] + 1
                     m += 1
@@ -267,17 +285,6 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
         h2 = _mix(h2, np.uint64(0xFFFFFFFFF), p2)
         i += 1
     return h1, h2, labels[:n_labels].copy(), m
-
-
-@njit(cache=True, nogil=True)
-def _slot(keys, k):  # pragma: no cover - compiled
-    """Where the non-negative key ``k`` is, or would go, in the linear-probing table
-    ``keys`` (``-1`` = empty, size a power of two)."""
-    mask = keys.shape[0] - 1
-    h = (k * np.int64(0x9E3779B1)) & mask
-    while keys[h] >= 0 and keys[h] != k:
-        h = (h + 1) & mask
-    return h
 
 
 @njit(cache=True, nogil=True)
