@@ -260,8 +260,12 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
         h1 = _mix(h1, np.uint64(lab + 7), p1)
         h2 = _mix(h2, np.uint64(lab + 11), p2)
         prev = -2
+        prev_x = -2
         for b in starts:
             x = trans[s, b]
+            if x == prev_x:  # a run of one target: no look-up, no new run
+                continue
+            prev_x = x
             c = -1
             if x >= 0:
                 h = _slot(keys, np.int64(x))
