@@ -100,12 +100,15 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
            sorted_len: NDArray[np.int32]) -> TokenSlice:
     va = vocab.arrays
     n = len(va.sorted_ids)
-    # Run text_dfa over every token at once, one byte position at a time.
+    # Run text_dfa over every token at once, one byte position at a time, on the tokens
+    # still being read.
     state = np.zeros(n, dtype=np.int32)
     short = (sorted_len <= max_len) & (sorted_len > 0)
+    pos = np.flatnonzero(short)
     for depth in range(max_len):
-        live = short & (sorted_len > depth) & (state >= 0)
-        pos = np.flatnonzero(live)
+        pos = pos[(sorted_len[pos] > depth) & (state[pos] >= 0)]
+        if not len(pos):
+            break
         state[pos] = text_dfa[state[pos], sorted_data[sorted_start[pos] + depth]]
     member = short & (state >= 0)
     mask = np.zeros(vocab.n_words, dtype=np.uint32)

@@ -236,8 +236,9 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
     p1 = np.uint64(1099511628211)
     p2 = np.uint64(6364136223846793005)
     depth = np.zeros(max_states, np.int32)
-    keys[_slot(keys, np.int64(q))] = q
-    nums[_slot(keys, np.int64(q))] = 0
+    h = _slot(keys, np.int64(q))
+    keys[h] = q
+    nums[h] = 0
     order[0] = q
     m = 1
     i = 0
