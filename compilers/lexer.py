@@ -352,9 +352,9 @@ class ContextualLexer:
         while True:
             check_deadline(f"contextual lexer ({n} states)")
             status, n, root, cursor = grow_lexer(
-                self._trans, self._acc_all, self._term_of, self._rank_pos, self._tier,
-                self._lazy, self._identity, self.base, self._class_of, self._class_rep,
-                start, self._trans, self._top, self._tied, self._fresh, self._vec_start,
+                self._acc_all, self._term_of, self._rank_pos, self._tier, self._lazy,
+                self._identity, self.base, self._class_of, self._class_rep, start,
+                self._trans, self._top, self._tied, self._fresh, self._vec_start,
                 self._vec_pool, self._slots, n, root, cursor)
             if n - self.base > self.max_states:
                 raise LimitExceededError("max_lexer_states", self.max_states, n - self.base,

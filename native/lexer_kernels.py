@@ -76,9 +76,9 @@ def rehash_lexer(base, n, fresh, vec_start, vec_pool, slots):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True)
-def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of,
-               class_rep, start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n,
-               root, cursor):  # pragma: no cover - compiled
+def grow_lexer(acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of, class_rep,
+               start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n, root,
+               cursor):  # pragma: no cover - compiled
     """Add the fresh state ``start_vec`` and every state reachable from it.
 
     Reference, with states as tuples of live global ids::
@@ -95,8 +95,8 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, identity, base, cl
     (``tier``) of ``top[s]``: a lexeme several terminals match alike.
 
     The non-fresh state of a single global id ``g`` with ``identity[g]`` is ``g`` itself:
-    state ids below ``base`` are the terminal DFAs' states, whose rows (``t_all`` is the
-    start of ``trans``), tops and vectors the caller has laid out; they are neither
+    state ids below ``base`` are the terminal DFAs' states (``t_all`` is ``trans[:base]``),
+    whose rows, tops and vectors the caller has laid out; they are neither
     explored nor hashed, and ``slots`` holds the explored states only.
 
     Bytes with equal columns in ``t_all`` share a class (``class_of``; ``class_rep[c]`` is
@@ -156,7 +156,7 @@ def grow_lexer(t_all, acc_all, term_of, rank_pos, tier, lazy, identity, base, cl
             b = class_rep[c]
             m = 0
             for p in range(lo, hi):
-                x = t_all[vec_pool[p], b]
+                x = trans[vec_pool[p], b]
                 if x >= 0:
                     nxt[m] = x
                     m += 1
