@@ -31,6 +31,7 @@ from numpy.typing import NDArray
 from compilers.automata import ByteDFA
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
+from compilers.shift_classes import ShiftClasses, shift_classes
 from native.dfa_kernels import joint_classes
 from native.lexer_kernels import (
     GROW_DONE,
@@ -153,6 +154,12 @@ class ContextualLexer:
         return self._trans[:n], self._top[:n]
 
     @property
+    def class_starts(self) -> NDArray[np.int32]:
+        """The bytes where a row may change value: every row is constant from one to the
+        next (the terminals' joint byte classes, as intervals)."""
+        return self._class_starts
+
+    @property
     def n_states(self) -> int:
         """Number of state ids: the terminal DFAs' states, then the explored ones."""
         return self._n
@@ -210,18 +217,24 @@ class ContextualLexer:
         bytes, in canonical (breadth-first) numbering: an "additional property" key that
         has left every listed name behind and a plain string share it, and so do strings
         with 300 and 3,000 characters left. Past ``_CANON_STATES`` states it falls back to
-        the live terminals' content hashes and DFA states, in rank order.
+        the live terminals' content hashes and DFA states, in rank order; a terminal's own
+        DFA state is then named by its shift class (:mod:`compilers.shift_classes`), so
+        that the positions of a string of at most 5,000 characters share one key.
         """
         sig = self._signatures.get((state, max_depth))
         if sig is None:
+            # A terminal's own DFA state is keyed by its shift class when it has one (see
+            # compilers.shift_classes): the positions along a counted string share a key.
+            classes = self._shift_classes(state, max_depth, create=False)
+            key_state = state if classes is None else self._shift_rep(state, classes)
             # The content signature is cheap and names the same automaton in every
             # grammar with the same terminal DFAs: it finds the canonical key computed
             # before, in this process, for any grammar.
-            content, terms = self._content_signature(state)
+            content, terms = self._content_signature(key_state)
             hit = _canonical_of.get((content, max_depth))
             if hit is None:
                 trans, top = self.arrays
-                h1, h2, labels, m = canonical_hash(trans, top, np.int32(state),
+                h1, h2, labels, m = canonical_hash(trans, top, np.int32(key_state),
                                                    _CANON_STATES, self._class_starts,
                                                    max_depth)
                 if m >= 0:
@@ -229,16 +242,40 @@ class ContextualLexer:
                         8, "little") + max_depth.to_bytes(4, "little")
                     hit = (key, tuple(self.label_ref(t, terms) for t in labels.tolist()))
                 else:
-                    hit = (content, tuple(range(len(terms))))
-                size = 2 * len(content) + 8 * len(hit[1]) + 200
-                if _canonical_bytes[0] + size > _CANON_MEMO_BYTES:
-                    _canonical_of.clear()
-                    _canonical_bytes[0] = 0
-                _canonical_of[(content, max_depth)] = hit
-                _canonical_bytes[0] += size
+                    classes = self._shift_classes(state, max_depth, create=True)
+                    if classes is not None:
+                        term = int(self._term_of[state])
+                        offset = int(self._offset[term])
+                        classes.add_seed(self.dfas[term], key_state - offset)
+                        key_state = self._shift_rep(key_state, classes)
+                        content, terms = self._content_signature(key_state)
+                    hit = _canonical_of.get((content, max_depth)) or \
+                        (content, tuple(range(len(terms))))
+                self._remember_canonical(content, max_depth, hit)
             sig = (hit[0], tuple(self.label_of(ref, terms) for ref in hit[1]))
             self._signatures[(state, max_depth)] = sig
         return sig
+
+    def _shift_classes(self, state: int, depth: int, create: bool) -> ShiftClasses | None:
+        """The shift classes of the DFA ``state`` belongs to, if it is a terminal's own
+        DFA state (None otherwise, or when not created yet and ``create`` is false)."""
+        if state >= self.base or not self._identity[state]:
+            return None
+        return shift_classes(self.dfas[int(self._term_of[state])], depth, create)
+
+    def _shift_rep(self, state: int, classes: ShiftClasses) -> int:
+        offset = int(self._offset[self._term_of[state]])
+        return offset + classes.rep(state - offset)
+
+    @staticmethod
+    def _remember_canonical(content: bytes, depth: int,
+                            hit: tuple[bytes, tuple[int | tuple[int, ...], ...]]) -> None:
+        size = 2 * len(content) + 8 * len(hit[1]) + 200
+        if _canonical_bytes[0] + size > _CANON_MEMO_BYTES:
+            _canonical_of.clear()
+            _canonical_bytes[0] = 0
+        _canonical_of[(content, depth)] = hit
+        _canonical_bytes[0] += size
 
     def label_ref(self, top: int, terms: tuple[int, ...]) -> int | tuple[int, ...]:
         """A top value as positions in ``terms`` (a reading: the positions of its terminals),

@@ -42,7 +42,7 @@ __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
 # Bound on the search for the long-token slice (see slice_for): inside a string it meets a
 # few dozen (lexer state, text state) pairs; a string of bounded length (a counter) meets
 # many more before it fails at its bound, a search not worth its cost.
-_LONG_SLICE_PAIRS = 512
+_LONG_SLICE_PAIRS = 128
 
 # A group's label: a terminal or reading id once relabelled for one grammar; in the tables
 # shared across grammars, relative to the state's signature terms (a position, or for a
@@ -152,6 +152,10 @@ class TokenIndex:
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
         self.slices = text_slices(vocab, self.sorted_data, self.sorted_start,
                                   self.sorted_len)
+        # Per slice, the bytes where a lexer row or a text row may change (stays_alive
+        # reads only those).
+        self._slice_starts = [np.union1d(lexer.class_starts, sl.row_starts).astype(np.int32)
+                              for sl in self.slices]
         # No token reads further from a state than this: states that agree up to here
         # share tables (see ContextualLexer.signature).
         self._depth = max(int(vocab.arrays.max_token_len), SLICE_MAX_LEN, 1)
@@ -229,9 +233,10 @@ class TokenIndex:
         (the slices are nested: the narrowest is checked first)."""
         trans, _ = self.lexer.arrays
         best = None
-        for sl in reversed(self.slices):
+        for sl, starts in zip(reversed(self.slices), reversed(self._slice_starts),
+                              strict=True):
             pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
-            if not stays_alive(trans, np.int32(q), sl.text_dfa, sl.max_len, pairs):
+            if not stays_alive(trans, np.int32(q), sl.text_dfa, sl.max_len, pairs, starts):
                 break
             best = sl
         return best

@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from compilers.vocab import Vocabulary
 
-__all__ = ["SLICE_MAX_LEN", "TokenSlice", "text_slices"]
+__all__ = ["SLICE_MAX_LEN", "TokenSlice", "row_starts", "text_slices"]
 
 SLICE_MAX_LEN = 16
 
@@ -58,12 +58,20 @@ def _utf8_text_dfa() -> NDArray[np.int32]:
     return dfa
 
 
+def row_starts(table: NDArray[np.int32]) -> NDArray[np.int32]:
+    """The bytes (0 first) where some row of ``table`` (``(n, 256)``) changes value: every
+    row is constant from one to the next."""
+    changes = (table[:, 1:] != table[:, :-1]).any(axis=0)
+    return np.concatenate(([0], np.flatnonzero(changes) + 1)).astype(np.int32)
+
+
 @dataclass(frozen=True, eq=False)
 class TokenSlice:
     """A slice as a bitmask, and the rest of the vocabulary laid out like the full one
     (sorted order; ``rest_pos`` gives each rest token's position in the full order)."""
 
     text_dfa: NDArray[np.int32]  # (n, 256) the slice's language (see stays_alive)
+    row_starts: NDArray[np.int32]  # bytes where a row of text_dfa may change value
     max_len: int  # its longest token
     mask: NDArray[np.uint32]  # bits of the slice's tokens
     rest_pos: NDArray[np.int64]
@@ -124,7 +132,8 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
     rest_start = sorted_start[rest_pos]
     firsts = sorted_data[rest_start] if len(rest_pos) else np.zeros(0, np.uint8)
     return TokenSlice(
-        text_dfa=text_dfa, max_len=max_len, mask=mask, rest_pos=rest_pos,
+        text_dfa=text_dfa, row_starts=row_starts(text_dfa), max_len=max_len, mask=mask,
+        rest_pos=rest_pos,
         rest_ids=np.ascontiguousarray(va.sorted_ids[rest_pos]), rest_lcp=rest_lcp,
         rest_bounds=np.searchsorted(firsts, np.arange(257)).astype(np.int64),
         rest_start=np.ascontiguousarray(rest_start),

@@ -293,7 +293,7 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
 
 
 @njit(cache=True, nogil=True)
-def stays_alive(trans, q, text_dfa, depth, max_pairs):  # pragma: no cover - compiled
+def stays_alive(trans, q, text_dfa, depth, max_pairs, starts):  # pragma: no cover - compiled
     """Whether every string of at most ``depth`` bytes that the automaton ``text_dfa``
     reads (``int32[n_u, 256]``, start state 0, ``-1`` = the string leaves its language;
     every state accepting) can be read from state ``q`` without a missing transition.
@@ -304,6 +304,9 @@ def stays_alive(trans, q, text_dfa, depth, max_pairs):  # pragma: no cover - com
     at its smallest distance, and checks its transitions when that distance is below
     ``depth``. Visited pairs live in a small hash table, not in arrays the size of the
     lexer: most searches visit a few pairs of a lexer with thousands of states.
+
+    ``starts`` (ascending, from 0) are the bytes where a row of ``trans`` or of
+    ``text_dfa`` may change value: only those bytes are read (a few dozen, not 256).
     """
     n_u = text_dfa.shape[0]
     keys = np.full(256, -1, np.int64)
@@ -323,7 +326,7 @@ def stays_alive(trans, q, text_dfa, depth, max_pairs):  # pragma: no cover - com
             continue
         s = key // n_u
         u = key - s * n_u
-        for b in range(256):
+        for b in starts:
             v = text_dfa[u, b]
             if v < 0:
                 continue

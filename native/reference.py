@@ -13,6 +13,7 @@ __all__ = [
     "canonical_runs_ref",
     "classify_tokens_ref",
     "coreachable_ref",
+    "depth_equivalent_ref",
     "moore_classes_ref",
     "product_lexer_ref",
     "set_bits_ref",
@@ -181,7 +182,30 @@ def moore_classes_ref(trans, accept):
         n_cls = len(index)
 
 
-def stays_alive_ref(trans, q, text_dfa, depth, max_pairs):
+def depth_equivalent_ref(trans, accept, a, b, depth):
+    """Whether states ``a`` and ``b`` agree (both dead or both alive, with the same
+    acceptance before ``depth`` bytes) on every string of at most ``depth`` bytes: pairs of
+    states visited breadth first, each at its smallest distance, reading all 256 bytes."""
+    seen = {(int(a), int(b))}
+    level = [(int(a), int(b))]
+    for _ in range(depth):
+        nxt = []
+        for x, y in level:
+            if bool(accept[x]) != bool(accept[y]):
+                return False
+            for byte in range(256):
+                u, v = int(trans[x, byte]), int(trans[y, byte])
+                if (u < 0) != (v < 0):
+                    return False
+                if u >= 0 and (u, v) not in seen:
+                    seen.add((u, v))
+                    nxt.append((u, v))
+        level = nxt
+    return True
+
+
+def stays_alive_ref(trans, q, text_dfa, depth, max_pairs, starts=None):
+    """Reads all 256 bytes of each row (``starts`` is the kernel's shortcut)."""
     seen = {(int(q), 0)}
     level = set(seen)
     for _ in range(depth):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
+from compilers.token_slices import row_starts
 from native import dfa_kernels, kernels, lexer_kernels, reference
 
 
@@ -253,24 +256,39 @@ def test_offset_rows_matches_reference() -> None:
     np.testing.assert_array_equal(trans, want)
 
 
+def _interval_rows(rng: np.random.Generator, n_rows: int, n_cuts: int, n_targets: int,
+                   p_dead: float) -> NDArray[np.int32]:
+    """Rows constant on random byte intervals (as lexer rows are on byte classes)."""
+    cuts = np.unique(np.concatenate(([0], rng.integers(1, 256, size=n_cuts), [256])))
+    table = np.empty((n_rows, 256), np.int32)
+    for lo, hi in itertools.pairwise(cuts.tolist()):
+        col = rng.integers(0, n_targets, size=n_rows)
+        col[rng.random(n_rows) < p_dead] = -1
+        table[:, lo:hi] = col[:, None]
+    return table
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_stays_alive_matches_reference(seed: int) -> None:
+    """Random lexers and text automata, each constant on its own byte intervals: the kernel
+    reads only the bytes where either changes, and agrees with the reference, which reads
+    all 256."""
     rng = np.random.default_rng(seed)
     n = 12
-    trans = np.full((n, 256), -1, np.int32)
-    trans[:, 97:100] = rng.integers(0, n, size=(n, 3))
-    trans[rng.random((n, 256)) < 0.05] = -1
+    trans = _interval_rows(rng, n, 12, n, 0.08)
     one_state = np.full((1, 256), -1, np.int32)
     one_state[0, 97:100] = 0
     two_states = np.full((2, 256), -1, np.int32)  # "a" or "b" then "c"
     two_states[0, [97, 98]] = [0, 1]
     two_states[1, 99] = 0
-    for text_dfa in (one_state, two_states):
+    random_text = _interval_rows(rng, 3, 6, 3, 0.6)
+    for text_dfa in (one_state, two_states, random_text):
+        starts = np.union1d(row_starts(trans), row_starts(text_dfa)).astype(np.int32)
         for q in range(n):
             for depth in (0, 1, 3, 8):
                 for max_pairs in (1 << 30, 5):
                     assert lexer_kernels.stays_alive(trans, np.int32(q), text_dfa, depth,
-                                                     max_pairs) == \
+                                                     max_pairs, starts) == \
                         reference.stays_alive_ref(trans, q, text_dfa, depth, max_pairs)
 
 
@@ -283,11 +301,14 @@ def test_stays_alive_grows_its_table() -> None:
     trans[: n - 1, 97] = np.arange(1, n)
     text_dfa = np.full((1, 256), -1, np.int32)
     text_dfa[0, 97] = 0
+    all_bytes = np.arange(256, dtype=np.int32)
     for depth in (10, 300, 598, 599, 600):
-        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, depth, 1 << 30) == \
+        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, depth, 1 << 30,
+                                         all_bytes) == \
             reference.stays_alive_ref(trans, 0, text_dfa, depth, 1 << 30) == (depth <= 599)
     for max_pairs in (299, 300, 301):  # depth 300 meets 301 states
-        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, 300, max_pairs) == \
+        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, 300, max_pairs,
+                                         all_bytes) == \
             reference.stays_alive_ref(trans, 0, text_dfa, 300, max_pairs) == \
             (max_pairs >= 301)
 
