@@ -109,9 +109,10 @@ OUTLINES_WHITESPACE = r"[ ]?"  # admits the ", " and ": " separators of json.dum
 WARMUP_SCHEMA: dict[str, Any] = {
     "type": "object", "required": ["a", "b"],
     "properties": {"a": {"type": "string"}, "b": {"type": "array", "items": {"type": "number"}},
-                   "c": {"enum": ["x", 1, None]}},
+                   "c": {"enum": ["x", 1, None]}, "d": {"type": "string", "maxLength": 3000}},
 }
-WARMUP_TEXT = '{"a": "x y\\n", "b": [1, -2.5e3], "c": null}'
+# A long bounded string too, so that the kernels its token tables use are loaded here.
+WARMUP_TEXT = '{"a": "x y\\n", "b": [1, -2.5e3], "c": null, "d": "' + "lorem ipsum " * 20 + '"}'
 WATCHDOG_GRACE_S = 15.0  # the parent kills a child this long after a phase's budget
 SETUP_BUDGET_S = 900.0  # tokenizer / vocabulary preparation and warm-up of one child
 POLL_S = 0.05

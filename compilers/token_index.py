@@ -34,7 +34,7 @@ from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
 from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices
 from compilers.vocab import Vocabulary
-from native.kernels import KIND_BOUNDARY, KIND_INSIDE, classify_tokens, set_bits, walk_tokens
+from native.kernels import classify_tokens, set_bits, walk_tokens
 from native.lexer_kernels import stays_alive
 
 __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
@@ -60,6 +60,12 @@ class StateTokens:
     # One entry per terminal a lexeme can end as: (terminal, positions of the tokens in the
     # vocabulary's sorted order (increasing), byte offsets where their rest starts).
     groups: Groups
+
+    @property
+    def has_first_dead(self) -> bool:
+        """Whether some token's first byte ends the lexeme (without scanning the bits: an
+        empty ``first_dead`` is the shared all-zero array)."""
+        return _empty_words.get(len(self.first_dead)) is not self.first_dead
 
     @property
     def nbytes(self) -> int:
@@ -271,22 +277,22 @@ class TokenIndex:
         """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``; crossing
         groups are labelled by position in ``terms`` (by terminal id when None)."""
         trans, top = self.lexer.arrays
-        idx, kind, pos, st = walk_tokens(trans, top, np.int32(q), toks, offs,
-                                         self.sorted_data, self.sorted_start, self.sorted_len)
-        inside = self.vocab.arrays.sorted_ids[toks[idx[kind == KIND_INSIDE]]]
+        inside_pos, c_toks, c_at, c_terms = walk_tokens(
+            trans, top, np.int32(q), toks, offs, self.sorted_data, self.sorted_start,
+            self.sorted_len)
+        inside = self.vocab.arrays.sorted_ids[inside_pos]
         walk = GroupWalk(_readonly(inside), None, ())
         if len(inside) > self.vocab.n_words:
             dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
             set_bits(dense, inside)
             walk = GroupWalk(None, _readonly(dense), ())
-        crossing = kind == KIND_BOUNDARY
-        if crossing.any():
-            c_idx, c_pos = idx[crossing], pos[crossing]
-            cterms = top[st[crossing]]
+        if len(c_toks):
+            lo_t, hi_t = int(c_terms.min()), int(c_terms.max())
+            labels = [lo_t] if lo_t == hi_t else np.unique(c_terms).tolist()
             groups = []
-            for term in np.unique(cterms).tolist():
-                sel = cterms == term
+            for term in labels:
+                sel = c_terms == term if lo_t != hi_t else slice(None)
                 label = self._label(term, terms) if terms is not None else term
-                groups.append((label, _readonly(toks[c_idx[sel]]), _readonly(c_pos[sel])))
+                groups.append((label, _readonly(c_toks[sel]), _readonly(c_at[sel])))
             walk = walk._replace(crossing=tuple(groups))
         return walk

@@ -374,7 +374,7 @@ class GrammarRuntime:
         table = self.index.get(q)
         bits = table.inside.copy()
         t = self.lexer.top(q)
-        if t >= 0 and table.first_dead.any():
+        if t >= 0 and table.has_first_dead:
             after = self.end_lexeme(stacks, t)
             if after is not None:
                 q2 = self.lex_start(after)

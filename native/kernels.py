@@ -161,11 +161,11 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
     """Walk each token ``toks[i]`` from byte ``offs[i]`` starting in lexer state ``q``;
     report the ones that do not die.
 
-    Returns ``(idx, kind, pos, state)`` over those tokens (``idx``: their index in
-    ``toks``, increasing): ``INSIDE`` with the state after the last byte, or ``BOUNDARY``
-    at byte ``pos`` where the lexeme in accepting ``state`` ends (the byte at ``pos``
-    starts the next lexeme). Reference: walk every token as :func:`walk_bytes` does and
-    keep the ones whose kind is not ``DEAD``.
+    Returns ``(inside, cross, cross_at, cross_term)``, each in the order of ``toks``:
+    the tokens that stay inside the lexeme, and those that end it (``BOUNDARY``), with
+    the byte where the next lexeme starts and the terminal the lexeme ends as (``top`` of
+    the state it ends in). Reference: walk every token as :func:`walk_bytes` does and
+    split the ones whose kind is not ``DEAD``.
 
     ``toks`` must be in increasing order of their bytes, and each offset fixed by the
     bytes up to it (tokens that share their first ``offs[i] + 1`` bytes share the offset;
@@ -175,11 +175,12 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
     thousands of tokens mostly die on their first byte).
     """
     n = toks.shape[0]
-    idx = np.empty(n, np.int32)
-    kind = np.empty(n, np.int8)
-    pos = np.empty(n, np.int32)
-    state = np.empty(n, np.int32)
-    m = 0
+    inside = np.empty(n, np.int32)
+    cross = np.empty(n, np.int32)
+    cross_at = np.empty(n, np.int32)
+    cross_term = np.empty(n, np.int32)
+    n_in = 0
+    n_cross = 0
     i = 0
     while i < n:
         tid = toks[i]
@@ -195,12 +196,16 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
                 break
             c = nx
             j += 1
-        if k != KIND_DEAD:
-            idx[m] = i
-            kind[m] = k
-            pos[m] = j
-            state[m] = c
-            m += 1
+        if k == KIND_INSIDE:
+            inside[n_in] = tid
+            n_in += 1
+            i += 1
+            continue
+        if k == KIND_BOUNDARY:
+            cross[n_cross] = tid
+            cross_at[n_cross] = j
+            cross_term[n_cross] = top[c]
+            n_cross += 1
             i += 1
             continue
         # Gallop to the end of the run of tokens that begin with bytes 0..j of this one.
@@ -222,7 +227,8 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
             else:
                 hi = mid
         i = hi
-    return idx[:m].copy(), kind[:m].copy(), pos[:m].copy(), state[:m].copy()
+    return (inside[:n_in].copy(), cross[:n_cross].copy(), cross_at[:n_cross].copy(),
+            cross_term[:n_cross].copy())
 
 
 @njit(cache=True, nogil=True)

@@ -88,8 +88,11 @@ def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
                 break
             c, j = nx, j + 1
         kind[i], pos[i], state[i] = k, j, c
-    keep = np.flatnonzero(kind != KIND_DEAD).astype(np.int32)
-    return keep, kind[keep], pos[keep], state[keep]
+    toks = np.asarray(toks, np.int32)
+    ins = kind == KIND_INSIDE
+    cross = kind == KIND_BOUNDARY
+    return (toks[ins], toks[cross], pos[cross],
+            np.asarray(top, np.int32)[state[cross]].astype(np.int32))
 
 
 def set_bits_ref(words: NDArray[np.uint32], toks: NDArray[np.int32]) -> None:
