@@ -41,6 +41,9 @@ from native.kernels import (
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
 
 _CACHE_LIMIT = 4096
+# Kernel runs over the tokens that met lexer states not created yet (see
+# GrammarRuntime._resolve_in_kernel); what is left after them is finished in Python.
+_KERNEL_ROUNDS = 4
 _NOT_CACHED = object()
 
 
@@ -489,25 +492,35 @@ class GrammarRuntime:
     def _resolve_in_kernel(self, q: int, stacks: Stacks, toks: NDArray[np.int32],
                            offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
-        one kernel call (LR simulation on a scratch stack); the few tokens that need a
-        lexer state not created yet are finished in Python."""
+        one kernel call (LR simulation on a scratch stack). A token that needs a lexer
+        state not created yet is finished in Python, which creates that state; the
+        kernel then runs again over the other such tokens (most need the same states),
+        a few rounds at most, and the rest are finished in Python."""
         idx = self.index
         sorted_ids = self.varrays.sorted_ids
         stack = np.array(stacks[0].states(), dtype=np.int32)
-        keys, vals = self._start_arrays()
-        trans, top = self.lexer.arrays
-        verdict = resolve_with_parser(
-            trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
-            idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
-            self.k_ignored, np.int32(self.parser.end), keys, vals)
-        set_bits(bits, sorted_ids[toks[verdict == 1]])
         state = MatchState(q, stacks)
-        for i in np.flatnonzero(verdict == 2).tolist():
-            p, off = int(toks[i]), int(offs[i])
-            start = int(idx.sorted_start[p]) + off
-            if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
-                tid = int(sorted_ids[p])
-                bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+        for rounds in range(_KERNEL_ROUNDS + 1):
+            keys, vals = self._start_arrays()
+            trans, top = self.lexer.arrays
+            verdict = resolve_with_parser(
+                trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
+                idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
+                self.k_ignored, np.int32(self.parser.end), keys, vals)
+            set_bits(bits, sorted_ids[toks[verdict == 1]])
+            pending = np.flatnonzero(verdict == 2)
+            if not len(pending):
+                return
+            last = rounds == _KERNEL_ROUNDS
+            for i in (pending if last else pending[:1]).tolist():
+                p, off = int(toks[i]), int(offs[i])
+                start = int(idx.sorted_start[p]) + off
+                if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
+                    tid = int(sorted_ids[p])
+                    bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+            toks, offs = toks[pending[1:]], offs[pending[1:]]
+            if not len(toks):
+                return
 
 
 def _json_item_key(text: bytes) -> str | None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import grammar_engine as ge
-from grammar_engine import Matcher, Vocabulary
+from grammar_engine import Matcher, Vocabulary, compile_grammar
 from tests.grammars import JSON
 
 TOKENS = [bytes([i]) for i in range(256)] + [
@@ -224,3 +227,43 @@ def test_parser_kernel_matches_python_path(name: str) -> None:
                 assert a.consume_token(t) and b.consume_token(t)
                 break
             assert a.consume_token(byte) and b.consume_token(byte)
+
+
+@pytest.mark.real_tokenizer
+@pytest.mark.parametrize("grammar", ["json", "sql", "arithmetic"])  # LALR(1): the kernel
+def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
+        grammar: str, tokenizer_dir: Callable[[str], Path],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a fresh grammar, boundary tokens meet lexer states not created yet: the kernel
+    runs again once Python has created them. The masks equal those of finishing every
+    such token in Python, and the second runs do happen."""
+    import grammar_engine.runtime as runtime
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("llama3"))
+    text = SAMPLES[grammar][0]
+
+    def masks() -> list[np.ndarray]:
+        m = Matcher(compile_grammar(ALL[grammar], vocab, cache=False))
+        out = [m.next_token_bitmask().copy()]
+        for ch in text:
+            assert m.consume_string(ch)
+            out.append(m.next_token_bitmask().copy())
+        return out
+
+    calls = [0]
+    kernel = runtime.resolve_with_parser
+
+    def counting(*args: object) -> object:
+        calls[0] += 1
+        return kernel(*args)
+
+    monkeypatch.setattr(runtime, "resolve_with_parser", counting)
+    monkeypatch.setattr(runtime, "_KERNEL_ROUNDS", 0)
+    want = masks()
+    single_runs, calls[0] = calls[0], 0
+    monkeypatch.setattr(runtime, "_KERNEL_ROUNDS", 4)
+    got = masks()
+    for i, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert np.array_equal(a, b), f"mask after {text[:i]!r} differs"
+    assert calls[0] > single_runs > 0  # some tokens met missing states: the kernel ran again
