@@ -44,9 +44,9 @@ class ShiftClasses:
         """Try the shift from ``s`` to the successor that most bytes lead to (one more
         position along a chain), extended over a few thousand states; returns the new
         :meth:`rep` of ``s``. When the chain ends within the depth, the DFA is not
-        searched again; after one that joins nothing for another
-        reason (``s`` is within the depth of the string's minimum length), the next search
-        waits for twice as many calls."""
+        searched again; when a search joins nothing for another reason (``s`` lies within
+        the depth of the string's minimum length), the next one waits for twice as many
+        calls."""
         with self._lock:
             self._calls += 1
             if self._fruitless or self.rep(s) != s or self._calls < self._next_try:
