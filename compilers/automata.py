@@ -37,6 +37,7 @@ __all__ = [
     "ByteDFA",
     "build_byte_dfa",
     "build_terminal_dfa",
+    "class_starts",
     "example_string",
     "finite_future_states",
     "intersect_dfas",
@@ -51,6 +52,12 @@ __all__ = [
 ]
 
 DEAD = -1
+
+
+def class_starts(class_of: NDArray[np.int32]) -> NDArray[np.int32]:
+    """The bytes (0 first) where ``class_of`` changes: rows are constant between them."""
+    return np.flatnonzero(
+        np.concatenate(([True], class_of[1:] != class_of[:-1]))).astype(np.int32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from compilers.automata import ByteDFA
+from compilers.automata import ByteDFA, class_starts
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
 from compilers.shift_classes import ShiftClasses, shift_classes
@@ -137,8 +137,7 @@ class ContextualLexer:
                     else np.zeros(256, dtype=np.int32))
         self._class_of = class_of
         # Bytes where the class changes: rows are constant between them.
-        self._class_starts = np.flatnonzero(
-            np.concatenate(([True], class_of[1:] != class_of[:-1]))).astype(np.int32)
+        self._class_starts = class_starts(class_of)
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = {}
         self._term_keys: list[bytes] | None = None  # built with the first signature

@@ -16,7 +16,7 @@ import threading
 import numpy as np
 from numpy.typing import NDArray
 
-from compilers.automata import ByteDFA
+from compilers.automata import ByteDFA, class_starts
 from native.shift_kernels import merge_shift
 
 __all__ = ["ShiftClasses", "shift_classes"]
@@ -60,9 +60,7 @@ class ShiftClasses:
             if _dies_within_depth(trans, s, int(np.flatnonzero(row == image)[0]), self.depth):
                 self._fruitless = True  # the chain ends before the depth: nothing to join
                 return s
-            classes = dfa.byte_class_of
-            starts = np.flatnonzero(
-                np.concatenate(([True], classes[1:] != classes[:-1]))).astype(np.int32)
+            starts = class_starts(dfa.byte_class_of)
             root = self.root.copy()  # readers see the old classes or the new, whole
             joined = merge_shift(root, trans, np.ascontiguousarray(dfa.accept, dtype=np.bool_),
                                  np.int32(s), np.int32(image), np.int32(self.depth), starts,
