@@ -7,9 +7,11 @@ the token index decide a token's verdict from the lexer state alone.
 
 from __future__ import annotations
 
+import array
 import hashlib
 import itertools
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers import charset as cs
 from compilers.budget import check_deadline
 from compilers.disk_cache import cache_path, write_atomically
 from compilers.errors import LimitExceededError
@@ -180,103 +183,296 @@ def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,
                    where: str = "") -> ByteDFA:
     """Lower ``nfa`` to UTF-8 bytes, determinise, minimise and trim it.
 
+    Subset construction runs over code points: each set of NFA states gets a row whose ASCII
+    bytes lead straight to the next set, and whose multi-byte characters are spelt by
+    continuation states from a :class:`_Utf8Template` (cached per process by the intervals'
+    shape). A class as big as Unicode's ``\\w`` (about 700 ranges) so costs one template,
+    not a subset construction over its every byte.
+
     With ``lazy`` the accepting states lose their outgoing transitions: the automaton then
     accepts exactly the shortest matches (no proper prefix of a match is a match).
     """
-    # Byte-level NFA: intermediate states for multi-byte characters.
-    n_char = len(nfa.eps)
-    eps: list[list[int]] = [list(x) for x in nfa.eps]
-    edges: list[list[tuple[int, int, int]]] = [[] for _ in range(n_char)]
-    seq_cache: dict[tuple[int, int], list[list[tuple[int, int]]]] = {}
-    for s in range(n_char):
-        for ranges, t in nfa.edges[s]:
-            for lo, hi in ranges:
-                seqs = seq_cache.get((lo, hi))
-                if seqs is None:
-                    seqs = seq_cache[(lo, hi)] = utf8_sequences(lo, hi)
-                for seq in seqs:
-                    cur = s
-                    for k, (blo, bhi) in enumerate(seq):
-                        if k == len(seq) - 1:
-                            nxt = t
-                        else:
-                            nxt = len(eps)
-                            eps.append([])
-                            edges.append([])
-                        edges[cur].append((blo, bhi, nxt))
-                        cur = nxt
-
+    eps = nfa.eps
     closure_cache: dict[int, frozenset[int]] = {}
-
-    def closure(states: frozenset[int]) -> frozenset[int]:
-        out = set(states)
-        work = list(states)
-        while work:
-            x = work.pop()
-            for y in eps[x]:
-                if y not in out:
-                    out.add(y)
-                    work.append(y)
-        return frozenset(out)
 
     def single(x: int) -> frozenset[int]:
         c = closure_cache.get(x)
         if c is None:
-            c = closure_cache[x] = closure(frozenset([x]))
+            out = {x}
+            work = [x]
+            while work:
+                for y in eps[work.pop()]:
+                    if y not in out:
+                        out.add(y)
+                        work.append(y)
+            c = closure_cache[x] = frozenset(out)
         return c
 
     start = single(nfa.start)
     index: dict[frozenset[int], int] = {start: 0}
-    order = [start]
-    trans = np.full((64, 256), DEAD, dtype=np.int32)  # rows of the states built so far
-    accepts: list[bool] = []
+    # DFA states: a set of NFA states (its row still to fill), or None (a continuation
+    # state, written when created).
+    order: list[frozenset[int] | None] = [start]
+    table = _Rows()
+
+    def new_states(n: int) -> int:
+        if len(order) + n > max_states:
+            raise LimitExceededError("max_dfa_states", max_states, len(order) + n, where)
+        order.extend([None] * n)
+        return len(order) - n
+
+    def state_of(targets: frozenset[int]) -> int:
+        full = frozenset().union(*(single(t) for t in targets))
+        sid = index.get(full)
+        if sid is None:
+            sid = index[full] = new_states(1)
+            order[sid] = full
+        return sid
+
+    utf8 = _Utf8Spelling(table, new_states, state_of)
+    split: dict[int, tuple[list[tuple[int, int, int]], list[tuple[cs.CharSet, int]]]] = {}
     i = 0
     while i < len(order):
-        check_deadline(f"subset construction ({len(order)} DFA states) of {where or 'a regex'}")
         cur_set = order[i]
         i += 1
-        is_acc = nfa.accept in cur_set
-        accepts.append(is_acc)
-        if i > len(trans):
-            trans = np.concatenate([trans, np.full_like(trans, DEAD)])
-        row = trans[i - 1]
-        out_edges = [] if lazy and is_acc else [e for x in cur_set for e in edges[x]]
-        if out_edges:
-            # Elementary byte intervals: no edge starts or ends inside one, so one set of
-            # NFA targets per interval (in byte order, as a per-byte walk would number them).
-            starts: dict[int, list[int]] = {}
-            ends: dict[int, list[int]] = {}
-            for lo, hi, t in out_edges:
-                starts.setdefault(lo, []).append(t)
-                ends.setdefault(hi + 1, []).append(t)
-            cuts = sorted(starts.keys() | ends.keys())
-            active: dict[int, int] = {}  # target -> edges covering the interval
-            memo: dict[frozenset[int], int] = {}
-            for a, b in itertools.pairwise(cuts):
-                for t in ends.get(a, ()):
-                    if active[t] == 1:
-                        del active[t]
-                    else:
-                        active[t] -= 1
-                for t in starts.get(a, ()):
-                    active[t] = active.get(t, 0) + 1
-                if not active:
-                    continue
-                key = frozenset(active)
-                sid = memo.get(key)
-                if sid is None:
-                    full = frozenset().union(*(single(t) for t in key))
-                    sid = index.get(full)
-                    if sid is None:
-                        if len(order) >= max_states:
-                            raise LimitExceededError("max_dfa_states", max_states,
-                                                     len(order) + 1, where)
-                        sid = index[full] = len(order)
-                        order.append(full)
-                    memo[key] = sid
-                row[a:b] = sid
-    accept = np.array(accepts, dtype=np.bool_)
-    return _trim(*_minimize(np.ascontiguousarray(trans[: len(order)]), accept))
+        if cur_set is None:
+            continue
+        check_deadline(f"subset construction ({len(order)} DFA states) of {where or 'a regex'}")
+        if nfa.accept in cur_set:
+            table.accepting.add(i - 1)
+            if lazy:
+                continue
+        ascii_edges: list[tuple[int, int, int]] = []
+        wide_edges: list[tuple[cs.CharSet, int]] = []
+        for x in cur_set:
+            parts = split.get(x)
+            if parts is None:
+                parts = split[x] = _split_edges(nfa.edges[x])
+            ascii_edges += parts[0]
+            wide_edges += parts[1]
+        if ascii_edges:
+            row = table.row(i - 1)
+            for lo, hi, sid in _intervals(ascii_edges, state_of):
+                row[lo:hi + 1] = sid
+        if wide_edges:
+            utf8.spell(wide_edges, i - 1)
+    trans, accept = table.arrays(len(order))
+    return _trim(*_minimize(trans, accept))
+
+
+def _split_edges(edges: list[tuple[cs.CharSet, int]]
+                 ) -> tuple[list[tuple[int, int, int]], list[tuple[cs.CharSet, int]]]:
+    """An NFA state's edges split at ASCII's end: (lo, hi, target) below 0x80, and the
+    ranges past it per edge (non-empty only)."""
+    ascii_part: list[tuple[int, int, int]] = []
+    wide_part: list[tuple[cs.CharSet, int]] = []
+    for ranges, t in edges:
+        ascii_part += [(lo, min(hi, 0x7F), t) for lo, hi in ranges if lo < 0x80]
+        wide = tuple((max(lo, 0x80), hi) for lo, hi in ranges if hi >= 0x80)
+        if wide:
+            wide_part.append((wide, t))
+    return ascii_part, wide_part
+
+
+def _intervals(edges: list[tuple[int, int, int]], state_of: Callable[[frozenset[int]], int]
+               ) -> list[tuple[int, int, int]]:
+    """Code-point edges (lo, hi, NFA target) -> sorted, disjoint intervals, each with the
+    DFA state of the NFA targets that cover it (``state_of``)."""
+    first = edges[0][2]
+    if all(t == first for _, _, t in edges):  # one target (a class loop, say)
+        sid = state_of(frozenset((first,)))
+        return [(lo, hi, sid) for lo, hi in cs.normalize((lo, hi) for lo, hi, _ in edges)]
+    # Elementary intervals: no edge starts or ends inside one, so one set of NFA targets
+    # per interval (in code-point order, as a per-byte walk would number them).
+    starts: dict[int, list[int]] = {}
+    ends: dict[int, list[int]] = {}
+    for lo, hi, t in edges:
+        starts.setdefault(lo, []).append(t)
+        ends.setdefault(hi + 1, []).append(t)
+    cuts = sorted(starts.keys() | ends.keys())
+    active: dict[int, int] = {}  # target -> edges covering the interval
+    memo: dict[frozenset[int], int] = {}
+    out: list[tuple[int, int, int]] = []
+    for a, b in itertools.pairwise(cuts):
+        for t in ends.get(a, ()):
+            if active[t] == 1:
+                del active[t]
+            else:
+                active[t] -= 1
+        for t in starts.get(a, ()):
+            active[t] = active.get(t, 0) + 1
+        if not active:
+            continue
+        key = frozenset(active)
+        got = memo.get(key)
+        if got is None:
+            got = memo[key] = state_of(key)
+        out.append((a, b - 1, got))
+    return out
+
+
+class _Utf8Spelling:
+    """Spells the edges past ASCII of the DFA under construction in UTF-8: lead bytes in
+    the source row, continuation states instantiated from the cached
+    :class:`_Utf8Template` once per distinct intervals and targets (the states that share
+    a character class and its target, such as every state of a loop, share its states)."""
+
+    def __init__(self, table: _Rows, new_states: Callable[[int], int],
+                 state_of: Callable[[frozenset[int]], int]) -> None:
+        self.table = table
+        self.new_states = new_states
+        self.state_of = state_of
+        self.leads: dict[tuple[tuple[int, int], ...], NDArray[np.int32]] = {}
+
+    def spell(self, wide_edges: list[tuple[cs.CharSet, int]], state: int) -> None:
+        """Write ``state``'s edges ``wide_edges`` ((ranges past ASCII, NFA target))."""
+        # The ranges objects live as long as this construction (its split cache), so
+        # their ids name them.
+        key = tuple(sorted((id(r), t) for r, t in wide_edges))
+        leads = self.leads.get(key)
+        if leads is None:
+            ranges0 = wide_edges[0][0]
+            if all(r is ranges0 for r, _ in wide_edges):  # one class, one or more targets
+                sid = self.state_of(frozenset(t for _, t in wide_edges))
+                intervals = [(lo, hi, sid) for lo, hi in ranges0]
+            else:
+                intervals = _intervals(
+                    [(lo, hi, t) for rs, t in wide_edges for lo, hi in rs], self.state_of)
+            leads = self.leads[key] = self._instantiate(intervals)
+        self.table.row(state)[0xC0:0xF8] = leads
+
+    def _instantiate(self, wide: list[tuple[int, int, int]]) -> NDArray[np.int32]:
+        targets: dict[int, int] = {}
+        shape = tuple((lo, hi, targets.setdefault(sid, len(targets))) for lo, hi, sid in wide)
+        tpl = _utf8_template(shape)
+        first = self.new_states(len(tpl.rows))
+        target_ids = np.fromiter(targets, dtype=np.int32, count=len(targets))
+
+        def decode(codes: NDArray[np.int32]) -> NDArray[np.int32]:
+            out = np.where(codes >= 0, codes + first, DEAD).astype(np.int32)
+            is_target = codes <= -2
+            out[is_target] = target_ids[-2 - codes[is_target]]
+            return out
+
+        if len(tpl.rows):
+            self.table.row(first + len(tpl.rows) - 1)  # grow the table first
+            self.table.trans[first:first + len(tpl.rows), 0x80:0xC0] = decode(tpl.rows)
+        return decode(tpl.leads)
+
+
+class _Rows:
+    """A growing (n, 256) transition table, rows dead until written."""
+
+    def __init__(self) -> None:
+        self.trans = np.full((64, 256), DEAD, dtype=np.int32)
+        self.accepting: set[int] = set()
+
+    def row(self, s: int) -> NDArray[np.int32]:
+        while s >= len(self.trans):
+            self.trans = np.concatenate([self.trans, np.full_like(self.trans, DEAD)])
+        row: NDArray[np.int32] = self.trans[s]
+        return row
+
+    def arrays(self, n: int) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
+        self.row(max(n - 1, 0))
+        accept = np.zeros(n, dtype=np.bool_)
+        accept[list(self.accepting)] = True
+        return np.ascontiguousarray(self.trans[:n]), accept
+
+
+@dataclass(frozen=True, eq=False)
+class _Utf8Template:
+    """The UTF-8 spelling of code-point intervals past ASCII, each to a numbered target.
+
+    ``leads`` are the source state's bytes 0xC0-0xF7, ``rows`` the continuation bytes
+    0x80-0xBF of the new states it needs. A code ``c >= 0`` is new state ``c``, ``-1`` is
+    dead, ``c <= -2`` is target ``-2 - c``.
+    """
+
+    leads: NDArray[np.int32]  # (56,)
+    rows: NDArray[np.int32]  # (n, 64)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.leads.nbytes + self.rows.nbytes)
+
+
+# UTF-8 by sequence length: (first lead byte, continuation bytes, the code points spelt).
+_UTF8_LENGTHS = ((0xC0, 1, 0x80, 0x7FF), (0xE0, 2, 0x800, 0xFFFF), (0xF0, 3, 0x10000, 0x10FFFF))
+
+
+@byte_bounded_cache(64 << 20)
+def _utf8_template(shape: tuple[tuple[int, int, int], ...]) -> _Utf8Template:
+    """The template for ``shape``: sorted, disjoint (lo, hi, target number) intervals.
+
+    A block of 64**k code points that share their first bytes becomes one state reading k
+    continuation bytes; equal blocks (the same children) are one state, so the states form
+    a minimal DAG. A block one interval covers whole is a chain of k states to its target,
+    also shared. Surrogates never occur in the intervals (see ``compilers.charset``), and
+    overlong forms fall outside each length's code points, so no state spells either.
+    """
+    rows: list[list[int]] = []
+    blocks: dict[bytes, int] = {}
+    chains: dict[tuple[int, int], int] = {}
+
+    def new_row(children: list[int]) -> int:
+        rows.append(children)
+        return len(rows) - 1
+
+    def chain(k: int, code: int) -> int:
+        """Any ``k`` continuation bytes, then ``code``."""
+        if k == 0:
+            return code
+        got = chains.get((k, code))
+        if got is None:
+            got = chains[(k, code)] = new_row([chain(k - 1, code)] * 64)
+        return got
+
+    def children_of(pieces: list[tuple[int, int, int]], base: int, k: int,
+                    n: int) -> list[int]:
+        """Codes for ``n`` blocks of 64**k code points from ``base``, each reading its last
+        ``k`` bytes; ``pieces`` (sorted, clipped to the blocks) give the targets."""
+        sub = 64 ** k
+        children = [DEAD] * n
+        partial: dict[int, list[tuple[int, int, int]]] = {}
+        for lo, hi, t in pieces:
+            ca, cb = (lo - base) // sub, (hi - base) // sub
+            if k == 0:
+                children[ca:cb + 1] = [-2 - t] * (cb - ca + 1)
+                continue
+            cut_a = lo > base + ca * sub  # the piece starts inside block ca
+            cut_b = hi < base + (cb + 1) * sub - 1  # ... or ends inside block cb
+            if ca == cb and (cut_a or cut_b):
+                partial.setdefault(ca, []).append((lo, hi, t))
+                continue
+            if cut_a:
+                partial.setdefault(ca, []).append((lo, base + (ca + 1) * sub - 1, t))
+                ca += 1
+            if cut_b:
+                partial.setdefault(cb, []).append((base + cb * sub, hi, t))
+                cb -= 1
+            if ca <= cb:
+                children[ca:cb + 1] = [chain(k, -2 - t)] * (cb - ca + 1)
+        for c, here in partial.items():
+            inner = children_of(here, base + c * sub, k - 1, 64)
+            # Hash bytes, not a tuple: hash(-1) == hash(-2), so tuples of dead (-1) and
+            # target 0 (-2) would nearly all collide.
+            key = array.array("q", [k, *inner]).tobytes()
+            got = blocks.get(key)
+            if got is None:
+                got = blocks[key] = new_row(inner)
+            children[c] = got
+        return children
+
+    leads = [DEAD] * 56
+    for lead0, k, lo_len, hi_len in _UTF8_LENGTHS:
+        pieces = [(max(lo, lo_len), min(hi, hi_len), t) for lo, hi, t in shape
+                  if lo <= hi_len and hi >= lo_len]
+        if pieces:
+            n_leads = (hi_len >> (6 * k)) + 1
+            leads[lead0 - 0xC0:lead0 - 0xC0 + n_leads] = children_of(pieces, 0, k, n_leads)
+    return _Utf8Template(np.array(leads, dtype=np.int32),
+                         np.array(rows, dtype=np.int32).reshape(len(rows), 64))
 
 
 def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]

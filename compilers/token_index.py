@@ -139,7 +139,10 @@ def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uin
         sorted_data = np.ascontiguousarray(va.token_data[np.arange(len(shift)) + shift])
         firsts = sorted_data[starts] if len(ids) else np.zeros(0, dtype=np.uint8)
         bounds = np.searchsorted(firsts, np.arange(257)).astype(np.int64)
-        _layouts[vocab.fingerprint] = (bounds, sorted_data, starts, lens)
+        # Read-only, like the vocabulary's own arrays: a kernel called with the same
+        # types everywhere has one compiled specialization, loaded once per process.
+        _layouts[vocab.fingerprint] = (_readonly(bounds), _readonly(sorted_data),
+                                       _readonly(starts), _readonly(lens))
         return _layouts[vocab.fingerprint]
 
 
@@ -280,8 +283,10 @@ class TokenIndex:
         inside_pos, c_toks, c_at, c_terms = walk_tokens(
             trans, top, np.int32(q), toks, offs, self.sorted_data, self.sorted_start,
             self.sorted_len)
+        # Left writable: set_bits reads these and the ids it gets elsewhere alike (one
+        # kernel specialization).
         inside = self.vocab.arrays.sorted_ids[inside_pos]
-        walk = GroupWalk(_readonly(inside), None, ())
+        walk = GroupWalk(inside, None, ())
         if len(inside) > self.vocab.n_words:
             dense = np.zeros(self.vocab.n_words, dtype=np.uint32)
             set_bits(dense, inside)

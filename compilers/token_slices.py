@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from compilers.vocab import Vocabulary
+from native.kernels import read_only
 
 __all__ = ["SLICE_MAX_LEN", "TokenSlice", "row_starts", "text_slices"]
 
@@ -131,11 +132,15 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
         rest_lcp[1:] = np.minimum.reduceat(upto, rest_pos[:-1] + 1)
     rest_start = sorted_start[rest_pos]
     firsts = sorted_data[rest_start] if len(rest_pos) else np.zeros(0, np.uint8)
+    # The kernels read these in place of the full vocabulary's (read-only) arrays: the
+    # same types give one compiled specialization.
     return TokenSlice(
         text_dfa=text_dfa, row_starts=row_starts(text_dfa), max_len=max_len, mask=mask,
         rest_pos=rest_pos,
-        rest_ids=np.ascontiguousarray(va.sorted_ids[rest_pos]), rest_lcp=rest_lcp,
-        rest_bounds=np.searchsorted(firsts, np.arange(257)).astype(np.int64),
-        rest_start=np.ascontiguousarray(rest_start),
-        rest_len=np.ascontiguousarray(sorted_len[rest_pos]),
+        rest_ids=read_only(np.ascontiguousarray(va.sorted_ids[rest_pos])),
+        rest_lcp=read_only(rest_lcp),
+        rest_bounds=read_only(np.searchsorted(firsts, np.arange(257)).astype(np.int64)),
+        rest_start=read_only(np.ascontiguousarray(rest_start)),
+        rest_len=read_only(np.ascontiguousarray(sorted_len[rest_pos])),
     )
+

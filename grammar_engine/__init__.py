@@ -27,6 +27,7 @@ from grammar_engine.compile import (
     precompute,
 )
 from grammar_engine.matcher import Matcher
+from grammar_engine.warm_up import warm_up
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,5 @@ __all__ = [
     "compile_json_schema",
     "compile_regex",
     "precompute",
+    "warm_up",
 ]

@@ -33,6 +33,7 @@ from native.kernels import (
     ACT_ERROR,
     KIND_BOUNDARY,
     KIND_INSIDE,
+    read_only,
     resolve_with_parser,
     set_bits,
     walk_bytes,
@@ -498,6 +499,7 @@ class GrammarRuntime:
         a few rounds at most, and the rest are finished in Python."""
         idx = self.index
         sorted_ids = self.varrays.sorted_ids
+        toks, offs = read_only(toks), read_only(offs)  # one kernel specialization
         stack = np.array(stacks[0].states(), dtype=np.int32)
         state = MatchState(q, stacks)
         for rounds in range(_KERNEL_ROUNDS + 1):
@@ -518,7 +520,7 @@ class GrammarRuntime:
                 if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
                     tid = int(sorted_ids[p])
                     bits[tid >> 5] |= np.uint32(1 << (tid & 31))
-            toks, offs = toks[pending[1:]], offs[pending[1:]]
+            toks, offs = read_only(toks[pending[1:]]), read_only(offs[pending[1:]])
             if not len(toks):
                 return
 

@@ -11,6 +11,10 @@ This module imports nothing from the project. Conventions shared by every kernel
   tokens ``sorted_ids[i-1]`` and ``sorted_ids[i]``.
 * Bitmasks are ``uint32`` (or ``int32``) words, token ``j`` at bit ``j % 32`` of word
   ``j // 32``. Every kernel has a plain NumPy twin in :mod:`native.reference`.
+* The vocabulary's arrays and the token tables are read-only. numba compiles (or loads)
+  one specialization per combination of argument types, read-only or not included, so
+  callers pass a given argument always read-only or always writable (:func:`read_only`):
+  each kernel then has exactly one specialization (``tests/test_kernels.py`` checks it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "KIND_INSIDE",
     "apply_token_bitmask_kernel",
     "classify_tokens",
+    "read_only",
     "resolve_with_parser",
     "set_bits",
     "walk_bytes",
@@ -34,6 +39,14 @@ __all__ = [
 KIND_INSIDE = 0
 KIND_DEAD = 1
 KIND_BOUNDARY = 2
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """``a`` itself if read-only, else a read-only view of it."""
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 @njit(cache=True, nogil=True)

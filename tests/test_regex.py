@@ -164,3 +164,48 @@ def test_dfa_products_match_python_re(a: str, b: str) -> None:
     for d in (both, either, minus):
         w = example_string(d)
         assert w is None or d.matches(w)
+
+
+UNICODE_PATTERNS = [
+    r"[a-zA-Z_]\w*",
+    r"\w+|\d",
+    r"[^\W\d]\w*",
+    r"\S+\s",
+    r"(?i)straße|ǅx",
+    r"[\u0080-\u07ff]|[\u0800-\uffff]{2}|[\U00010000-\U0010ffff]",
+    r"[\u00e0-\u00ff\u0430-\u044f]+[^\u00e0-\u00ff]",
+    r"[\u07ff\u0800\uffff\U00010000\U0010ffff]x",
+    r"a.*?b",
+    r"(é|[é-ë])+ü?",
+]
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_code_point_construction_matches_byte_nfa_reference(lazy: bool) -> None:
+    """The engine's construction (subset construction over code points, UTF-8 templates)
+    accepts exactly the language of the byte-level reference, on fixed patterns and on
+    random sets of ranges that straddle every UTF-8 length boundary."""
+    from compilers.automata import build_byte_dfa
+    from tests.dfa_reference import byte_nfa_dfa
+
+    rng = random.Random(7)
+    edges = [0x7F, 0x80, 0x7FF, 0x800, 0xFFF, 0x1000, 0xD7FF, 0xE000, 0xFFFF, 0x10000,
+             0x3FFFF, 0x40000, 0x10FFFF]
+    patterns = list(UNICODE_PATTERNS)
+    for _ in range(12):
+        parts = []
+        for _ in range(rng.randint(1, 4)):
+            lo = min(0x10FFFF, max(0x20, rng.choice(edges) + rng.randint(-70, 70)))
+            hi = min(0x10FFFF, lo + rng.choice([0, 5, 64, 4096, 70000]))
+            if lo <= 0xDFFF and hi >= 0xD800:
+                continue
+            parts.append(f"\\U{lo:08x}-\\U{hi:08x}")
+        if parts:
+            cls = "[" + "".join(parts) + "]"
+            patterns.append(rng.choice([cls + "+", "[^a" + "".join(parts) + "]" + cls,
+                                        "(" + cls + "|ab)*x"]))
+    for pattern in patterns:
+        nfa = compile_regex_nfa(pattern)
+        got = build_byte_dfa(nfa, lazy=lazy)
+        want = byte_nfa_dfa(nfa, lazy=lazy)
+        assert got.signature == want.signature, pattern
