@@ -58,9 +58,10 @@ _MERGES = [b"lorem", b" ipsum", b"ipsum ", b'": ', b'", "', b", ", b"ab", b"abc"
 def warm_up() -> float:
     """Call every kernel once so that later masks do not compile or load them.
 
-    Returns the seconds it took (about 0.3-1 s from numba's cache; a minute or more the
-    first time after the package is installed or changed, when numba compiles). Safe to
-    call more than once and from any thread; the later calls are quick.
+    Returns the seconds it took: about 1 s when numba loads the kernels from its cache,
+    about 30 s on a 2-core machine the first time after the package is installed or
+    changed, when numba compiles them. Safe to call more than once and from any thread;
+    the later calls are quick.
     """
     t0 = time.perf_counter()
     tokens = [bytes([b]) for b in range(256)] + _MERGES
