@@ -51,7 +51,6 @@ __all__ = [
     "store_cached_dfa",
     "subtract_dfas",
     "union_dfas",
-    "utf8_sequences",
 ]
 
 DEAD = -1
@@ -140,43 +139,6 @@ class ByteDFA:
 
     def matches_empty(self) -> bool:
         return self.n_states > 0 and bool(self.accept[0])
-
-
-def _encode(cp: int) -> bytes:
-    return chr(cp).encode("utf-8")
-
-
-def utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:
-    """Split code points ``lo..hi`` (no surrogates) into byte-range sequences whose
-    concatenations are exactly their UTF-8 encodings."""
-    out: list[list[tuple[int, int]]] = []
-    stack = [(lo, hi)]
-    while stack:
-        a, b = stack.pop()
-        split = _split_once(a, b)
-        if split is not None:
-            stack.extend(reversed(split))
-            continue
-        ea, eb = _encode(a), _encode(b)
-        out.append(list(zip(ea, eb, strict=True)))
-    return out
-
-
-def _split_once(a: int, b: int) -> list[tuple[int, int]] | None:
-    for limit in (0x7F, 0x7FF, 0xFFFF):
-        if a <= limit < b:
-            return [(a, limit), (limit + 1, b)]
-    if b <= 0x7F:
-        return None
-    n = len(_encode(a))
-    for i in range(1, n):
-        m = (1 << (6 * i)) - 1
-        if (a & ~m) != (b & ~m):
-            if a & m != 0:
-                return [(a, a | m), ((a | m) + 1, b)]
-            if b & m != m:
-                return [(a, (b & ~m) - 1), (b & ~m, b)]
-    return None
 
 
 def build_byte_dfa(nfa: NFA, *, lazy: bool = False, max_states: int = 20_000,

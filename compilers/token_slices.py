@@ -143,4 +143,3 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
         rest_start=read_only(np.ascontiguousarray(rest_start)),
         rest_len=read_only(np.ascontiguousarray(sorted_len[rest_pos])),
     )
-

@@ -14,7 +14,7 @@ This module imports nothing from the project. Conventions shared by every kernel
 * The vocabulary's arrays and the token tables are read-only. numba compiles (or loads)
   one specialization per combination of argument types, read-only or not included, so
   callers pass a given argument always read-only or always writable (:func:`read_only`):
-  each kernel then has exactly one specialization (``tests/test_kernels.py`` checks it).
+  each kernel then has exactly one specialization (``tests/test_warm_up.py`` checks it).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A slow, plain twin of ``compilers.automata.build_byte_dfa`` for the tests.
 
 It lowers the code-point NFA to a byte NFA first (one chain of byte ranges per UTF-8
-sequence of each class, from ``utf8_sequences``) and determinises over bytes. The engine
+sequence of each class, from :func:`utf8_sequences`) and determinises over bytes. The engine
 determinises over code points and spells multi-byte characters from shared templates; both
 minimise, so equal languages give equal ``ByteDFA.signature``.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from compilers.automata import DEAD, ByteDFA, _minimize, _trim, utf8_sequences
+from compilers.automata import DEAD, ByteDFA, _minimize, _trim
 from compilers.regex import NFA
 
 
@@ -56,3 +56,40 @@ def byte_nfa_dfa(nfa: NFA, lazy: bool = False) -> ByteDFA:
                         order.append(nxt)
         rows.append(row)
     return _trim(*_minimize(np.array(rows, dtype=np.int32), np.array(accept)))
+
+
+def _encode(cp: int) -> bytes:
+    return chr(cp).encode("utf-8")
+
+
+def utf8_sequences(lo: int, hi: int) -> list[list[tuple[int, int]]]:
+    """Split code points ``lo..hi`` (no surrogates) into byte-range sequences whose
+    concatenations are exactly their UTF-8 encodings."""
+    out: list[list[tuple[int, int]]] = []
+    stack = [(lo, hi)]
+    while stack:
+        a, b = stack.pop()
+        split = _split_once(a, b)
+        if split is not None:
+            stack.extend(reversed(split))
+            continue
+        ea, eb = _encode(a), _encode(b)
+        out.append(list(zip(ea, eb, strict=True)))
+    return out
+
+
+def _split_once(a: int, b: int) -> list[tuple[int, int]] | None:
+    for limit in (0x7F, 0x7FF, 0xFFFF):
+        if a <= limit < b:
+            return [(a, limit), (limit + 1, b)]
+    if b <= 0x7F:
+        return None
+    n = len(_encode(a))
+    for i in range(1, n):
+        m = (1 << (6 * i)) - 1
+        if (a & ~m) != (b & ~m):
+            if a & m != 0:
+                return [(a, a | m), ((a | m) + 1, b)]
+            if b & m != m:
+                return [(a, (b & ~m) - 1), (b & ~m, b)]
+    return None

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from compilers.automata import build_terminal_dfa, utf8_sequences
+from compilers.automata import build_byte_dfa, build_terminal_dfa
 from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
 from compilers.regex import compile_regex_nfa, has_lazy_quantifier
+from tests.dfa_reference import byte_nfa_dfa, utf8_sequences
 
 PATTERNS = [
     r"[a-z]+",
@@ -185,9 +186,6 @@ def test_code_point_construction_matches_byte_nfa_reference(lazy: bool) -> None:
     """The engine's construction (subset construction over code points, UTF-8 templates)
     accepts exactly the language of the byte-level reference, on fixed patterns and on
     random sets of ranges that straddle every UTF-8 length boundary."""
-    from compilers.automata import build_byte_dfa
-    from tests.dfa_reference import byte_nfa_dfa
-
     rng = random.Random(7)
     edges = [0x7F, 0x80, 0x7FF, 0x800, 0xFFF, 0x1000, 0xD7FF, 0xE000, 0xFFFF, 0x10000,
              0x3FFFF, 0x40000, 0x10FFFF]
