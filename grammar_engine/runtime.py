@@ -499,16 +499,15 @@ class GrammarRuntime:
         a few rounds at most, and the rest are finished in Python."""
         idx = self.index
         sorted_ids = self.varrays.sorted_ids
-        toks, offs = read_only(toks), read_only(offs)  # one kernel specialization
         stack = np.array(stacks[0].states(), dtype=np.int32)
         state = MatchState(q, stacks)
         for rounds in range(_KERNEL_ROUNDS + 1):
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
-            verdict = resolve_with_parser(
-                trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
-                idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
-                self.k_ignored, np.int32(self.parser.end), keys, vals)
+            verdict = resolve_with_parser(  # read-only lists: one kernel specialization
+                trans, top, np.int32(q), read_only(toks), read_only(offs), idx.sorted_data,
+                idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
+                self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals)
             set_bits(bits, sorted_ids[toks[verdict == 1]])
             pending = np.flatnonzero(verdict == 2)
             if not len(pending):
@@ -520,7 +519,7 @@ class GrammarRuntime:
                 if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
                     tid = int(sorted_ids[p])
                     bits[tid >> 5] |= np.uint32(1 << (tid & 31))
-            toks, offs = read_only(toks[pending[1:]]), read_only(offs[pending[1:]])
+            toks, offs = toks[pending[1:]], offs[pending[1:]]
             if not len(toks):
                 return
 
