@@ -111,6 +111,13 @@ def _shared_if_empty(words: NDArray[np.uint32]) -> NDArray[np.uint32]:
     return zero
 
 
+def _distinct(values: NDArray[np.int32], lowest: int) -> list[int]:
+    """The distinct values of ``values`` (none below ``lowest``), ascending; a count is
+    several times faster than ``np.unique``'s sort or hash on the 59,000 entries of a
+    whitespace state's boundary tokens."""
+    return (np.flatnonzero(np.bincount(values - lowest)) + lowest).tolist()
+
+
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     a.flags.writeable = False
     return a
@@ -228,7 +235,7 @@ class TokenIndex:
             if lo_t == hi_t:  # the common case: one terminal, already in sorted order
                 groups.append((self._label(lo_t, terms), _readonly(b_pos), _readonly(b_off)))
             else:
-                for term in np.unique(b_term).tolist():
+                for term in _distinct(b_term, lo_t):
                     sel = b_term == term
                     groups.append((self._label(term, terms), _readonly(b_pos[sel]),
                                    _readonly(b_off[sel])))
@@ -293,7 +300,7 @@ class TokenIndex:
             walk = GroupWalk(None, _readonly(dense), ())
         if len(c_toks):
             lo_t, hi_t = int(c_terms.min()), int(c_terms.max())
-            labels = [lo_t] if lo_t == hi_t else np.unique(c_terms).tolist()
+            labels = [lo_t] if lo_t == hi_t else _distinct(c_terms, lo_t)
             groups = []
             for term in labels:
                 sel = c_terms == term if lo_t != hi_t else slice(None)

@@ -26,9 +26,10 @@ from compilers.automata import ByteDFA
 from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
-from compilers.token_index import GroupWalk
+from compilers.token_index import Groups, GroupWalk
 from compilers.vocab import Vocabulary
 from grammar_engine.parser import LRParser, Stacks
+from native.glr_kernels import GLR_EXTRA_DEPTH, GLR_POOL, resolve_with_glr
 from native.kernels import (
     ACT_ERROR,
     KIND_BOUNDARY,
@@ -100,6 +101,8 @@ class GrammarRuntime:
         self._accept_cache: dict[MatchState, bool] = {}
         # (token list key, fresh lexer state) -> GroupWalk; independent of the parser stacks.
         self._walk_cache: dict[tuple[object, int], GroupWalk] = {}
+        self._glr_stack_cache: dict[Stacks, tuple[NDArray[np.int32], NDArray[np.int32],
+                                                  tuple[np.int32, np.int32, np.int32]]] = {}
         # States whose mask came out empty (no text token fits); the matcher reports the
         # ones that are not complete as a VocabularyError.
         self.empty_masks: set[MatchState] = set()
@@ -109,17 +112,27 @@ class GrammarRuntime:
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
 
     def _setup_parser_kernel(self, compiled: CompiledGrammar) -> None:
-        """Dense LR tables for ``resolve_with_parser`` (LALR(1) grammars with at most 64
-        terminals); otherwise boundary-crossing tokens are resolved in Python."""
+        """LR tables for the kernels that follow boundary-crossing tokens through the
+        parser (grammars with at most 64 terminals): dense actions for
+        ``resolve_with_parser`` (LALR(1) tables), the table's action lists for
+        ``resolve_with_glr`` (tables with conflicts, unless the parser checks lexemes'
+        values). Otherwise those tokens are resolved in Python."""
         table = compiled.table
-        self.use_kernel = self.parser.deterministic and table.n_terminals <= 64
-        if not self.use_kernel:
+        small = table.n_terminals <= 64
+        self.use_kernel = self.parser.deterministic and small
+        self.use_glr_kernel = not self.parser.deterministic and small and \
+            not self.tracks_values
+        if not (self.use_kernel or self.use_glr_kernel):
             return
         act = np.full((table.n_states, table.n_terminals), ACT_ERROR, dtype=np.int32)
         for s, row in enumerate(self.parser.cells):
             for t, acts in row.items():
                 act[s, t] = acts[0]
         self.k_act = act
+        self.k_cell_start = np.ascontiguousarray(table.cell_start, dtype=np.int32)
+        self.k_cell_actions = np.ascontiguousarray(table.cell_actions, dtype=np.int32)
+        self.k_n_terms = np.int32(table.n_terminals)
+        self.k_max_len = np.int32(self.varrays.max_token_len)
         self.k_goto = np.ascontiguousarray(table.goto, dtype=np.int32)
         self.k_lhs = np.ascontiguousarray(table.rule_lhs, dtype=np.int32)
         self.k_len = np.ascontiguousarray(table.rule_len, dtype=np.int32)
@@ -478,6 +491,9 @@ class GrammarRuntime:
             bits |= walk.inside_bits
         elif walk.inside_ids is not None and len(walk.inside_ids):
             set_bits(bits, walk.inside_ids)
+        if walk.crossing and self.use_glr_kernel and len(stacks) <= GLR_POOL:
+            self._resolve_with_glr(q, stacks, walk.crossing, bits)
+            return
         for term, sub_toks, sub_offs in walk.crossing:
             after = self.end_lexeme(stacks, term)
             if after is None:
@@ -522,6 +538,83 @@ class GrammarRuntime:
             toks, offs = toks[pending[1:]], offs[pending[1:]]
             if not len(toks):
                 return
+
+    def _resolve_with_glr(self, q: int, stacks: Stacks, crossing: Groups,
+                          bits: NDArray[np.uint32]) -> None:
+        """The general-path counterpart of :meth:`_resolve_in_kernel`: the groups of a walk
+        from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
+        followed through every further boundary by one ``resolve_with_glr`` call (the
+        kernel feeds each group's terminal itself). Tokens it leaves undecided are
+        finished in Python as there, in a few rounds."""
+        crossing = tuple(g for g in crossing if self._lex_start_after(stacks, g[0]) != DEAD)
+        if not crossing:
+            return
+        if len(crossing) == 1:
+            term, toks, offs = crossing[0]
+            firsts = np.full(len(toks), term, dtype=np.int32)
+        else:
+            toks = np.concatenate([g[1] for g in crossing])
+            offs = np.concatenate([g[2] for g in crossing])
+            firsts = np.repeat(np.array([g[0] for g in crossing], dtype=np.int32),
+                               [len(g[1]) for g in crossing])
+        padded, lengths, caps = self._glr_stacks(stacks)
+        idx = self.index
+        sorted_ids = self.varrays.sorted_ids
+        for rounds in range(_KERNEL_ROUNDS + 1):
+            keys, vals = self._start_arrays()
+            trans, top = self.lexer.arrays
+            verdict = resolve_with_glr(  # read-only lists: one kernel specialization
+                trans, top, np.int32(q), read_only(toks), read_only(offs), read_only(firsts),
+                idx.sorted_data, idx.sorted_start, idx.sorted_len, self.k_max_len, padded,
+                lengths, self.k_cell_start, self.k_cell_actions, self.k_n_terms, self.k_goto,
+                self.k_lhs, self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals,
+                *caps)
+            set_bits(bits, sorted_ids[toks[verdict == 1]])
+            pending = np.flatnonzero(verdict == 2)
+            if not len(pending):
+                return
+            last = rounds == _KERNEL_ROUNDS
+            for i in (pending if last else pending[:1]).tolist():
+                p, off = int(toks[i]), int(offs[i])
+                after = self.end_lexeme(stacks, int(firsts[i]))
+                assert after is not None  # the groups the parser refuses are gone
+                start = int(idx.sorted_start[p]) + off
+                if self._advance(MatchState(self.lex_start(after), after), idx.sorted_data, start,
+                                 int(idx.sorted_len[p]) - off):
+                    tid = int(sorted_ids[p])
+                    bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+            keep = pending[1:]
+            toks, offs, firsts = toks[keep], offs[keep], firsts[keep]
+            if not len(toks):
+                return
+
+    def _lex_start_after(self, stacks: Stacks, terminal: int) -> int:
+        """Fresh lexer state after a lexeme read as ``terminal`` ends (DEAD: none)."""
+        after = self.end_lexeme(stacks, terminal)
+        return DEAD if after is None else self.lex_start(after)
+
+    def _glr_stacks(self, stacks: Stacks) -> tuple[NDArray[np.int32], NDArray[np.int32],
+                                                   tuple[np.int32, np.int32, np.int32]]:
+        """``stacks`` as rows for ``resolve_with_glr`` (padded states, lengths) and the
+        kernel's pool sizes, which end where the parser's limits do (so that Python
+        raises their errors)."""
+        hit = self._glr_stack_cache.get(stacks)
+        if hit is not None:
+            return hit
+        rows = [node.states() for node in stacks]
+        lengths = np.array([len(r) for r in rows], dtype=np.int32)
+        padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
+        for i, r in enumerate(rows):
+            padded[i, :len(r)] = r
+        lim = self.compiled.options.limits
+        caps = (np.int32(min(GLR_POOL, lim.max_parser_stacks)),
+                np.int32(min(GLR_POOL, 16 * lim.max_parser_stacks)),
+                np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, lim.max_stack_depth)))
+        out = (padded, lengths, caps)
+        if len(self._glr_stack_cache) >= _CACHE_LIMIT:
+            self._glr_stack_cache = {}
+        self._glr_stack_cache[stacks] = out
+        return out
 
 
 def _json_item_key(text: bytes) -> str | None:

@@ -52,7 +52,7 @@ _SCHEMA_TEXT = ('{"s": "' + "lorem ipsum " * 20 + '", "n": -1.5e3, "e": null, "p
 # Multi-byte tokens, so that tokens cross lexeme boundaries as real ones do.
 _MERGES = [b"lorem", b" ipsum", b"ipsum ", b'": ', b'", "', b", ", b"ab", b"abc", b" [",
            b"1,", b"-2", b".5", b"e3", b'"x', b' "', "\u00e9".encode(), b"n+", b"+n",
-           b"*n", b'{"', b'"}', b"]}", b" 12", b"c_"]
+           b"*n", b"n+n", b"+n*", b'{"', b'"}', b"]}", b" 12", b"c_"]
 
 
 def warm_up() -> float:

@@ -199,22 +199,37 @@ def test_several_eos_tokens_in_one_word() -> None:
     assert m.is_terminated()
 
 
-@pytest.mark.parametrize("name", ["json", "arithmetic", "sql"])
-def test_parser_kernel_matches_python_path(name: str) -> None:
-    """Boundary-crossing tokens resolved by the LR kernel give the masks of the Python path."""
+@pytest.mark.parametrize("name", ["json", "arithmetic", "sql", "c_like", "ambiguous"])
+def test_parser_kernel_matches_python_path(name: str,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Boundary-crossing tokens resolved by the LR kernel (LALR(1) tables) or the GLR
+    kernel (tables with conflicts: c_like's dangling else, the ambiguous grammar) give the
+    masks of the Python path."""
     from grammar_engine.runtime import runtime_for
     from tests.grammars import ALL, SAMPLES
 
     toks = [bytes([i]) for i in range(256)] + [
         b'"},{"', b'"],', b"}}", b"]]", b"))", b"();", b"){", b"+(", b"*(-", b"1+2", b"a,b",
         b'"a":', b", ", b" = ", b"1;", b");\n", b"} else {", b"(x)", b"x = f(", b"'a' ",
+        b"1+2*", b")*(", b"+1)", b"1 + ", b" + 2", b"));", b"(1)+", b"  ", b"    ",
     ]
     vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
                                   special_ids=[len(toks)])
     with_kernel = ge.compile_grammar(ALL[name], vocab, cache=False)
     without = ge.compile_grammar(ALL[name], vocab, cache=False)
-    assert runtime_for(with_kernel).use_kernel
-    runtime_for(without).use_kernel = False
+    fast = runtime_for(with_kernel)
+    assert fast.use_kernel or fast.use_glr_kernel
+    assert fast.use_glr_kernel == (name in ("c_like", "ambiguous"))
+    runtime_for(without).use_kernel = runtime_for(without).use_glr_kernel = False
+    import grammar_engine.runtime as runtime
+    kernel_name = "resolve_with_glr" if fast.use_glr_kernel else "resolve_with_parser"
+    kernel, calls = getattr(runtime, kernel_name), [0]
+
+    def counting(*args: object) -> object:
+        calls[0] += 1
+        return kernel(*args)
+
+    monkeypatch.setattr(runtime, kernel_name, counting)
     rng = np.random.default_rng(0)
     for text in SAMPLES[name]:
         a, b = Matcher(with_kernel), Matcher(without)
@@ -227,10 +242,13 @@ def test_parser_kernel_matches_python_path(name: str) -> None:
                 assert a.consume_token(t) and b.consume_token(t)
                 break
             assert a.consume_token(byte) and b.consume_token(byte)
+    assert calls[0] > 0  # the kernel did the work compared
 
 
 @pytest.mark.real_tokenizer
-@pytest.mark.parametrize("grammar", ["json", "sql", "arithmetic"])  # LALR(1): the kernel
+# LALR(1): the LR kernel; c_like (a conflict): the GLR kernel. (The ambiguous grammar has
+# too few lexer states to meet a missing one inside the kernel.)
+@pytest.mark.parametrize("grammar", ["json", "sql", "arithmetic", "c_like"])
 def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
         grammar: str, tokenizer_dir: Callable[[str], Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,13 +270,14 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
         return out
 
     calls = [0]
-    kernel = runtime.resolve_with_parser
+    kernel_name = "resolve_with_glr" if grammar == "c_like" else "resolve_with_parser"
+    kernel = getattr(runtime, kernel_name)
 
     def counting(*args: object) -> object:
         calls[0] += 1
         return kernel(*args)
 
-    monkeypatch.setattr(runtime, "resolve_with_parser", counting)
+    monkeypatch.setattr(runtime, kernel_name, counting)
     monkeypatch.setattr(runtime, "_KERNEL_ROUNDS", 0)
     want = masks()
     single_runs, calls[0] = calls[0], 0
@@ -267,3 +286,33 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
         assert np.array_equal(a, b), f"mask after {text[:i]!r} differs"
     assert calls[0] > single_runs > 0  # some tokens met missing states: the kernel ran again
+
+
+@pytest.mark.parametrize("max_stacks", [2, 4, 6, 1_000])
+def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: int) -> None:
+    """Near ``max_parser_stacks`` the GLR kernel leaves tokens to the Python parser, so
+    masks and the limit error come as without the kernel, at the same step."""
+    from compilers.errors import LimitExceededError
+    from compilers.options import Limits
+    from grammar_engine.runtime import runtime_for
+
+    toks = [bytes([i]) for i in range(256)] + [b"+x*x+x", b"x+x*", b"*x+x", b"+x*", b"x*x+x*x"]
+    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                  special_ids=[len(toks)])
+
+    def run(use_kernel: bool) -> list[object]:
+        g = ge.compile_grammar('start: e\ne: e "+" e | e "*" e | "x"\n', vocab,
+                               limits=Limits(max_parser_stacks=max_stacks), cache=False)
+        runtime_for(g).use_glr_kernel = use_kernel
+        m, seen = Matcher(g), []
+        try:
+            for step in range(12):
+                seen.append(m.next_token_bitmask().tobytes())
+                assert m.consume_string("x+x*"[step % 4])
+        except LimitExceededError as e:
+            seen.append((e.limit, step))
+        return seen
+
+    with_kernel = run(True)
+    assert with_kernel == run(False)
+    assert (len(with_kernel) == 12) == (max_stacks == 1_000)

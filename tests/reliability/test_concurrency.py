@@ -18,6 +18,7 @@ import pytest
 
 import grammar_engine as ge
 import native.dfa_kernels
+import native.glr_kernels
 import native.kernels
 from tests.reliability.helpers import BYTES_VOCAB, mask_of
 from tests.reliability.test_limits import JSONISH
@@ -120,9 +121,10 @@ def test_matchers_copied_across_threads() -> None:
 
 @pytest.mark.parametrize("name", ["classify_tokens", "walk_bytes", "walk_tokens", "set_bits",
                                   "apply_token_bitmask_kernel", "dfa_kernels.minimal_product",
-                                  "resolve_with_parser"])
+                                  "resolve_with_parser", "glr_kernels.resolve_with_glr"])
 def test_kernels_release_the_gil(name: str) -> None:
     module, _, name = name.rpartition(".")
-    kernel = getattr(native.dfa_kernels if module else native.kernels, name)
+    kernel = getattr({"dfa_kernels": native.dfa_kernels, "glr_kernels": native.glr_kernels,
+                      "": native.kernels}[module], name)
     assert kernel.targetoptions.get("nogil") is True, f"{name} holds the GIL"
     assert kernel.targetoptions.get("nopython", True) is True
