@@ -123,6 +123,8 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     return a
 
 
+_NO_RESTARTS = _readonly(np.zeros(0, dtype=np.bool_))
+
 _layouts: dict[str, tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64],
                           NDArray[np.int32]]] = {}
 _layout_lock = threading.Lock()
@@ -163,6 +165,11 @@ class TokenIndex:
         self.max_bytes = max_bytes
         self._bytes = 0
         self._tables: dict[int, StateTokens] = {}
+        self._restart_tables: dict[int, StateTokens] = {}
+        # Top values whose lexemes restart in the state (see ``get``): ignored terminals.
+        restarts = np.zeros(lexer.n_terminals, dtype=np.bool_)
+        restarts[sorted(lexer.ignored)] = True
+        self._restarts = _readonly(restarts)
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
@@ -178,48 +185,65 @@ class TokenIndex:
 
     @property
     def n_built(self) -> int:
-        return len(self._tables)
+        return len(self._tables) + len(self._restart_tables)
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for t in list(self._tables.values()))
+        return sum(t.nbytes for tables in (self._tables, self._restart_tables)
+                   for t in list(tables.values()))
 
-    def get(self, q: int) -> StateTokens:
-        table = self._tables.get(q)
+    def get(self, q: int, restart: bool = False) -> StateTokens:
+        """The table of lexer state ``q``. With ``restart`` (for parser stacks whose fresh
+        lexer state is ``q`` itself), a lexeme of an ignored terminal is followed by a new
+        lexeme from ``q`` inside the walk rather than recorded as a boundary group (see
+        ``classify_tokens``); without ignored terminals both tables are the same."""
+        restart = restart and bool(self.lexer.ignored)
+        tables = self._restart_tables if restart else self._tables
+        table = tables.get(q)
         if table is None:
-            table = self._fetch(q)
+            table = self._fetch(q, restart)
             with self._lock:
-                if q not in self._tables:
+                if q not in tables:
                     if self._bytes + table.nbytes > self.max_bytes:
                         raise LimitExceededError("max_token_table_bytes", self.max_bytes,
                                                  self._bytes + table.nbytes,
                                                  f"token table of lexer state {q}")
                     self._bytes += table.nbytes
-                table = self._tables.setdefault(q, table)
+                table = tables.setdefault(q, table)
         return table
 
-    def _fetch(self, q: int) -> StateTokens:
+    def _fetch(self, q: int, restart: bool = False) -> StateTokens:
         """The table of ``q`` from the shared cache, or built now (and shared)."""
         sig, terms = self.lexer.signature(q, self._depth)
-        key = ("table", self.vocab.fingerprint, sig)
+        key = self._table_key(sig, terms, restart)
         canon: StateTokens | None = shared_tables.get(key)
         if canon is None:
-            canon = self._build(q, terms)
+            canon = self._build(q, terms, restart)
             shared_tables.put(key, canon, canon.nbytes)
         return StateTokens(canon.inside, canon.first_dead, self._relabel(canon.groups, terms))
 
-    def _build(self, q: int, terms: tuple[int, ...]) -> StateTokens:
+    def _table_key(self, sig: bytes, terms: tuple[int, ...], restart: bool) -> tuple[object, ...]:
+        """Shared-cache key of a table: a restarting table also depends on which of the
+        state's terminals the grammar ignores."""
+        if not restart:
+            return ("table", self.vocab.fingerprint, sig)
+        ignored = self.lexer.ignored
+        return ("table-restart", self.vocab.fingerprint, sig,
+                tuple(t in ignored for t in terms))
+
+    def _build(self, q: int, terms: tuple[int, ...], restart: bool = False) -> StateTokens:
         """Classify the vocabulary from ``q``; groups are labelled by position in
         ``terms`` (the state's live terminals in rank order), not by terminal id."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
+        restarts = self._restarts if restart else _NO_RESTARTS
         sl = self.slice_for(q)
         if sl is not None:
             # Every token of the slice stays inside: walk only the rest of the vocabulary.
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
                 self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
-                va.max_token_len,
+                va.max_token_len, restarts,
             )
             inside |= sl.mask
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
@@ -227,7 +251,7 @@ class TokenIndex:
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
                 self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
-                va.max_token_len,
+                va.max_token_len, restarts,
             )
         groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):
@@ -269,27 +293,32 @@ class TokenIndex:
         """Replace each group's relative label by the top value it stands for."""
         return tuple((self.lexer.label_of(j, terms), t, o) for j, t, o in groups)
 
-    def walk_group(self, q: int, gi: int, q2: int) -> GroupWalk:
-        """Walk the rest of the tokens of group ``gi`` of ``q``'s table from the fresh
-        lexer state ``q2`` (cached across grammars by both states' signatures)."""
-        sig, _ = self.lexer.signature(q, self._depth)
+    def walk_group(self, q: int, gi: int, q2: int, restart: bool = False) -> GroupWalk:
+        """Walk the rest of the tokens of group ``gi`` of ``q``'s table (the restarting
+        one with ``restart``) from the fresh lexer state ``q2`` (cached across grammars by
+        both states' signatures)."""
+        restart = restart and bool(self.lexer.ignored)
+        sig, terms = self.lexer.signature(q, self._depth)
         sig2, terms2 = self.lexer.signature(q2, self._depth)
-        key = ("walk", self.vocab.fingerprint, sig, gi, sig2)
+        key = ("walk", self._table_key(sig, terms, restart), gi,
+               self._table_key(sig2, terms2, True))
         canon: GroupWalk | None = shared_tables.get(key)
         if canon is None:
-            _, toks, offs = self.get(q).groups[gi]
+            _, toks, offs = self.get(q, restart).groups[gi]
             canon = self.walk(q2, toks, offs, terms2)
             shared_tables.put(key, canon, canon.nbytes)
         return canon._replace(crossing=self._relabel(canon.crossing, terms2))
 
     def walk(self, q: int, toks: NDArray[np.int32], offs: NDArray[np.int32],
              terms: tuple[int, ...] | None = None) -> GroupWalk:
-        """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``; crossing
-        groups are labelled by position in ``terms`` (by terminal id when None)."""
+        """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``, the fresh
+        state of the parser stacks the walk serves (so ignored lexemes restart in ``q``,
+        see ``classify_tokens``); crossing groups are labelled by position in ``terms``
+        (by terminal id when None)."""
         trans, top = self.lexer.arrays
         inside_pos, c_toks, c_at, c_terms = walk_tokens(
             trans, top, np.int32(q), toks, offs, self.sorted_data, self.sorted_start,
-            self.sorted_len)
+            self.sorted_len, self._restarts)
         # Left writable: set_bits reads these and the ids it gets elsewhere alike (one
         # kernel specialization).
         inside = self.vocab.arrays.sorted_ids[inside_pos]

@@ -362,7 +362,7 @@ class GrammarRuntime:
                 if after is not None and after is not stacks:
                     queue.append(after)
         for q in self.lexer.reachable_states():
-            self.index.get(q)
+            self.index.get(q, restart=self.lexer.is_fresh(q))
         return self.index.n_built
 
     # -- masks -------------------------------------------------------------------------
@@ -388,7 +388,10 @@ class GrammarRuntime:
     def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
         if q == DEAD:
             return np.zeros(self.vocab.n_words, dtype=np.uint32)
-        table = self.index.get(q)
+        # Where q is the stacks' own fresh state, ignored lexemes restart in q inside the
+        # table's walk (TokenIndex.get).
+        restart = bool(self.ignored) and self.lex_start(stacks) == q
+        table = self.index.get(q, restart)
         bits = table.inside.copy()
         t = self.lexer.top(q)
         if t >= 0 and table.has_first_dead:
@@ -403,7 +406,7 @@ class GrammarRuntime:
                 continue
             q2 = self.lex_start(after)
             if q2 != DEAD:
-                self._resolve((q, gi), q2, after, toks, offs, bits)
+                self._resolve((q, gi, restart), q2, after, toks, offs, bits)
         return bits
 
     def _drop_repeated_values(self, state: MatchState, bits: NDArray[np.uint32]) -> None:
@@ -471,8 +474,8 @@ class GrammarRuntime:
         hit = self._walk_cache.get(cache_key)
         if hit is not None:
             return hit
-        if isinstance(key, tuple) and len(key) == 2 and isinstance(key[0], int):
-            walk = self.index.walk_group(key[0], key[1], q)  # a group of q0's table
+        if isinstance(key, tuple) and isinstance(key[0], int):  # a group of q0's table
+            walk = self.index.walk_group(key[0], key[1], q, key[2])
         else:
             walk = self.index.walk(q, toks, offs)
         if len(self._walk_cache) >= _CACHE_LIMIT:

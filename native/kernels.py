@@ -51,7 +51,8 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                    sorted_start, sorted_len, n_words, max_len):  # pragma: no cover - compiled
+                    sorted_start, sorted_len, n_words, max_len,
+                    restarts):  # pragma: no cover - compiled
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -76,6 +77,12 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
     accepting lexeme at ``q``; ``b_*`` list the tokens ending a lexeme at byte ``b_off >= 1``
     as terminal ``b_term``, by their position in sorted order (increasing), so that later
     walks read ``sorted_data`` sequentially.
+
+    ``restarts`` (bool per top value, or empty) marks lexemes that end *into* ``q``: when
+    ``q`` is the fresh state of the parser stacks it serves, a lexeme of an ignored
+    terminal leaves the stacks as they were, so the next lexeme starts in ``q`` again. The
+    walk then continues from ``q`` at the byte that ended it (no boundary recorded), so the
+    tokens that begin with whitespace are settled here instead of as a boundary group.
     """
     n = sorted_ids.shape[0]
     inside = np.zeros(n_words, np.uint32)
@@ -116,7 +123,12 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
                 st = -1
                 while depth < length:
                     c = states[depth]
-                    nx = trans[c, sorted_data[start + depth]]
+                    byte = sorted_data[start + depth]
+                    nx = trans[c, byte]
+                    if nx < 0 and top[c] >= 0 and top[c] < restarts.shape[0] \
+                            and restarts[top[c]]:
+                        c = q  # an ignored lexeme ended: the next one starts in q
+                        nx = trans[c, byte]
                     if nx < 0:
                         if top[c] >= 0:
                             kind = KIND_BOUNDARY
@@ -169,8 +181,8 @@ def _shares_prefix(token_data, start_a, start_b, len_b, k):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
-                token_len):  # pragma: no cover - compiled
+def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
+                restarts):  # pragma: no cover - compiled
     """Walk each token ``toks[i]`` from byte ``offs[i]`` starting in lexer state ``q``;
     report the ones that do not die.
 
@@ -186,6 +198,9 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
     that dies at byte ``j`` then settles the run of following tokens that share its first
     ``j + 1`` bytes: found by galloping search, not walked (boundary groups of tens of
     thousands of tokens mostly die on their first byte).
+
+    ``restarts`` marks the top values whose lexemes end back into ``q``, as in
+    :func:`classify_tokens` (``q`` must be the fresh state of the parser stacks).
     """
     n = toks.shape[0]
     inside = np.empty(n, np.int32)
@@ -203,7 +218,11 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start,
         j = offs[i]
         k = KIND_INSIDE
         while j < length:
-            nx = trans[c, token_data[start + j]]
+            byte = token_data[start + j]
+            nx = trans[c, byte]
+            if nx < 0 and top[c] >= 0 and top[c] < restarts.shape[0] and restarts[top[c]]:
+                c = q  # an ignored lexeme ended: the next one starts in q
+                nx = trans[c, byte]
             if nx < 0:
                 k = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
                 break

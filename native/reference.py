@@ -32,7 +32,7 @@ def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.i
 
 
 def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                        sorted_start, sorted_len, n_words, max_len):
+                        sorted_start, sorted_len, n_words, max_len, restarts):
     inside = np.zeros(n_words, np.uint32)
     first_dead = np.zeros(n_words, np.uint32)
     bt: list[int] = []
@@ -44,6 +44,9 @@ def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorte
         kind, depth, st = KIND_INSIDE, len(data), -1
         for j, b in enumerate(data):
             nx = int(trans[c, b])
+            if nx < 0 and 0 <= top[c] < len(restarts) and restarts[top[c]]:
+                c = q  # an ignored lexeme ended: restart in q
+                nx = int(trans[c, b])
             if nx < 0:
                 kind = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
                 depth, st = j, c
@@ -73,7 +76,7 @@ def walk_bytes_ref(trans, top, q, data, start, offset, length):
 
 
 def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
-                    token_len):
+                    token_len, restarts):
     n = len(toks)
     kind = np.zeros(n, np.int8)
     pos = np.zeros(n, np.int32)
@@ -83,6 +86,9 @@ def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
         c, j, k = q, int(offs[i]), KIND_INSIDE
         while j < len(data):
             nx = int(trans[c, data[j]])
+            if nx < 0 and 0 <= top[c] < len(restarts) and restarts[top[c]]:
+                c = q  # an ignored lexeme ended: restart in q
+                nx = int(trans[c, data[j]])
             if nx < 0:
                 k = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
                 break

@@ -50,16 +50,21 @@ def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_classify_tokens_matches_reference(seed: int) -> None:
+@pytest.mark.parametrize("restarting", [False, True], ids=["plain", "restarts"])
+def test_classify_tokens_matches_reference(seed: int, restarting: bool) -> None:
+    """With ``restarts``, lexemes of some top values end back into ``q`` (ignored
+    terminals): a walk goes on from ``q`` at the byte that ended them."""
     rng = np.random.default_rng(seed)
     trans, top = _random_lexer(rng, 6)
     _, _, lens, order, lcp, max_len, bounds, s = _random_vocab(rng, 300)
     n_words = (len(lens) + 31) // 32
+    restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
+        else np.zeros(0, dtype=np.bool_)  # top value 3 lies past the array: no restart
     for q in range(6):
         got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, *s,
-                                      n_words, max_len)
+                                      n_words, max_len, restarts)
         want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, *s,
-                                             n_words, max_len)
+                                             n_words, max_len, restarts)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
         g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
@@ -68,10 +73,12 @@ def test_classify_tokens_matches_reference(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_walk_tokens_matches_reference(seed: int) -> None:
+@pytest.mark.parametrize("restarting", [False, True], ids=["plain", "restarts"])
+def test_walk_tokens_matches_reference(seed: int, restarting: bool) -> None:
     """Tokens in sorted order, each walked from its first ``{`` or ``"`` (an offset fixed
     by the bytes up to it, as in the token index's groups): runs of tokens that die alike
-    are skipped, and the verdicts equal the reference's."""
+    are skipped, and the verdicts equal the reference's (with lexemes of some top values
+    restarting in ``q``, or not)."""
     rng = np.random.default_rng(100 + seed)
     trans, top = _random_lexer(rng, 5)
     top[:3] = -1  # states where a missing byte kills the token
@@ -85,12 +92,14 @@ def test_walk_tokens_matches_reference(seed: int) -> None:
             offs.append(hits[0])
     toks_a, offs_a = np.array(toks, np.int32), np.array(offs, np.int32)
     assert len(toks) > 100
+    restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
+        else np.zeros(0, dtype=np.bool_)
     n_dead = 0
     for q in range(5):
         got = kernels.walk_tokens(trans, top, np.int32(q), toks_a, offs_a, s_data, s_starts,
-                                  s_lens)
+                                  s_lens, restarts)
         want = reference.walk_tokens_ref(trans, top, q, toks_a, offs_a, s_data, s_starts,
-                                         s_lens)
+                                         s_lens, restarts)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
         n_dead += len(toks) - len(got[0]) - len(got[1])

@@ -246,9 +246,9 @@ def test_parser_kernel_matches_python_path(name: str,
 
 
 @pytest.mark.real_tokenizer
-# LALR(1): the LR kernel; c_like (a conflict): the GLR kernel. (The ambiguous grammar has
-# too few lexer states to meet a missing one inside the kernel.)
-@pytest.mark.parametrize("grammar", ["json", "sql", "arithmetic", "c_like"])
+# json (LALR(1)): the LR kernel; c_like (a conflict): the GLR kernel. In the other test
+# grammars no boundary token meets a lexer state not created yet inside a kernel.
+@pytest.mark.parametrize("grammar", ["json", "c_like"])
 def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
         grammar: str, tokenizer_dir: Callable[[str], Path],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,14 +259,15 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
     from tests.grammars import ALL, SAMPLES
 
     vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("llama3"))
-    text = SAMPLES[grammar][0]
-
     def masks() -> list[np.ndarray]:
-        m = Matcher(compile_grammar(ALL[grammar], vocab, cache=False))
-        out = [m.next_token_bitmask().copy()]
-        for ch in text:
-            assert m.consume_string(ch)
+        compiled = compile_grammar(ALL[grammar], vocab, cache=False)
+        out = []
+        for text in SAMPLES[grammar]:
+            m = Matcher(compiled)
             out.append(m.next_token_bitmask().copy())
+            for ch in text:
+                assert m.consume_string(ch)
+                out.append(m.next_token_bitmask().copy())
         return out
 
     calls = [0]
@@ -284,7 +285,7 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
     monkeypatch.setattr(runtime, "_KERNEL_ROUNDS", 4)
     got = masks()
     for i, (a, b) in enumerate(zip(got, want, strict=True)):
-        assert np.array_equal(a, b), f"mask after {text[:i]!r} differs"
+        assert np.array_equal(a, b), f"mask {i} differs"
     assert calls[0] > single_runs > 0  # some tokens met missing states: the kernel ran again
 
 
