@@ -161,6 +161,9 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
     """
     n = toks.shape[0]
     out_verdict = np.zeros(n, np.int8)
+    if stacks.shape[0] > out_cap or stacks.shape[1] > depth_cap:  # the start does not fit
+        out_verdict[:] = 2
+        return out_verdict
     # Pools: row validity is tracked by the lengths, so no zeroing.
     cur = np.empty((out_cap, depth_cap), np.int32)
     cur_len = np.empty(out_cap, np.int32)

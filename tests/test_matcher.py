@@ -317,3 +317,26 @@ def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: in
     with_kernel = run(True)
     assert with_kernel == run(False)
     assert (len(with_kernel) == 12) == (max_stacks == 1_000)
+
+
+@pytest.mark.parametrize("order", ["space-first", "tab-first"])
+def test_restarting_tables_are_keyed_by_what_the_grammar_ignores(order: str) -> None:
+    """Two grammars whose lexer states match alike but ignore different terminals: the
+    table that restarts ignored lexemes in the fresh state is not shared between them."""
+    multi = [b"  b", b"\t\tb", b" b", b"\tb", b" \tb"]
+    toks = [bytes([i]) for i in range(256)] + multi
+    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                  special_ids=[len(toks)])
+    grammars = {
+        "space": ('start: "a" TAB? "b"\nTAB: "\\t"\n%ignore " "\n',
+                  {b" b", b"\tb", b" \tb", b"  b"}),  # "\t\tb": two tabs, one allowed
+        "tab": ('start: "a" SP? "b"\nSP: " "\n%ignore "\\t"\n',
+                {b" b", b"\tb", b" \tb", b"\t\tb"}),  # "  b": two spaces, one allowed
+    }
+    names = ["space", "tab"] if order == "space-first" else ["tab", "space"]
+    for name in names:
+        text, want = grammars[name]
+        m = Matcher(ge.compile_grammar(text, vocab, cache=False))
+        assert m.consume_string("a")
+        allowed = {toks[t] for t in m.allowed_token_ids().tolist() if t >= 256}
+        assert allowed == want, name
