@@ -17,6 +17,7 @@ from __future__ import annotations
 import decimal
 import json
 import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -144,6 +145,12 @@ class GrammarRuntime:
         # snapshot with values of another.
         self._start_snapshot: tuple[int, NDArray[np.uint64], NDArray[np.int32]] = (
             -1, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
+        if self.use_glr_kernel:
+            # Load (or, the first time after an install, compile: about 15 s) the GLR
+            # kernel here rather than inside a mask, whose time budget it would spend.
+            empty = read_only(np.zeros(0, dtype=np.int32))
+            self._kernel_rounds(self._glr_run(0, self.parser.initial), _never, empty, empty,
+                                empty, np.zeros(compiled.vocab.n_words, dtype=np.uint32))
 
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
         """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key."""
@@ -512,43 +519,34 @@ class GrammarRuntime:
     def _resolve_in_kernel(self, q: int, stacks: Stacks, toks: NDArray[np.int32],
                            offs: NDArray[np.int32], bits: NDArray[np.uint32]) -> None:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
-        one kernel call (LR simulation on a scratch stack). A token that needs a lexer
-        state not created yet is finished in Python, which creates that state; the
-        kernel then runs again over the other such tokens (most need the same states),
-        a few rounds at most, and the rest are finished in Python."""
+        one kernel call (LR simulation on a scratch stack); see :meth:`_kernel_rounds`."""
         idx = self.index
-        sorted_ids = self.varrays.sorted_ids
         stack = np.array(stacks[0].states(), dtype=np.int32)
         state = MatchState(q, stacks)
-        for rounds in range(_KERNEL_ROUNDS + 1):
+
+        def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
+                _: NDArray[np.int32] | None) -> NDArray[np.int8]:
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
-            verdict = resolve_with_parser(  # read-only lists: one kernel specialization
-                trans, top, np.int32(q), read_only(toks), read_only(offs), idx.sorted_data,
-                idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
-                self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals)
-            set_bits(bits, sorted_ids[toks[verdict == 1]])
-            pending = np.flatnonzero(verdict == 2)
-            if not len(pending):
-                return
-            last = rounds == _KERNEL_ROUNDS
-            for i in (pending if last else pending[:1]).tolist():
-                p, off = int(toks[i]), int(offs[i])
-                start = int(idx.sorted_start[p]) + off
-                if self._advance(state, idx.sorted_data, start, int(idx.sorted_len[p]) - off):
-                    tid = int(sorted_ids[p])
-                    bits[tid >> 5] |= np.uint32(1 << (tid & 31))
-            toks, offs = toks[pending[1:]], offs[pending[1:]]
-            if not len(toks):
-                return
+            verdict: NDArray[np.int8] = resolve_with_parser(
+                trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
+                idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
+                self.k_ignored, np.int32(self.parser.end), keys, vals)
+            return verdict
+
+        def finish(p: int, off: int, _: int) -> bool:
+            start = int(idx.sorted_start[p]) + off
+            return self._advance(state, idx.sorted_data, start,
+                                 int(idx.sorted_len[p]) - off) is not None
+
+        self._kernel_rounds(run, finish, toks, offs, None, bits)
 
     def _resolve_with_glr(self, q: int, stacks: Stacks, crossing: Groups,
                           bits: NDArray[np.uint32]) -> None:
         """The general-path counterpart of :meth:`_resolve_in_kernel`: the groups of a walk
         from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
         followed through every further boundary by one ``resolve_with_glr`` call (the
-        kernel feeds each group's terminal itself). Tokens it leaves undecided are
-        finished in Python as there, in a few rounds."""
+        kernel feeds each group's terminal itself); see :meth:`_kernel_rounds`."""
         crossing = tuple(g for g in crossing if self._lex_start_after(stacks, g[0]) != DEAD)
         if not crossing:
             return
@@ -560,34 +558,62 @@ class GrammarRuntime:
             offs = np.concatenate([g[2] for g in crossing])
             firsts = np.repeat(np.array([g[0] for g in crossing], dtype=np.int32),
                                [len(g[1]) for g in crossing])
+        idx = self.index
+
+        def finish(p: int, off: int, first: int) -> bool:
+            after = self.end_lexeme(stacks, first)
+            assert after is not None  # the groups the parser refuses are gone
+            start = int(idx.sorted_start[p]) + off
+            return self._advance(MatchState(self.lex_start(after), after), idx.sorted_data,
+                                 start, int(idx.sorted_len[p]) - off) is not None
+
+        self._kernel_rounds(self._glr_run(q, stacks), finish, toks, offs, firsts, bits)
+
+    def _glr_run(self, q: int, stacks: Stacks) -> _KernelRun:
+        """``resolve_with_glr`` bound to fresh state ``q`` and ``stacks``."""
         padded, lengths, caps = self._glr_stacks(stacks)
         idx = self.index
-        sorted_ids = self.varrays.sorted_ids
-        for rounds in range(_KERNEL_ROUNDS + 1):
+
+        def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
+                firsts: NDArray[np.int32] | None) -> NDArray[np.int8]:
+            assert firsts is not None
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
-            verdict = resolve_with_glr(  # read-only lists: one kernel specialization
-                trans, top, np.int32(q), read_only(toks), read_only(offs), read_only(firsts),
-                idx.sorted_data, idx.sorted_start, idx.sorted_len, self.k_max_len, padded,
-                lengths, self.k_cell_start, self.k_cell_actions, self.k_n_terms, self.k_goto,
+            verdict: NDArray[np.int8] = resolve_with_glr(
+                trans, top, np.int32(q), toks, offs, read_only(firsts), idx.sorted_data,
+                idx.sorted_start, idx.sorted_len, self.k_max_len, padded, lengths,
+                self.k_cell_start, self.k_cell_actions, self.k_n_terms, self.k_goto,
                 self.k_lhs, self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals,
                 *caps)
+            return verdict
+        return run
+
+    def _kernel_rounds(self, run: _KernelRun, finish: Callable[[int, int, int], bool],
+                       toks: NDArray[np.int32], offs: NDArray[np.int32],
+                       firsts: NDArray[np.int32] | None, bits: NDArray[np.uint32]) -> None:
+        """Resolve token remainders (sorted positions ``toks`` from byte ``offs``, after a
+        lexeme read as ``firsts``, for the GLR kernel) with ``run``, and set the bits of
+        those it allows. A token it leaves undecided needs a lexer state not created
+        yet: ``finish`` decides it in Python, which creates that state, and the kernel
+        then runs again over the other such tokens (most need the same states), a few
+        rounds at most; the rest are finished in Python."""
+        sorted_ids = self.varrays.sorted_ids
+        for rounds in range(_KERNEL_ROUNDS + 1):
+            # Read-only lists: one kernel specialization.
+            verdict = run(read_only(toks), read_only(offs), firsts)
             set_bits(bits, sorted_ids[toks[verdict == 1]])
             pending = np.flatnonzero(verdict == 2)
             if not len(pending):
                 return
             last = rounds == _KERNEL_ROUNDS
             for i in (pending if last else pending[:1]).tolist():
-                p, off = int(toks[i]), int(offs[i])
-                after = self.end_lexeme(stacks, int(firsts[i]))
-                assert after is not None  # the groups the parser refuses are gone
-                start = int(idx.sorted_start[p]) + off
-                if self._advance(MatchState(self.lex_start(after), after), idx.sorted_data, start,
-                                 int(idx.sorted_len[p]) - off):
-                    tid = int(sorted_ids[p])
+                first = int(firsts[i]) if firsts is not None else -1
+                if finish(int(toks[i]), int(offs[i]), first):
+                    tid = int(sorted_ids[toks[i]])
                     bits[tid >> 5] |= np.uint32(1 << (tid & 31))
             keep = pending[1:]
-            toks, offs, firsts = toks[keep], offs[keep], firsts[keep]
+            toks, offs = toks[keep], offs[keep]
+            firsts = firsts[keep] if firsts is not None else None
             if not len(toks):
                 return
 
@@ -618,6 +644,15 @@ class GrammarRuntime:
             self._glr_stack_cache = {}
         self._glr_stack_cache[stacks] = out
         return out
+
+
+def _never(p: int, off: int, first: int) -> bool:
+    raise AssertionError("no token to finish")
+
+
+# A resolve kernel bound to its parser state: (toks, offs, firsts) -> verdict per token.
+_KernelRun = Callable[[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32] | None],
+                      NDArray[np.int8]]
 
 
 def _json_item_key(text: bytes) -> str | None:

@@ -41,6 +41,19 @@ def _find(pool, lens, n, row, length):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _add(pool, lens, n, row, length):  # pragma: no cover - compiled
+    """Add the stack ``row[:length]`` to ``pool[:n]`` unless it is there already; returns
+    the new count, -1 when the pool is full."""
+    if _find(pool, lens, n, row, length) >= 0:
+        return n
+    if n >= pool.shape[0]:
+        return -1
+    pool[n, :length] = row[:length]
+    lens[n] = length
+    return n + 1
+
+
+@njit(cache=True, nogil=True)
 def _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, rule_lhs,
               rule_len, work, work_len, out, out_len, row, stop_at_shift):  # pragma: no cover
     """Feed terminal ``t`` to the stacks ``cur[:n_cur]``: every reduction path, then the
@@ -49,12 +62,9 @@ def _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, r
     without writing it (a "can shift" test)."""
     n_work = 0
     for i in range(n_cur):
-        if _find(work, work_len, n_work, cur[i], cur_len[i]) < 0:
-            if n_work >= work.shape[0]:
-                return -1
-            work[n_work, :cur_len[i]] = cur[i, :cur_len[i]]
-            work_len[n_work] = cur_len[i]
-            n_work += 1
+        n_work = _add(work, work_len, n_work, cur[i], cur_len[i])
+        if n_work < 0:
+            return -1
     n_out = 0
     depth = work.shape[1]
     i = 0
@@ -70,14 +80,11 @@ def _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, r
                     return -1
                 row[:length] = work[i, :length]
                 row[length] = a
-                if _find(out, out_len, n_out, row, length + 1) < 0:
-                    if n_out >= out.shape[0]:
-                        return -1
-                    out[n_out, :length + 1] = row[:length + 1]
-                    out_len[n_out] = length + 1
-                    n_out += 1
+                n_out = _add(out, out_len, n_out, row, length + 1)
+                if n_out < 0:
+                    return -1
                 continue
-            r = -1 - a
+            r = -1 - a  # reduce: pop the rule's right-hand side, push its goto
             base = length - rule_len[r]
             if base < 1:
                 continue
@@ -86,12 +93,9 @@ def _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, r
                 continue
             row[:base] = work[i, :base]
             row[base] = g
-            if _find(work, work_len, n_work, row, base + 1) < 0:
-                if n_work >= work.shape[0]:
-                    return -1
-                work[n_work, :base + 1] = row[:base + 1]
-                work_len[n_work] = base + 1
-                n_work += 1
+            n_work = _add(work, work_len, n_work, row, base + 1)
+            if n_work < 0:
+                return -1
         i += 1
     return n_out
 
