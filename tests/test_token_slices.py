@@ -54,7 +54,7 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
             if m.consume_string(prefix):
                 m.fill_next_token_bitmask(m.next_token_bitmask())
         for q in c.lexer.reachable_states():
-            terms = c.lexer.signature(q)[1]
+            terms = c.lexer.signature(q, c.index._depth)[1]  # as the index keys it
             with monkeypatch.context() as mp:
                 mp.setattr(token_index, "stays_alive", lambda *a: False)
                 full = c.index._build(q, terms)
