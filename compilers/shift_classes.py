@@ -74,8 +74,9 @@ class ShiftClasses:
 
 def _dies_within_depth(trans: NDArray[np.int32], s: int, byte: int, depth: int) -> bool:
     """Whether repeating ``byte`` from ``s`` leaves the DFA within ``depth`` bytes (a cheap
-    sign that no state on that path has a depth-equivalent shift)."""
-    for _ in range(depth + 1):
+    sign that no state on that path has a depth-equivalent shift). A path that has not
+    died after as many bytes as the DFA has states is in a cycle: it never dies."""
+    for _ in range(min(depth, trans.shape[0]) + 1):
         s = int(trans[s, byte])
         if s < 0:
             return True

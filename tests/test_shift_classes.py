@@ -127,3 +127,17 @@ def test_long_strings_share_tables_along_their_positions(
     dfa = c.lexer.dfas[int(c.lexer._term_of[in_string[0]])]
     classes = shift_classes(dfa, depth, create=False)
     assert classes is not None and len(np.unique(classes.root)) < dfa.n_states
+
+
+def test_a_cycle_never_dies_whatever_the_depth() -> None:
+    """The cheap chain check stops once the path has cycled: an unbounded depth (the
+    lexer's default) is answered at once instead of walking 2**30 bytes."""
+    from compilers.shift_classes import _dies_within_depth
+
+    cycle = np.full((3, 256), -1, dtype=np.int32)
+    cycle[0, ord("a")], cycle[1, ord("a")], cycle[2, ord("a")] = 1, 2, 1
+    assert not _dies_within_depth(cycle, 0, ord("a"), 1 << 30)
+    chain = np.full((3, 256), -1, dtype=np.int32)
+    chain[0, ord("a")], chain[1, ord("a")] = 1, 2
+    assert _dies_within_depth(chain, 0, ord("a"), 1 << 30)
+    assert not _dies_within_depth(chain, 0, ord("a"), 1)  # dies at the third byte
