@@ -125,15 +125,17 @@ class GrammarRuntime:
             not self.tracks_values
         if not (self.use_kernel or self.use_glr_kernel):
             return
-        act = np.full((table.n_states, table.n_terminals), ACT_ERROR, dtype=np.int32)
-        for s, row in enumerate(self.parser.cells):
-            for t, acts in row.items():
-                act[s, t] = acts[0]
-        self.k_act = act
-        self.k_cell_start = np.ascontiguousarray(table.cell_start, dtype=np.int32)
-        self.k_cell_actions = np.ascontiguousarray(table.cell_actions, dtype=np.int32)
-        self.k_n_terms = np.int32(table.n_terminals)
-        self.k_max_len = np.int32(self.varrays.max_token_len)
+        if self.use_kernel:  # one action per cell
+            act = np.full((table.n_states, table.n_terminals), ACT_ERROR, dtype=np.int32)
+            for s, row in enumerate(self.parser.cells):
+                for t, acts in row.items():
+                    act[s, t] = acts[0]
+            self.k_act = act
+        else:  # every action of a cell
+            self.k_cell_start = np.ascontiguousarray(table.cell_start, dtype=np.int32)
+            self.k_cell_actions = np.ascontiguousarray(table.cell_actions, dtype=np.int32)
+            self.k_n_terms = np.int32(table.n_terminals)
+            self.k_max_len = np.int32(self.varrays.max_token_len)
         self.k_goto = np.ascontiguousarray(table.goto, dtype=np.int32)
         self.k_lhs = np.ascontiguousarray(table.rule_lhs, dtype=np.int32)
         self.k_len = np.ascontiguousarray(table.rule_len, dtype=np.int32)
