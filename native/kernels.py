@@ -50,6 +50,13 @@ def read_only(a: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def _restarts(t, restarts):  # pragma: no cover - compiled
+    """Whether a lexeme read as top value ``t`` ends back into the walk's start state
+    (``restarts``: see :func:`classify_tokens`)."""
+    return 0 <= t < restarts.shape[0] and restarts[t]
+
+
+@njit(cache=True, nogil=True)
 def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
                     sorted_start, sorted_len, n_words, max_len,
                     restarts):  # pragma: no cover - compiled
@@ -125,8 +132,7 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
                     c = states[depth]
                     byte = sorted_data[start + depth]
                     nx = trans[c, byte]
-                    if nx < 0 and top[c] >= 0 and top[c] < restarts.shape[0] \
-                            and restarts[top[c]]:
+                    if nx < 0 and _restarts(top[c], restarts):
                         c = q  # an ignored lexeme ended: the next one starts in q
                         nx = trans[c, byte]
                     if nx < 0:
@@ -220,7 +226,7 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
         while j < length:
             byte = token_data[start + j]
             nx = trans[c, byte]
-            if nx < 0 and top[c] >= 0 and top[c] < restarts.shape[0] and restarts[top[c]]:
+            if nx < 0 and _restarts(top[c], restarts):
                 c = q  # an ignored lexeme ended: the next one starts in q
                 nx = trans[c, byte]
             if nx < 0:
