@@ -36,6 +36,7 @@ from native.dfa_kernels import joint_classes
 from native.lexer_kernels import (
     GROW_DONE,
     canonical_hash,
+    closed_classes,
     grow_lexer,
     offset_rows,
     rehash_lexer,
@@ -141,6 +142,11 @@ class ContextualLexer:
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
         self._signatures: dict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = {}
         self._term_keys: list[bytes] | None = None  # built with the first signature
+        # closed_classes: per byte-class tuple, the flags of the first states and how many,
+        # and the bytes to check (one per run of equal columns in each class).
+        self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint8], int]] = {}
+        self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
+                                                          NDArray[np.int32]]] = {}
         self._term_of_list: list[int] = []
         self._offset_list: list[int] = []
         self._rank_list: list[int] = []
@@ -204,6 +210,32 @@ class ContextualLexer:
 
     def step(self, state: int, byte: int) -> int:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
+
+    def closed_classes(self, classes: tuple[bytes, ...]) -> NDArray[np.uint8]:
+        """Per state (every state so far), bit ``k`` set when every string of bytes of
+        ``classes[k]`` (at most eight classes) stays inside the lexeme from that state.
+        Computed for new states only: a state's rows, and so its flags, never change."""
+        flags, done = self._closed.get(classes, (np.zeros(0, dtype=np.uint8), 0))
+        n = self._n
+        if done >= n:
+            return flags[:n]
+        with self._lock:
+            flags, done = self._closed.get(classes, (flags, 0))
+            n = self._n
+            if done < n:
+                if len(flags) < n:
+                    grown = np.zeros(max(2 * len(flags), n, 64), dtype=np.uint8)
+                    grown[:done] = flags[:done]
+                    flags = grown
+                if classes not in self._closed_bytes:
+                    reps = [np.unique(self._class_rep[self._class_of[list(c)]])
+                            for c in classes]
+                    ptr = np.zeros(len(classes) + 1, dtype=np.int32)
+                    ptr[1:] = np.cumsum([len(r) for r in reps])
+                    self._closed_bytes[classes] = (np.concatenate(reps).astype(np.int32), ptr)
+                closed_classes(self._trans, *self._closed_bytes[classes], flags, done, n)
+                self._closed[classes] = (flags, n)
+            return flags[:n]
 
     def signature(self, state: int, max_depth: int = 1 << 30
                   ) -> tuple[bytes, tuple[int, ...]]:

@@ -33,6 +33,7 @@ from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
 from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices
+from compilers.token_trie import BYTE_CLASSES, token_trie
 from compilers.vocab import Vocabulary
 from native.kernels import classify_tokens, set_bits, walk_tokens
 from native.lexer_kernels import stays_alive
@@ -173,6 +174,9 @@ class TokenIndex:
         self._lock = threading.Lock()
         layout = _sorted_layout(vocab)
         self.first_byte_bounds, self.sorted_data, self.sorted_start, self.sorted_len = layout
+        va = vocab.arrays
+        self.trie = token_trie((vocab.fingerprint, 0), va.sorted_ids, va.lcp, self.sorted_len,
+                               self.sorted_data, self.sorted_start, vocab.n_words)
         self.slices = text_slices(vocab, self.sorted_data, self.sorted_start,
                                   self.sorted_len)
         # Per slice, the bytes where a lexer row or a text row may change (stays_alive
@@ -237,21 +241,26 @@ class TokenIndex:
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
         restarts = self._restarts if restart else _NO_RESTARTS
+        closed = self.lexer.closed_classes(BYTE_CLASSES)
         sl = self.slice_for(q)
         if sl is not None:
             # Every token of the slice stays inside: walk only the rest of the vocabulary.
+            tr = sl.rest_trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
                 self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
-                va.max_token_len, restarts,
+                va.max_token_len, restarts, tr.node_base, tr.node_end, tr.node_flags,
+                closed, tr.all_bits,
             )
             inside |= sl.mask
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
         else:
+            tr = self.trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
                 self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
-                va.max_token_len, restarts,
+                va.max_token_len, restarts, tr.node_base, tr.node_end, tr.node_flags,
+                closed, tr.all_bits,
             )
         groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):

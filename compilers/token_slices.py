@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.token_trie import TokenTrie, token_trie
 from compilers.vocab import Vocabulary
 from native.kernels import read_only
 
@@ -81,6 +82,7 @@ class TokenSlice:
     rest_bounds: NDArray[np.int64]  # first-byte ranges over the rest
     rest_start: NDArray[np.int64]  # offsets into the full sorted byte array
     rest_len: NDArray[np.int32]
+    rest_trie: TokenTrie
 
 
 _slices: dict[str, tuple[TokenSlice, ...]] = {}
@@ -99,14 +101,14 @@ def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
             if longest > SLICE_MAX_LEN:
                 tiers.insert(0, (_utf8_text_dfa(), longest))
             hit = _slices[vocab.fingerprint] = tuple(
-                _slice(vocab, dfa, max_len, sorted_data, sorted_start, sorted_len)
-                for dfa, max_len in tiers)
+                _slice(vocab, dfa, max_len, sorted_data, sorted_start, sorted_len, i)
+                for i, (dfa, max_len) in enumerate(tiers))
         return hit
 
 
 def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
            sorted_data: NDArray[np.uint8], sorted_start: NDArray[np.int64],
-           sorted_len: NDArray[np.int32]) -> TokenSlice:
+           sorted_len: NDArray[np.int32], number: int) -> TokenSlice:
     va = vocab.arrays
     n = len(va.sorted_ids)
     # Run text_dfa over every token at once, one byte position at a time, on the tokens
@@ -134,12 +136,15 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
     firsts = sorted_data[rest_start] if len(rest_pos) else np.zeros(0, np.uint8)
     # The kernels read these in place of the full vocabulary's (read-only) arrays: the
     # same types give one compiled specialization.
+    rest_ids = read_only(np.ascontiguousarray(va.sorted_ids[rest_pos]))
+    rest_len = read_only(np.ascontiguousarray(sorted_len[rest_pos]))
+    rest_start = read_only(np.ascontiguousarray(rest_start))
+    rest_lcp = read_only(rest_lcp)
     return TokenSlice(
         text_dfa=text_dfa, row_starts=row_starts(text_dfa), max_len=max_len, mask=mask,
-        rest_pos=rest_pos,
-        rest_ids=read_only(np.ascontiguousarray(va.sorted_ids[rest_pos])),
-        rest_lcp=read_only(rest_lcp),
+        rest_pos=rest_pos, rest_ids=rest_ids, rest_lcp=rest_lcp,
         rest_bounds=read_only(np.searchsorted(firsts, np.arange(257)).astype(np.int64)),
-        rest_start=read_only(np.ascontiguousarray(rest_start)),
-        rest_len=read_only(np.ascontiguousarray(sorted_len[rest_pos])),
+        rest_start=rest_start, rest_len=rest_len,
+        rest_trie=token_trie((vocab.fingerprint, 1 + number), rest_ids, rest_lcp, rest_len,
+                             sorted_data, rest_start, vocab.n_words),
     )

@@ -9,6 +9,11 @@ This module imports nothing from the project. Conventions shared by every kernel
   ``token_start: int64[V]`` and ``token_len: int32[V]``; ``sorted_ids`` lists the text tokens
   in lexicographic order of their bytes and ``lcp[i]`` is the length of the common prefix of
   tokens ``sorted_ids[i-1]`` and ``sorted_ids[i]``.
+* The sorted order is also a trie (:func:`trie_nodes`): token ``sorted_ids[i]`` owns the
+  nodes of its bytes ``lcp[i]..len-1`` (the prefixes no earlier token has), numbered
+  ``node_base[i] + depth - lcp[i]``; each node has the end of its subtree (the first
+  sorted position past the tokens that share its prefix) and the byte classes that every
+  byte below it belongs to.
 * Bitmasks are ``uint32`` (or ``int32``) words, token ``j`` at bit ``j % 32`` of word
   ``j // 32``. Every kernel has a plain NumPy twin in :mod:`native.reference`.
 * The vocabulary's arrays and the token tables are read-only. numba compiles (or loads)
@@ -32,6 +37,7 @@ __all__ = [
     "read_only",
     "resolve_with_parser",
     "set_bits",
+    "trie_nodes",
     "walk_bytes",
     "walk_tokens",
 ]
@@ -39,6 +45,7 @@ __all__ = [
 KIND_INSIDE = 0
 KIND_DEAD = 1
 KIND_BOUNDARY = 2
+_KIND_SUBTREE_INSIDE = 3  # classify_tokens: a node's whole subtree stays inside
 
 
 def read_only(a: np.ndarray) -> np.ndarray:
@@ -57,9 +64,53 @@ def _restarts(t, restarts):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no cover
+    """The trie of tokens in sorted order (``lcp``, ``lens``, bytes at ``sorted_start``).
+
+    Returns ``(node_base, node_end, node_flags)``: the nodes of position ``i`` are
+    ``node_base[i] + depth - lcp[i]`` for ``depth`` in ``lcp[i]..lens[i]-1`` (the node of
+    a token's first ``depth + 1`` bytes belongs to the first token that has them);
+    ``node_end[node]`` is the first position whose token does not begin with the node's
+    bytes; ``node_flags[node]`` is the AND of ``byte_flags`` over every byte past the
+    node's depth in those tokens (all bits where there is none). One pass with a stack of
+    open nodes, one per depth.
+    """
+    n = lcp.shape[0]
+    node_base = np.zeros(n + 1, np.int32)
+    for i in range(n):
+        node_base[i + 1] = node_base[i] + lens[i] - lcp[i]
+    node_end = np.empty(node_base[n], np.int32)
+    node_flags = np.empty(node_base[n], np.uint8)
+    height = 1
+    for i in range(n):
+        height = max(height, lens[i])
+    open_node = np.empty(height, np.int32)
+    open_owner = np.empty(height, np.int32)
+    open_flags = np.empty(height, np.uint8)
+    depth = 0  # open nodes: one per depth 0..depth-1
+    for j in range(n + 1):
+        keep = lcp[j] if j < n else 0
+        while depth > keep:
+            depth -= 1
+            node = open_node[depth]
+            node_end[node] = j
+            node_flags[node] = open_flags[depth]
+            if depth > 0:  # the parent also sees this node's own byte
+                b = sorted_data[sorted_start[open_owner[depth]] + depth]
+                open_flags[depth - 1] &= open_flags[depth] & byte_flags[b]
+        if j < n:
+            for d in range(lcp[j], lens[j]):
+                open_node[d] = node_base[j] + d - lcp[j]
+                open_owner[d] = j
+                open_flags[d] = 255
+            depth = lens[j]
+    return node_base, node_end, node_flags
+
+
+@njit(cache=True, nogil=True)
 def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                    sorted_start, sorted_len, n_words, max_len,
-                    restarts):  # pragma: no cover - compiled
+                    sorted_start, sorted_len, n_words, max_len, restarts, node_base,
+                    node_end, node_flags, closed, all_bits):  # pragma: no cover - compiled
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -72,12 +123,23 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
         else:
             kind = INSIDE
 
-    Tokens are visited in sorted order and the states of the common prefix with the
-    previous token are reused (a flattened trie walk); a token sharing the failing byte of
-    the previous one gets its verdict without a walk, and a first byte with no transition
-    settles its whole range of tokens (``first_byte_bounds[b]:first_byte_bounds[b + 1]`` in
-    sorted order) at once. ``sorted_data``/``sorted_start``/``sorted_len`` hold the tokens'
-    bytes in sorted order, so the walk reads memory sequentially.
+    Tokens are visited in sorted order as a trie (see :func:`trie_nodes`): the states of
+    the common prefix with the previous token are reused, and where a walk settles a
+    node, the node's whole subtree is settled without walking it:
+
+    * a byte with no transition settles every token that shares it (dead, or the same
+      boundary);
+    * a state ``closed`` under a byte class (bit ``k`` of ``closed[state]``: every string
+      of class-``k`` bytes stays inside the lexeme from there) keeps inside every token
+      below a node whose further bytes are all of that class (``node_flags``): words
+      from an identifier state, digits from a number state;
+    * a first byte with no transition settles its whole range of tokens
+      (``first_byte_bounds[b]:first_byte_bounds[b + 1]``); where most of them end the
+      lexeme at once, ``first_dead`` is taken as the complement of the others within
+      ``all_bits`` (the bits of ``sorted_ids``).
+
+    ``sorted_data``/``sorted_start``/``sorted_len`` hold the tokens' bytes in sorted order,
+    so the walk reads memory sequentially.
 
     Returns ``(inside, first_dead, b_pos, b_off, b_term)``: ``inside`` has the bits of the
     tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
@@ -101,59 +163,73 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
     states = np.empty(max_len + 1, np.int32)
     states[0] = q
     q_accepts = top[q] >= 0
+    n_first_dead = 0
+    if q_accepts:
+        for first in range(256):
+            if trans[q, first] < 0:
+                n_first_dead += first_byte_bounds[first + 1] - first_byte_bounds[first]
+    # Most tokens end the lexeme at their first byte: mark the others, complement after.
+    complement = 2 * n_first_dead > n
     for first in range(256):
         lo = first_byte_bounds[first]
         hi = first_byte_bounds[first + 1]
         if lo == hi:
             continue
-        if trans[q, first] < 0:
-            if q_accepts:
-                for i in range(lo, hi):
-                    tid = sorted_ids[i]
-                    first_dead[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+        walked = trans[q, first] >= 0
+        if (walked and complement) or (not walked and q_accepts and not complement):
+            for i in range(lo, hi):
+                tid = sorted_ids[i]
+                first_dead[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+        if not walked:
             continue
-        prev_kind = KIND_INSIDE
-        prev_depth = 0
-        prev_state = -1
-        for i in range(lo, hi):
-            tid = sorted_ids[i]
+        i = lo
+        while i < hi:
             length = sorted_len[i]
             start = sorted_start[i]
-            common = lcp[i] if i > lo else 0
-            if i > lo and prev_kind != KIND_INSIDE and common > prev_depth:
-                kind = prev_kind
-                depth = prev_depth
-                st = prev_state
-            else:
-                depth = common
-                kind = KIND_INSIDE
-                st = -1
-                while depth < length:
-                    c = states[depth]
-                    byte = sorted_data[start + depth]
+            nodes = node_base[i] - lcp[i]  # + depth: the node of bytes 0..depth
+            depth = lcp[i] if i > lo else 0
+            kind = KIND_INSIDE
+            st = -1
+            while depth < length:
+                c = states[depth]
+                byte = sorted_data[start + depth]
+                nx = trans[c, byte]
+                if nx < 0 and _restarts(top[c], restarts):
+                    c = q  # an ignored lexeme ended: the next one starts in q
                     nx = trans[c, byte]
-                    if nx < 0 and _restarts(top[c], restarts):
-                        c = q  # an ignored lexeme ended: the next one starts in q
-                        nx = trans[c, byte]
-                    if nx < 0:
-                        if top[c] >= 0:
-                            kind = KIND_BOUNDARY
-                            st = c
-                        else:
-                            kind = KIND_DEAD
-                        break
-                    states[depth + 1] = nx
-                    depth += 1
+                if nx < 0:
+                    if top[c] >= 0:
+                        kind = KIND_BOUNDARY
+                        st = c
+                    else:
+                        kind = KIND_DEAD
+                    break
+                if node_flags[nodes + depth] & closed[nx]:
+                    kind = _KIND_SUBTREE_INSIDE
+                    break
+                states[depth + 1] = nx
+                depth += 1
             if kind == KIND_INSIDE:
+                tid = sorted_ids[i]
                 inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+                i += 1
+                continue
+            end = node_end[nodes + depth]
+            if kind == _KIND_SUBTREE_INSIDE:
+                for p in range(i, end):
+                    tid = sorted_ids[p]
+                    inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
             elif kind == KIND_BOUNDARY:
-                b_tok[nb] = i
-                b_off[nb] = depth
-                b_state[nb] = top[st]
-                nb += 1
-            prev_kind = kind
-            prev_depth = depth
-            prev_state = st
+                t = top[st]
+                for p in range(i, end):
+                    b_tok[nb] = p
+                    b_off[nb] = depth
+                    b_state[nb] = t
+                    nb += 1
+            i = end  # its common prefix with token i is at most depth bytes
+    if complement:
+        for w in range(n_words):
+            first_dead[w] = all_bits[w] & ~first_dead[w]
     return inside, first_dead, b_tok[:nb].copy(), b_off[:nb].copy(), b_state[:nb].copy()
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "grow_lexer", "offset_rows", "rehash_lexer",
-           "stays_alive"]
+__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "closed_classes", "grow_lexer",
+           "offset_rows", "rehash_lexer", "stays_alive"]
 
 GROW_DONE = 0
 GROW_FULL = 1  # out of room in trans / vec_pool / slots: grow them and call again
@@ -351,3 +351,70 @@ def stays_alive(trans, q, text_dfa, depth, max_pairs, starts):  # pragma: no cov
             dists[tail] = d + 1
             tail += 1
     return True
+
+
+@njit(cache=True, nogil=True)
+def closed_classes(trans, class_bytes, class_ptr, flags, lo, hi):  # pragma: no cover
+    """Set bit ``k`` of ``flags[s]``, for the states ``lo <= s < hi``, when every string of
+    class-``k`` bytes (``class_bytes[class_ptr[k]:class_ptr[k + 1]]``, one byte per run
+    of equal columns suffices) stays inside the lexeme from ``s``: the greatest set of
+    states whose every class-``k`` transition exists and leads back into the set.
+
+    States below ``lo`` already have their flags, and no state below ``lo`` leads to one
+    at or above it (the lexer's rows are complete and final when its states appear).
+    Most states miss a class byte at once; the others are followed along reversed edges
+    from the ones that fail: linear in their transitions.
+    """
+    m = hi - lo
+    count = np.zeros(m + 1, np.int32)
+    failed = np.empty(m, np.bool_)
+    todo = np.empty(m, np.int32)
+    for k in range(class_ptr.shape[0] - 1):
+        bit = np.uint8(1 << k)
+        b_lo = class_ptr[k]
+        b_hi = class_ptr[k + 1]
+        n_todo = 0
+        for s in range(lo, hi):
+            fails = False
+            for j in range(b_lo, b_hi):
+                t = trans[s, class_bytes[j]]
+                if t < 0 or (t < lo and not flags[t] & bit):
+                    fails = True
+                    break
+            failed[s - lo] = fails
+            if fails:
+                todo[n_todo] = s
+                n_todo += 1
+        if n_todo == m:
+            continue
+        # Reversed edges into each new state, from the states that have not failed yet.
+        count[:] = 0
+        for s in range(lo, hi):
+            if not failed[s - lo]:
+                for j in range(b_lo, b_hi):
+                    t = trans[s, class_bytes[j]]
+                    if t >= lo:
+                        count[t - lo + 1] += 1
+        for i in range(m):
+            count[i + 1] += count[i]
+        sources = np.empty(count[m], np.int32)
+        fill = count[:m].copy()
+        for s in range(lo, hi):
+            if not failed[s - lo]:
+                for j in range(b_lo, b_hi):
+                    t = trans[s, class_bytes[j]]
+                    if t >= lo:
+                        sources[fill[t - lo]] = s
+                        fill[t - lo] += 1
+        while n_todo > 0:
+            n_todo -= 1
+            t = todo[n_todo] - lo
+            for e in range(count[t], count[t + 1]):
+                s = sources[e]
+                if not failed[s - lo]:
+                    failed[s - lo] = True
+                    todo[n_todo] = s
+                    n_todo += 1
+        for s in range(lo, hi):
+            if not failed[s - lo]:
+                flags[s] |= bit

@@ -32,7 +32,10 @@ def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.i
 
 
 def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                        sorted_start, sorted_len, n_words, max_len, restarts):
+                        sorted_start, sorted_len, n_words, max_len, restarts, node_base=None,
+                        node_end=None, node_flags=None, closed=None, all_bits=None):
+    """Every token walked on its own (the trie and closed-class arguments only speed up
+    the kernel: ignored)."""
     inside = np.zeros(n_words, np.uint32)
     first_dead = np.zeros(n_words, np.uint32)
     bt: list[int] = []

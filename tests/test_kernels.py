@@ -49,20 +49,122 @@ def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyp
             bounds, (s_data, s_starts, s_lens))
 
 
+# Byte classes over _random_vocab's alphabet, for the trie's node flags: runs of ``a``/``b``,
+# of those and space, of the whole alphabet.
+_TEST_CLASSES = (b"ab", b" ab", bytes([0x20, 0x22, 0x61, 0x62, 0x7B, 0x7D, 0xC3, 0xA9]))
+
+
+def _test_byte_flags() -> NDArray[np.uint8]:
+    flags = np.zeros(256, dtype=np.uint8)
+    for k, members in enumerate(_TEST_CLASSES):
+        flags[list(members)] |= np.uint8(1 << k)
+    return flags
+
+
+def _closed_ref(trans: NDArray[np.int32], classes: tuple[bytes, ...]) -> NDArray[np.uint8]:
+    """Bit k of state s: every state reachable from s by class-k bytes has all of them."""
+    flags = np.zeros(len(trans), dtype=np.uint8)
+    for k, members in enumerate(classes):
+        for s in range(len(trans)):
+            seen, todo, ok = {s}, [s], True
+            while todo and ok:
+                c = todo.pop()
+                for b in members:
+                    t = int(trans[c, b])
+                    if t < 0:
+                        ok = False
+                        break
+                    if t not in seen:
+                        seen.add(t)
+                        todo.append(t)
+            if ok:
+                flags[s] |= 1 << k
+    return flags
+
+
+def _lexer_with_closed_states(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A random lexer whose states 4 and 5 loop on ``a``/``b`` (closed under class 0),
+    reached from states 0-3 on ``a``."""
+    trans, top = _random_lexer(rng, 7)
+    trans[4, [0x61, 0x62]] = [4, 5]
+    trans[5, [0x61, 0x62, 0x20]] = [4, 5, 5]
+    trans[4, 0x20] = 6
+    trans[:4, 0x61] = rng.integers(4, 6, size=4)
+    return trans, top
+
+
+def test_closed_classes_matches_reference() -> None:
+    """Computed in two steps, as a lexer grows: first three states that lead only among
+    themselves, then four that lead into them (whose search takes the first three's flags
+    as given). The flags must equal a search from every state."""
+    for seed in range(10):
+        rng = np.random.default_rng(300 + seed)
+        trans, _ = _lexer_with_closed_states(rng)
+        trans[4:, :] = np.where(trans[4:, :] < 4, -1, trans[4:, :])  # 4-6 stay among themselves
+        classes = _TEST_CLASSES
+        members = [np.array(list(c), dtype=np.int32) for c in classes]
+        ptr = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int32)
+        flat = np.concatenate(members)
+        # Rows 4-6 first (they lead nowhere else), then 0-3 on top of them: the order in
+        # which a lexer's states appear is the order in which their rows are final.
+        order = np.array([4, 5, 6, 0, 1, 2, 3])
+        perm = np.argsort(order)  # old id -> new id
+        renum = np.where(trans[order] >= 0, perm[np.maximum(trans[order], 0)], -1).astype(np.int32)
+        flags = np.zeros(7, dtype=np.uint8)
+        lexer_kernels.closed_classes(renum, flat, ptr, flags, 0, 3)
+        lexer_kernels.closed_classes(renum, flat, ptr, flags, 3, 7)
+        want = _closed_ref(renum, classes)
+        np.testing.assert_array_equal(flags, want)
+        assert want[0] & 1  # the old state 4 loops on a/b
+
+
+def test_trie_nodes_matches_reference() -> None:
+    """Each node's subtree end and the AND of the byte flags below it, against a scan of
+    every token that has the node's bytes."""
+    rng = np.random.default_rng(7)
+    _, _, _, _, lcp, _, _, (s_data, s_starts, s_lens) = _random_vocab(rng, 400)
+    byte_flags = _test_byte_flags()
+    base, end, flags = kernels.trie_nodes(lcp, s_lens, s_data, s_starts, byte_flags)
+    toks = [bytes(s_data[s_starts[p] : s_starts[p] + s_lens[p]]) for p in range(len(s_lens))]
+    assert base[-1] == len(set(t[:d] for t in toks for d in range(1, len(t) + 1)))
+    for i, tok in enumerate(toks):
+        for d in range(int(lcp[i]), len(tok)):
+            node = int(base[i]) + d - int(lcp[i])
+            j = i + 1
+            while j < len(toks) and toks[j][: d + 1] == tok[: d + 1]:
+                j += 1
+            assert end[node] == j
+            want = 255
+            for t in toks[i:j]:
+                for b in t[d + 1 :]:
+                    want &= int(byte_flags[b])
+            assert flags[node] == want
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("restarting", [False, True], ids=["plain", "restarts"])
 def test_classify_tokens_matches_reference(seed: int, restarting: bool) -> None:
     """With ``restarts``, lexemes of some top values end back into ``q`` (ignored
-    terminals): a walk goes on from ``q`` at the byte that ended them."""
+    terminals): a walk goes on from ``q`` at the byte that ended them. States 4 and 5
+    are closed under runs of ``a``/``b``, so the kernel settles whole subtrees there;
+    some states accept with most first bytes missing (``first_dead`` by complement)."""
     rng = np.random.default_rng(seed)
-    trans, top = _random_lexer(rng, 6)
+    trans, top = _lexer_with_closed_states(rng)
+    top[6] = 0
+    trans[6, :] = -1
+    trans[6, 0x61] = 4
     _, _, lens, order, lcp, max_len, bounds, s = _random_vocab(rng, 300)
     n_words = (len(lens) + 31) // 32
     restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
         else np.zeros(0, dtype=np.bool_)  # top value 3 lies past the array: no restart
-    for q in range(6):
+    trie = kernels.trie_nodes(lcp, s[2], s[0], s[1], _test_byte_flags())
+    closed = _closed_ref(trans, _TEST_CLASSES)
+    assert closed[4] & 1 and closed[5] & 1
+    all_bits = np.zeros(n_words, dtype=np.uint32)
+    kernels.set_bits(all_bits, order)
+    for q in range(7):
         got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, *s,
-                                      n_words, max_len, restarts)
+                                      n_words, max_len, restarts, *trie, closed, all_bits)
         want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, *s,
                                              n_words, max_len, restarts)
         np.testing.assert_array_equal(got[0], want[0])

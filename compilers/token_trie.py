@@ -1,0 +1,84 @@
+"""The vocabulary's sorted order as a trie, so that the token-table builder settles whole
+subtrees at once (``native.kernels.classify_tokens``).
+
+A token list in sorted order (the vocabulary's, or the rest of it past a text slice)
+gets, per trie node, where its subtree ends and which of a few fixed byte classes all the
+bytes below it belong to (:data:`BYTE_CLASSES`). The lexer marks the states from which
+every string of a class stays inside the lexeme (``ContextualLexer.closed_classes``):
+from an identifier state reached by `` w``, every token below that node whose further
+bytes are letters, digits or ``_`` (`` word``, `` while``) is inside, with no walk.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from native.kernels import read_only, trie_nodes
+
+__all__ = ["BYTE_CLASSES", "TokenTrie", "token_trie"]
+
+
+def _span(lo: str, hi: str) -> bytes:
+    return bytes(range(ord(lo), ord(hi) + 1))
+
+
+_LOWER, _UPPER, _DIGITS = _span("a", "z"), _span("A", "Z"), _span("0", "9")
+_PRINTABLE = _span(" ", "~")
+
+# At most eight (one bit each): the byte runs that words, numbers and text are made of.
+BYTE_CLASSES: tuple[bytes, ...] = (
+    _DIGITS,
+    _LOWER,
+    _LOWER + _UPPER,
+    _LOWER + _DIGITS,
+    _LOWER + _UPPER + _DIGITS,
+    _LOWER + _UPPER + _DIGITS + b"_",  # identifiers
+    bytes(b for b in _PRINTABLE if b not in b'"\\'),  # string contents
+    _PRINTABLE,  # comments
+)
+
+_BYTE_FLAGS = np.zeros(256, dtype=np.uint8)
+for _k, _members in enumerate(BYTE_CLASSES):
+    _BYTE_FLAGS[list(_members)] |= np.uint8(1 << _k)
+_BYTE_FLAGS = read_only(_BYTE_FLAGS)
+
+
+@dataclass(frozen=True, eq=False)
+class TokenTrie:
+    """Trie nodes of a token list in sorted order (see ``native.kernels.trie_nodes``) and
+    the bits of its tokens."""
+
+    node_base: NDArray[np.int32]
+    node_end: NDArray[np.int32]
+    node_flags: NDArray[np.uint8]
+    all_bits: NDArray[np.uint32]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.node_base.nbytes + self.node_end.nbytes + self.node_flags.nbytes
+                   + self.all_bits.nbytes)
+
+
+_tries: dict[tuple[str, int], TokenTrie] = {}
+_lock = threading.Lock()
+
+
+def token_trie(key: tuple[str, int], ids: NDArray[np.int32], lcp: NDArray[np.int32],
+               lens: NDArray[np.int32], sorted_data: NDArray[np.uint8],
+               sorted_start: NDArray[np.int64], n_words: int) -> TokenTrie:
+    """The trie of the tokens ``ids`` (sorted; their bytes at ``sorted_start``), built once
+    per ``key`` (a vocabulary fingerprint and which list of it) and process."""
+    with _lock:
+        hit = _tries.get(key)
+        if hit is None:
+            base, end, flags = trie_nodes(lcp, lens, sorted_data, sorted_start, _BYTE_FLAGS)
+            bits = np.zeros(n_words, dtype=np.uint32)
+            wide = ids.astype(np.int64)
+            np.bitwise_or.at(bits, wide >> 5, np.uint32(1) << (wide & 31).astype(np.uint32))
+            hit = _tries[key] = TokenTrie(read_only(base), read_only(end), read_only(flags),
+                                          read_only(bits))
+        return hit

@@ -1,0 +1,98 @@
+"""The trie skips of the token-table builder change nothing: on real lexers and real
+vocabularies, closed byte classes equal a fixpoint computed another way, and every
+token's verdict in a built table equals its own walk (``classify_tokens_ref``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compilers.token_trie import BYTE_CLASSES
+from compilers.vocab import Vocabulary
+from grammar_engine import Matcher, compile_grammar, compile_json_schema
+from native.reference import classify_tokens_ref
+from tests.grammars import ALL
+
+SCHEMA = {"type": "object", "properties": {
+    "id": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$"},
+    "n": {"type": "integer"}, "note": {"type": "string", "maxLength": 20},
+    "mail": {"type": "string", "format": "email"}}}
+TEXTS = {"c_like": ["int x = 3; // done", "while (i < 10) { i = i + 1; } return i;"],
+         "sql": ["SELECT a, b.c FROM t WHERE a >= 10 AND b <> 'x y'"],
+         "schema": ['{"id": "ab_1", "n": 12, "note": "hello there", "mail": "a.b@ex.org"}']}
+
+
+def _closed_by_iteration(trans: np.ndarray) -> np.ndarray:
+    """Bit k of a state: it and all its class-k successors, again and again, have every
+    class-k transition (the greatest fixpoint, by repeated elimination)."""
+    flags = np.zeros(len(trans), dtype=np.uint8)
+    for k, members in enumerate(BYTE_CLASSES):
+        sub = trans[:, list(members)]
+        ok = (sub >= 0).all(axis=1)
+        while True:
+            nxt = ok & np.where(sub >= 0, ok[np.maximum(sub, 0)], False).all(axis=1)
+            if (nxt == ok).all():
+                break
+            ok = nxt
+        flags[ok] |= np.uint8(1 << k)
+    return flags
+
+
+def _compiled(name: str, vocab: Vocabulary):  # type: ignore[no-untyped-def]
+    if name == "schema":
+        return compile_json_schema(SCHEMA, vocab, cache=False)
+    return compile_grammar(ALL[name], vocab, cache=False)
+
+
+@pytest.mark.real_tokenizer
+@pytest.mark.parametrize("tok", ["llama3", "gemma3"])
+@pytest.mark.parametrize("name", ["c_like", "sql", "schema"])
+def test_tables_equal_each_tokens_own_walk(tok: str, name: str,
+                                           tokenizer_dir: Callable[[str], Path]) -> None:
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir(tok))
+    c = _compiled(name, vocab)
+    lexer, index = c.lexer, c.index
+    n_seen = 0
+    for text in TEXTS[name]:  # the lexer grows while the matcher goes: flags in steps
+        m = Matcher(c)
+        for ch in text:
+            m.fill_next_token_bitmask(m.next_token_bitmask())
+            assert m.consume_string(ch), ch
+            closed = lexer.closed_classes(BYTE_CLASSES)
+            if len(closed) > n_seen:
+                trans, _ = lexer.arrays
+                np.testing.assert_array_equal(closed, _closed_by_iteration(trans))
+                n_seen = len(closed)
+    reached = lexer.reachable_states()
+    assert (lexer.closed_classes(BYTE_CLASSES)[reached] != 0).any()
+    # Reached states' tables (with and without restarts) against the reference walk of a
+    # sample of tokens (the reference walks token by token, in Python).
+    va = vocab.arrays
+    rng = np.random.default_rng(0)
+    if len(reached) > 40:
+        reached = sorted(rng.choice(reached, size=40, replace=False).tolist())
+    sample = np.sort(rng.choice(len(va.sorted_ids), size=1500, replace=False))
+    ids = va.sorted_ids[sample]
+    in_sample = np.zeros(len(va.sorted_ids), dtype=np.bool_)
+    in_sample[sample] = True
+    trans, top = lexer.arrays
+    for q in reached:
+        for restart in (False, True):
+            table = index.get(q, restart)
+            want = classify_tokens_ref(
+                trans, top, q, ids, va.lcp[sample], None, index.sorted_data,
+                index.sorted_start[sample], index.sorted_len[sample], vocab.n_words,
+                int(va.max_token_len), index._restarts if restart and lexer.ignored
+                else np.zeros(0, dtype=np.bool_))
+            words = np.zeros(vocab.n_words, dtype=np.uint32)
+            np.bitwise_or.at(words, ids >> 5, np.uint32(1) << (ids & 31).astype(np.uint32))
+            np.testing.assert_array_equal(table.inside & words, want[0], err_msg=f"{q}")
+            np.testing.assert_array_equal(table.first_dead & words, want[1], err_msg=f"{q}")
+            got = sorted((int(p), int(o), int(t)) for t, toks, offs in table.groups
+                         for p, o in zip(toks[in_sample[toks]], offs[in_sample[toks]],
+                                         strict=True))
+            assert got == sorted(zip(sample[want[2]].tolist(), want[3].tolist(),
+                                     want[4].tolist())), q
