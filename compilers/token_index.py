@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
-from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices
+from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices, word_slices
 from compilers.token_trie import BYTE_CLASSES, token_trie
 from compilers.vocab import Vocabulary
 from native.kernels import classify_tokens, set_bits, walk_tokens
@@ -179,10 +179,13 @@ class TokenIndex:
                                self.sorted_data, self.sorted_start, vocab.n_words)
         self.slices = text_slices(vocab, self.sorted_data, self.sorted_start,
                                   self.sorted_len)
+        self.word_slices = word_slices(vocab, self.sorted_data, self.sorted_start,
+                                       self.sorted_len)
         # Per slice, the bytes where a lexer row or a text row may change (stays_alive
         # reads only those).
-        self._slice_starts = [np.union1d(lexer.class_starts, sl.row_starts).astype(np.int32)
-                              for sl in self.slices]
+        self._slice_starts = {id(sl): np.union1d(lexer.class_starts, sl.row_starts
+                                                 ).astype(np.int32)
+                              for sl in self.slices + self.word_slices}
         # No token reads further from a state than this: states that agree up to here
         # share tables (see ContextualLexer.signature).
         self._depth = max(int(vocab.arrays.max_token_len), SLICE_MAX_LEN, 1)
@@ -242,26 +245,21 @@ class TokenIndex:
         trans, top = self.lexer.arrays
         restarts = self._restarts if restart else _NO_RESTARTS
         closed = self.lexer.closed_classes(BYTE_CLASSES)
-        sl = self.slice_for(q)
+        sl = self.slice_for(q, restarts)
         if sl is not None:
             # Every token of the slice stays inside: walk only the rest of the vocabulary.
             tr = sl.rest_trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
-                trans, top, np.int32(q), sl.rest_ids, sl.rest_lcp, sl.rest_bounds,
-                self.sorted_data, sl.rest_start, sl.rest_len, self.vocab.n_words,
-                va.max_token_len, restarts, tr.node_base, tr.node_end, tr.node_flags,
-                closed, tr.all_bits,
-            )
+                trans, top, np.int32(q), sl.rest_ids, sl.rest_bounds, self.vocab.n_words,
+                va.max_token_len, restarts, tr.tok_info, tr.nodes, closed, tr.all_bits)
             inside |= sl.mask
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
         else:
             tr = self.trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
-                trans, top, np.int32(q), va.sorted_ids, va.lcp, self.first_byte_bounds,
-                self.sorted_data, self.sorted_start, self.sorted_len, self.vocab.n_words,
-                va.max_token_len, restarts, tr.node_base, tr.node_end, tr.node_flags,
-                closed, tr.all_bits,
-            )
+                trans, top, np.int32(q), va.sorted_ids, self.first_byte_bounds,
+                self.vocab.n_words, va.max_token_len, restarts, tr.tok_info, tr.nodes,
+                closed, tr.all_bits)
         groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):
             lo_t, hi_t = int(b_term.min()), int(b_term.max())
@@ -277,18 +275,27 @@ class TokenIndex:
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
 
-    def slice_for(self, q: int) -> TokenSlice | None:
-        """The widest slice whose tokens all stay inside the lexeme from ``q``, if any
-        (the slices are nested: the narrowest is checked first)."""
-        trans, _ = self.lexer.arrays
+    def slice_for(self, q: int, restarts: NDArray[np.bool_] = _NO_RESTARTS
+                  ) -> TokenSlice | None:
+        """The widest slice whose tokens all stay inside the lexeme from ``q`` (ignored
+        lexemes restarting in ``q`` per ``restarts``), if any: the widest text slice (they
+        are nested: the narrowest is checked first), else the wider word slice."""
         best = None
-        for sl, starts in zip(reversed(self.slices), reversed(self._slice_starts),
-                              strict=True):
-            pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
-            if not stays_alive(trans, np.int32(q), sl.text_dfa, sl.max_len, pairs, starts):
+        for sl in reversed(self.slices):
+            if not self._stays_alive(q, sl, restarts):
                 break
             best = sl
+        if best is None:
+            best = next((sl for sl in self.word_slices if self._stays_alive(q, sl, restarts)),
+                        None)
         return best
+
+    def _stays_alive(self, q: int, sl: TokenSlice, restarts: NDArray[np.bool_]) -> bool:
+        trans, top = self.lexer.arrays
+        closed = self.lexer.closed_classes(BYTE_CLASSES)
+        pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
+        return bool(stays_alive(trans, top, np.int32(q), sl.text_dfa, sl.max_len, pairs,
+                                self._slice_starts[id(sl)], restarts, closed, sl.loop_bits))
 
     def _label(self, top: int, terms: tuple[int, ...]) -> Label:
         """Top value ``top`` relative to ``terms``: its position there, or (a reading the
@@ -325,9 +332,10 @@ class TokenIndex:
         see ``classify_tokens``); crossing groups are labelled by position in ``terms``
         (by terminal id when None)."""
         trans, top = self.lexer.arrays
+        closed = self.lexer.closed_classes(BYTE_CLASSES)
         inside_pos, c_toks, c_at, c_terms = walk_tokens(
             trans, top, np.int32(q), toks, offs, self.sorted_data, self.sorted_start,
-            self.sorted_len, self._restarts)
+            self.sorted_len, self._restarts, self.trie.tok_info, self.trie.nodes, closed)
         # Left writable: set_bits reads these and the ids it gets elsewhere alike (one
         # kernel specialization).
         inside = self.vocab.arrays.sorted_ids[inside_pos]

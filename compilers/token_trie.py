@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 
 from native.kernels import read_only, trie_nodes
 
-__all__ = ["BYTE_CLASSES", "TokenTrie", "token_trie"]
+__all__ = ["BYTE_CLASSES", "IDENTIFIER", "STRING_TEXT", "TokenTrie", "class_bit", "token_trie"]
 
 
 def _span(lo: str, hi: str) -> bytes:
@@ -28,6 +28,8 @@ def _span(lo: str, hi: str) -> bytes:
 
 _LOWER, _UPPER, _DIGITS = _span("a", "z"), _span("A", "Z"), _span("0", "9")
 _PRINTABLE = _span(" ", "~")
+IDENTIFIER = _LOWER + _UPPER + _DIGITS + b"_"
+STRING_TEXT = bytes(b for b in _PRINTABLE if b not in b'"\\')  # printable, no " or \
 
 # At most eight (one bit each): the byte runs that words, numbers and text are made of.
 BYTE_CLASSES: tuple[bytes, ...] = (
@@ -36,10 +38,15 @@ BYTE_CLASSES: tuple[bytes, ...] = (
     _LOWER + _UPPER,
     _LOWER + _DIGITS,
     _LOWER + _UPPER + _DIGITS,
-    _LOWER + _UPPER + _DIGITS + b"_",  # identifiers
-    bytes(b for b in _PRINTABLE if b not in b'"\\'),  # string contents
+    IDENTIFIER,
+    STRING_TEXT,
     _PRINTABLE,  # comments
 )
+
+
+def class_bit(members: bytes) -> int:
+    """The bit of a class of :data:`BYTE_CLASSES` in node and state flags."""
+    return 1 << BYTE_CLASSES.index(members)
 
 _BYTE_FLAGS = np.zeros(256, dtype=np.uint8)
 for _k, _members in enumerate(BYTE_CLASSES):
@@ -49,18 +56,16 @@ _BYTE_FLAGS = read_only(_BYTE_FLAGS)
 
 @dataclass(frozen=True, eq=False)
 class TokenTrie:
-    """Trie nodes of a token list in sorted order (see ``native.kernels.trie_nodes``) and
-    the bits of its tokens."""
+    """A token list in sorted order as a trie (see ``native.kernels.trie_nodes``), and the
+    bits of its tokens."""
 
-    node_base: NDArray[np.int32]
-    node_end: NDArray[np.int32]
-    node_flags: NDArray[np.uint8]
+    tok_info: NDArray[np.int64]
+    nodes: NDArray[np.uint64]
     all_bits: NDArray[np.uint32]
 
     @property
     def nbytes(self) -> int:
-        return int(self.node_base.nbytes + self.node_end.nbytes + self.node_flags.nbytes
-                   + self.all_bits.nbytes)
+        return int(self.tok_info.nbytes + self.nodes.nbytes + self.all_bits.nbytes)
 
 
 _tries: dict[tuple[str, int], TokenTrie] = {}
@@ -75,10 +80,12 @@ def token_trie(key: tuple[str, int], ids: NDArray[np.int32], lcp: NDArray[np.int
     with _lock:
         hit = _tries.get(key)
         if hit is None:
-            base, end, flags = trie_nodes(lcp, lens, sorted_data, sorted_start, _BYTE_FLAGS)
+            if len(lens) and int(lens.max()) >= 1 << 16:
+                raise ValueError("a token of 65,536 bytes or more: the token trie packs "
+                                 "lengths in 16 bits")
+            info, nodes = trie_nodes(lcp, lens, sorted_data, sorted_start, _BYTE_FLAGS)
             bits = np.zeros(n_words, dtype=np.uint32)
             wide = ids.astype(np.int64)
             np.bitwise_or.at(bits, wide >> 5, np.uint32(1) << (wide & 31).astype(np.uint32))
-            hit = _tries[key] = TokenTrie(read_only(base), read_only(end), read_only(flags),
-                                          read_only(bits))
+            hit = _tries[key] = TokenTrie(read_only(info), read_only(nodes), read_only(bits))
         return hit

@@ -10,10 +10,9 @@ This module imports nothing from the project. Conventions shared by every kernel
   in lexicographic order of their bytes and ``lcp[i]`` is the length of the common prefix of
   tokens ``sorted_ids[i-1]`` and ``sorted_ids[i]``.
 * The sorted order is also a trie (:func:`trie_nodes`): token ``sorted_ids[i]`` owns the
-  nodes of its bytes ``lcp[i]..len-1`` (the prefixes no earlier token has), numbered
-  ``node_base[i] + depth - lcp[i]``; each node has the end of its subtree (the first
-  sorted position past the tokens that share its prefix) and the byte classes that every
-  byte below it belongs to.
+  nodes of its bytes ``lcp[i]..len-1`` (the prefixes no earlier token has); each node
+  holds its byte, the end of its subtree (the first sorted position past the tokens that
+  share its prefix) and the byte classes that every byte below it belongs to.
 * Bitmasks are ``uint32`` (or ``int32``) words, token ``j`` at bit ``j % 32`` of word
   ``j // 32``. Every kernel has a plain NumPy twin in :mod:`native.reference`.
 * The vocabulary's arrays and the token tables are read-only. numba compiles (or loads)
@@ -63,54 +62,64 @@ def _restarts(t, restarts):  # pragma: no cover - compiled
     return 0 <= t < restarts.shape[0] and restarts[t]
 
 
+# A trie node packed in one uint64 (one memory read per byte of a walk): the end of its
+# subtree (bits 0-31), the byte classes below it (32-39) and its own byte (40-47). A
+# token's entry: the index of its node at depth 0 (bits 32-63, as if it owned the nodes
+# of its common prefix too), its common prefix with the previous token (16-31) and its
+# length (0-15).
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
 @njit(cache=True, nogil=True)
 def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no cover
-    """The trie of tokens in sorted order (``lcp``, ``lens``, bytes at ``sorted_start``).
+    """The trie of tokens in sorted order (``lcp``, ``lens``, bytes at ``sorted_start``;
+    every length below 65,536).
 
-    Returns ``(node_base, node_end, node_flags)``: the nodes of position ``i`` are
-    ``node_base[i] + depth - lcp[i]`` for ``depth`` in ``lcp[i]..lens[i]-1`` (the node of
-    a token's first ``depth + 1`` bytes belongs to the first token that has them);
-    ``node_end[node]`` is the first position whose token does not begin with the node's
-    bytes; ``node_flags[node]`` is the AND of ``byte_flags`` over every byte past the
-    node's depth in those tokens (all bits where there is none). One pass with a stack of
-    open nodes, one per depth.
+    Returns ``(tok_info, nodes)`` (packed as described above): the node of token ``i``'s
+    first ``depth + 1`` bytes, for ``depth >= lcp[i]``, is ``nodes[(tok_info[i] >> 32) +
+    depth]`` (it belongs to the first token that has those bytes); its end is the first
+    position whose token does not begin with them; its classes are the AND of
+    ``byte_flags`` over every byte past its depth in those tokens (all bits where there
+    is none). One pass with a stack of open nodes, one per depth.
     """
     n = lcp.shape[0]
-    node_base = np.zeros(n + 1, np.int32)
-    for i in range(n):
-        node_base[i + 1] = node_base[i] + lens[i] - lcp[i]
-    node_end = np.empty(node_base[n], np.int32)
-    node_flags = np.empty(node_base[n], np.uint8)
+    n_nodes = 0
     height = 1
     for i in range(n):
+        n_nodes += lens[i] - lcp[i]
         height = max(height, lens[i])
-    open_node = np.empty(height, np.int32)
-    open_owner = np.empty(height, np.int32)
+    tok_info = np.empty(n, np.int64)
+    nodes = np.empty(n_nodes, np.uint64)
+    open_node = np.empty(height, np.int64)
+    open_owner = np.empty(height, np.int64)
     open_flags = np.empty(height, np.uint8)
+    base = 0
     depth = 0  # open nodes: one per depth 0..depth-1
     for j in range(n + 1):
         keep = lcp[j] if j < n else 0
         while depth > keep:
             depth -= 1
             node = open_node[depth]
-            node_end[node] = j
-            node_flags[node] = open_flags[depth]
+            b = sorted_data[sorted_start[open_owner[depth]] + depth]
+            nodes[node] = (np.uint64(j) | (np.uint64(open_flags[depth]) << np.uint64(32))
+                           | (np.uint64(b) << np.uint64(40)))
             if depth > 0:  # the parent also sees this node's own byte
-                b = sorted_data[sorted_start[open_owner[depth]] + depth]
                 open_flags[depth - 1] &= open_flags[depth] & byte_flags[b]
         if j < n:
+            tok_info[j] = ((np.int64(base - lcp[j]) << 32) | (np.int64(lcp[j]) << 16)
+                           | np.int64(lens[j]))
             for d in range(lcp[j], lens[j]):
-                open_node[d] = node_base[j] + d - lcp[j]
+                open_node[d] = base + d - lcp[j]
                 open_owner[d] = j
                 open_flags[d] = 255
+            base += lens[j] - lcp[j]
             depth = lens[j]
-    return node_base, node_end, node_flags
+    return tok_info, nodes
 
 
 @njit(cache=True, nogil=True)
-def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                    sorted_start, sorted_len, n_words, max_len, restarts, node_base,
-                    node_end, node_flags, closed, all_bits):  # pragma: no cover - compiled
+def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_len,
+                    restarts, tok_info, nodes, closed, all_bits):  # pragma: no cover
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -123,29 +132,27 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
         else:
             kind = INSIDE
 
-    Tokens are visited in sorted order as a trie (see :func:`trie_nodes`): the states of
-    the common prefix with the previous token are reused, and where a walk settles a
-    node, the node's whole subtree is settled without walking it:
+    The tokens ``sorted_ids`` are walked in sorted order as a trie (``tok_info`` and
+    ``nodes`` from :func:`trie_nodes`): the states of the common prefix with the previous
+    token are reused, and where a walk settles a node, the node's whole subtree is
+    settled without walking it:
 
     * a byte with no transition settles every token that shares it (dead, or the same
       boundary);
     * a state ``closed`` under a byte class (bit ``k`` of ``closed[state]``: every string
       of class-``k`` bytes stays inside the lexeme from there) keeps inside every token
-      below a node whose further bytes are all of that class (``node_flags``): words
-      from an identifier state, digits from a number state;
+      below a node whose further bytes are all of that class: words from an identifier
+      state, digits from a number state;
     * a first byte with no transition settles its whole range of tokens
       (``first_byte_bounds[b]:first_byte_bounds[b + 1]``); where most of them end the
       lexeme at once, ``first_dead`` is taken as the complement of the others within
       ``all_bits`` (the bits of ``sorted_ids``).
 
-    ``sorted_data``/``sorted_start``/``sorted_len`` hold the tokens' bytes in sorted order,
-    so the walk reads memory sequentially.
-
     Returns ``(inside, first_dead, b_pos, b_off, b_term)``: ``inside`` has the bits of the
     tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
     accepting lexeme at ``q``; ``b_*`` list the tokens ending a lexeme at byte ``b_off >= 1``
     as terminal ``b_term``, by their position in sorted order (increasing), so that later
-    walks read ``sorted_data`` sequentially.
+    walks read the sorted token bytes sequentially.
 
     ``restarts`` (bool per top value, or empty) marks lexemes that end *into* ``q``: when
     ``q`` is the fresh state of the parser stacks it serves, a lexeme of an ignored
@@ -184,15 +191,17 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
             continue
         i = lo
         while i < hi:
-            length = sorted_len[i]
-            start = sorted_start[i]
-            nodes = node_base[i] - lcp[i]  # + depth: the node of bytes 0..depth
-            depth = lcp[i] if i > lo else 0
+            info = tok_info[i]
+            at = info >> 32  # + depth: the node of the token's bytes 0..depth
+            length = info & 0xFFFF
+            depth = (info >> 16) & 0xFFFF if i > lo else 0
             kind = KIND_INSIDE
             st = -1
+            node = np.uint64(0)
             while depth < length:
+                node = nodes[at + depth]
                 c = states[depth]
-                byte = sorted_data[start + depth]
+                byte = (node >> np.uint64(40)) & np.uint64(0xFF)
                 nx = trans[c, byte]
                 if nx < 0 and _restarts(top[c], restarts):
                     c = q  # an ignored lexeme ended: the next one starts in q
@@ -204,7 +213,7 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
                     else:
                         kind = KIND_DEAD
                     break
-                if node_flags[nodes + depth] & closed[nx]:
+                if (node >> np.uint64(32)) & np.uint64(closed[nx]):
                     kind = _KIND_SUBTREE_INSIDE
                     break
                 states[depth + 1] = nx
@@ -214,7 +223,7 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
                 inside[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
                 i += 1
                 continue
-            end = node_end[nodes + depth]
+            end = np.int64(node & _LOW32)
             if kind == _KIND_SUBTREE_INSIDE:
                 for p in range(i, end):
                     tid = sorted_ids[p]
@@ -226,7 +235,7 @@ def classify_tokens(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_da
                     b_off[nb] = depth
                     b_state[nb] = t
                     nb += 1
-            i = end  # its common prefix with token i is at most depth bytes
+            i = int(end)  # its common prefix with token i is at most depth bytes
     if complement:
         for w in range(n_words):
             first_dead[w] = all_bits[w] & ~first_dead[w]
@@ -251,22 +260,10 @@ def walk_bytes(trans, top, q, data, start, offset, length):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def _shares_prefix(token_data, start_a, start_b, len_b, k):  # pragma: no cover - compiled
-    """Whether the token at ``start_b`` (``len_b`` bytes) begins with the ``k`` bytes at
-    ``start_a``."""
-    if len_b < k:
-        return False
-    j = 0
-    while j < k and token_data[start_b + j] == token_data[start_a + j]:
-        j += 1
-    return j == k
-
-
-@njit(cache=True, nogil=True)
-def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
-                restarts):  # pragma: no cover - compiled
-    """Walk each token ``toks[i]`` from byte ``offs[i]`` starting in lexer state ``q``;
-    report the ones that do not die.
+def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len, restarts,
+                tok_info, nodes, closed):  # pragma: no cover - compiled
+    """Walk each token ``toks[i]`` (a position in sorted order) from byte ``offs[i]``
+    starting in lexer state ``q``; report the ones that do not die.
 
     Returns ``(inside, cross, cross_at, cross_term)``, each in the order of ``toks``:
     the tokens that stay inside the lexeme, and those that end it (``BOUNDARY``), with
@@ -274,12 +271,14 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
     the state it ends in). Reference: walk every token as :func:`walk_bytes` does and
     split the ones whose kind is not ``DEAD``.
 
-    ``toks`` must be in increasing order of their bytes, and each offset fixed by the
-    bytes up to it (tokens that share their first ``offs[i] + 1`` bytes share the offset;
-    the groups of the token index are so: a lexeme ends where its bytes say). A token
-    that dies at byte ``j`` then settles the run of following tokens that share its first
-    ``j + 1`` bytes: found by galloping search, not walked (boundary groups of tens of
-    thousands of tokens mostly die on their first byte).
+    ``toks`` must be increasing, and each offset fixed by the bytes up to it (tokens that
+    share their first ``offs[i] + 1`` bytes share the offset; the groups of the token
+    index are so: a lexeme ends where its bytes say). Then a token that shares its
+    predecessor's first bytes reuses that walk's states, and a walk settled at a trie node
+    the token owns (``tok_info``/``nodes``, see :func:`trie_nodes`) settles the listed
+    tokens below that node alike: dead, the same boundary, or inside where the state is
+    ``closed`` under every further byte's class (see :func:`classify_tokens`). Boundary
+    groups of tens of thousands of space-led tokens mostly settle so.
 
     ``restarts`` marks the top values whose lexemes end back into ``q``, as in
     :func:`classify_tokens` (``q`` must be the fresh state of the parser stacks).
@@ -289,18 +288,33 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
     cross = np.empty(n, np.int32)
     cross_at = np.empty(n, np.int32)
     cross_term = np.empty(n, np.int32)
+    height = 1
+    for i in range(n):
+        height = max(height, sorted_len[toks[i]] + 1)
+    states = np.empty(height, np.int32)
     n_in = 0
     n_cross = 0
+    prev = -2
+    prev_off = -1
+    valid = -1  # states[prev_off..valid] belong to the previous token's walk
     i = 0
     while i < n:
-        tid = toks[i]
-        start = token_start[tid]
-        length = token_len[tid]
-        c = q
-        j = offs[i]
+        p = toks[i]
+        off = offs[i]
+        info = tok_info[p]
+        at = info >> 32
+        owned = (info >> 16) & 0xFFFF  # the token owns its nodes from this depth on
+        length = info & 0xFFFF
+        start = sorted_start[p]
+        depth = off
+        if p == prev + 1 and off == prev_off:
+            depth = max(off, min(owned, valid))
+        states[off] = q
+        c = states[depth]
         k = KIND_INSIDE
-        while j < length:
-            byte = token_data[start + j]
+        node = np.uint64(0)
+        while depth < length:
+            byte = sorted_data[start + depth]
             nx = trans[c, byte]
             if nx < 0 and _restarts(top[c], restarts):
                 c = q  # an ignored lexeme ended: the next one starts in q
@@ -308,39 +322,38 @@ def walk_tokens(trans, top, q, toks, offs, token_data, token_start, token_len,
             if nx < 0:
                 k = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
                 break
+            if depth >= owned:
+                node = nodes[at + depth]
+                if (node >> np.uint64(32)) & np.uint64(closed[nx]):
+                    k = _KIND_SUBTREE_INSIDE
+                    break
             c = nx
-            j += 1
-        if k == KIND_INSIDE:
-            inside[n_in] = tid
-            n_in += 1
-            i += 1
-            continue
-        if k == KIND_BOUNDARY:
-            cross[n_cross] = tid
-            cross_at[n_cross] = j
-            cross_term[n_cross] = top[c]
-            n_cross += 1
-            i += 1
-            continue
-        # Gallop to the end of the run of tokens that begin with bytes 0..j of this one.
-        lo = i  # the last index known to be in the run
-        step = 1
-        hi = n  # the first index known to be past it
-        while lo + step < n:
-            t = toks[lo + step]
-            if not _shares_prefix(token_data, start, token_start[t], token_len[t], j + 1):
-                hi = lo + step
-                break
-            lo += step
-            step *= 2
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            t = toks[mid]
-            if _shares_prefix(token_data, start, token_start[t], token_len[t], j + 1):
-                lo = mid
-            else:
-                hi = mid
-        i = hi
+            depth += 1
+            states[depth] = c
+        prev_off = off
+        valid = depth
+        # The listed tokens settled alike: below the node where the walk ended, if the
+        # token owns it, else the token alone.
+        end = p + 1
+        if k != KIND_INSIDE and depth >= owned:
+            end = np.int64(nodes[at + depth] & _LOW32)
+        if k == KIND_DEAD:
+            while i < n and toks[i] < end:
+                i += 1
+        elif k == KIND_BOUNDARY:
+            t = top[c]
+            while i < n and toks[i] < end:
+                cross[n_cross] = toks[i]
+                cross_at[n_cross] = depth
+                cross_term[n_cross] = t
+                n_cross += 1
+                i += 1
+        else:
+            while i < n and toks[i] < end:
+                inside[n_in] = toks[i]
+                n_in += 1
+                i += 1
+        prev = int(end) - 1  # the next listed token reuses the walk only if it is ``end``
     return (inside[:n_in].copy(), cross[:n_cross].copy(), cross_at[:n_cross].copy(),
             cross_term[:n_cross].copy())
 

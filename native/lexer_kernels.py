@@ -293,7 +293,8 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
 
 
 @njit(cache=True, nogil=True)
-def stays_alive(trans, q, text_dfa, depth, max_pairs, starts):  # pragma: no cover - compiled
+def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, closed,
+                loop_bits):  # pragma: no cover - compiled
     """Whether every string of at most ``depth`` bytes that the automaton ``text_dfa``
     reads (``int32[n_u, 256]``, start state 0, ``-1`` = the string leaves its language;
     every state accepting) can be read from state ``q`` without a missing transition.
@@ -307,6 +308,11 @@ def stays_alive(trans, q, text_dfa, depth, max_pairs, starts):  # pragma: no cov
 
     ``starts`` (ascending, from 0) are the bytes where a row of ``trans`` or of
     ``text_dfa`` may change value: only those bytes are read (a few dozen, not 256).
+
+    ``restarts`` marks top values whose lexemes end back into ``q``, as in
+    ``classify_tokens``. A pair needs no further search when the lexer state is closed
+    under a byte class (``closed``, see ``closed_classes``) that every string from the
+    text state is made of (``loop_bits[u]``): a word's letters from an identifier state.
     """
     n_u = text_dfa.shape[0]
     keys = np.full(256, -1, np.int64)
@@ -326,11 +332,15 @@ def stays_alive(trans, q, text_dfa, depth, max_pairs, starts):  # pragma: no cov
             continue
         s = key // n_u
         u = key - s * n_u
+        if closed[s] & loop_bits[u]:
+            continue
         for b in starts:
             v = text_dfa[u, b]
             if v < 0:
                 continue
             t = trans[s, b]
+            if t < 0 and 0 <= top[s] < restarts.shape[0] and restarts[top[s]]:
+                t = trans[q, b]  # an ignored lexeme ended: the next one starts in q
             if t < 0:
                 return False
             nk = np.int64(t) * n_u + v

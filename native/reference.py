@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 __all__ = [
     "apply_token_bitmask_ref",
     "canonical_runs_ref",
+    "classify_bytes_ref",
     "classify_tokens_ref",
     "coreachable_ref",
     "depth_equivalent_ref",
@@ -18,6 +19,7 @@ __all__ = [
     "product_lexer_ref",
     "set_bits_ref",
     "stays_alive_ref",
+    "trie_tokens_ref",
     "walk_bytes_ref",
     "walk_tokens_ref",
 ]
@@ -31,18 +33,36 @@ def _bytes_of(tid: int, token_data: NDArray[np.uint8], token_start: NDArray[np.i
     return bytes(token_data[s : s + int(token_len[tid])])
 
 
-def classify_tokens_ref(trans, top, q, sorted_ids, lcp, first_byte_bounds, sorted_data,
-                        sorted_start, sorted_len, n_words, max_len, restarts, node_base=None,
-                        node_end=None, node_flags=None, closed=None, all_bits=None):
-    """Every token walked on its own (the trie and closed-class arguments only speed up
-    the kernel: ignored)."""
+def trie_tokens_ref(tok_info, nodes):
+    """The token bytes a trie of :func:`native.kernels.trie_nodes` spells, in order: each
+    token is the previous one's first ``lcp`` bytes and then its own nodes' bytes."""
+    out: list[bytes] = []
+    prev = b""
+    for info in tok_info.tolist():
+        at, lcp, length = info >> 32, (info >> 16) & 0xFFFF, info & 0xFFFF
+        own = bytes((int(nodes[at + d]) >> 40) & 0xFF for d in range(lcp, length))
+        prev = prev[:lcp] + own
+        out.append(prev)
+    return out
+
+
+def classify_tokens_ref(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_len,
+                        restarts, tok_info, nodes, closed, all_bits):
+    """Every token walked on its own (the trie gives only the bytes; ``closed`` and the
+    subtree ends, which only speed up the kernel, are ignored)."""
+    return classify_bytes_ref(trans, top, q, sorted_ids, trie_tokens_ref(tok_info, nodes),
+                              n_words, restarts)
+
+
+def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts):
+    """:func:`classify_tokens_ref` on the tokens ``ids`` spelled ``tokens`` (positions in
+    the result are indices into ``ids``)."""
     inside = np.zeros(n_words, np.uint32)
     first_dead = np.zeros(n_words, np.uint32)
     bt: list[int] = []
     bo: list[int] = []
     bs: list[int] = []
-    for i, tid in enumerate(sorted_ids.tolist()):
-        data = _bytes_of(i, sorted_data, sorted_start, sorted_len)
+    for i, (tid, data) in enumerate(zip(ids.tolist(), tokens, strict=True)):
         c = q
         kind, depth, st = KIND_INSIDE, len(data), -1
         for j, b in enumerate(data):
@@ -79,7 +99,8 @@ def walk_bytes_ref(trans, top, q, data, start, offset, length):
 
 
 def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
-                    token_len, restarts):
+                    token_len, restarts, tok_info=None, nodes=None, closed=None):
+    """Every token walked on its own (the trie and ``closed`` only speed up the kernel)."""
     n = len(toks)
     kind = np.zeros(n, np.int8)
     pos = np.zeros(n, np.int32)
@@ -216,18 +237,24 @@ def depth_equivalent_ref(trans, accept, a, b, depth):
     return True
 
 
-def stays_alive_ref(trans, q, text_dfa, depth, max_pairs, starts=None):
+def stays_alive_ref(trans, top, q, text_dfa, depth, max_pairs, starts=None, restarts=None,
+                    closed=None, loop_bits=None):
     """Reads all 256 bytes of each row (``starts`` is the kernel's shortcut)."""
+    restarts = np.zeros(0, np.bool_) if restarts is None else restarts
     seen = {(int(q), 0)}
     level = set(seen)
     for _ in range(depth):
         nxt = set()
         for s, u in level:
+            if closed is not None and int(closed[s]) & int(loop_bits[u]):
+                continue  # every string from u is of a class s is closed under
             for b in range(256):
                 v = int(text_dfa[u, b])
                 if v < 0:
                     continue
                 t = int(trans[s, b])
+                if t < 0 and 0 <= top[s] < len(restarts) and restarts[top[s]]:
+                    t = int(trans[q, b])
                 if t < 0:
                     return False
                 if (t, v) not in seen:

@@ -119,26 +119,27 @@ def test_closed_classes_matches_reference() -> None:
 
 
 def test_trie_nodes_matches_reference() -> None:
-    """Each node's subtree end and the AND of the byte flags below it, against a scan of
-    every token that has the node's bytes."""
+    """The trie spells the tokens; each node's subtree end and the AND of the byte flags
+    below it equal a scan of every token that has the node's bytes."""
     rng = np.random.default_rng(7)
     _, _, _, _, lcp, _, _, (s_data, s_starts, s_lens) = _random_vocab(rng, 400)
     byte_flags = _test_byte_flags()
-    base, end, flags = kernels.trie_nodes(lcp, s_lens, s_data, s_starts, byte_flags)
+    info, nodes = kernels.trie_nodes(lcp, s_lens, s_data, s_starts, byte_flags)
     toks = [bytes(s_data[s_starts[p] : s_starts[p] + s_lens[p]]) for p in range(len(s_lens))]
-    assert base[-1] == len(set(t[:d] for t in toks for d in range(1, len(t) + 1)))
+    assert reference.trie_tokens_ref(info, nodes) == toks
+    assert len(nodes) == len(set(t[:d] for t in toks for d in range(1, len(t) + 1)))
     for i, tok in enumerate(toks):
         for d in range(int(lcp[i]), len(tok)):
-            node = int(base[i]) + d - int(lcp[i])
+            node = int(nodes[(int(info[i]) >> 32) + d])
             j = i + 1
             while j < len(toks) and toks[j][: d + 1] == tok[: d + 1]:
                 j += 1
-            assert end[node] == j
+            assert node & 0xFFFFFFFF == j
             want = 255
             for t in toks[i:j]:
                 for b in t[d + 1 :]:
                     want &= int(byte_flags[b])
-            assert flags[node] == want
+            assert (node >> 32) & 0xFF == want
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -157,16 +158,15 @@ def test_classify_tokens_matches_reference(seed: int, restarting: bool) -> None:
     n_words = (len(lens) + 31) // 32
     restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
         else np.zeros(0, dtype=np.bool_)  # top value 3 lies past the array: no restart
-    trie = kernels.trie_nodes(lcp, s[2], s[0], s[1], _test_byte_flags())
+    info, nodes = kernels.trie_nodes(lcp, s[2], s[0], s[1], _test_byte_flags())
     closed = _closed_ref(trans, _TEST_CLASSES)
     assert closed[4] & 1 and closed[5] & 1
     all_bits = np.zeros(n_words, dtype=np.uint32)
     kernels.set_bits(all_bits, order)
     for q in range(7):
-        got = kernels.classify_tokens(trans, top, np.int32(q), order, lcp, bounds, *s,
-                                      n_words, max_len, restarts, *trie, closed, all_bits)
-        want = reference.classify_tokens_ref(trans, top, q, order, lcp, bounds, *s,
-                                             n_words, max_len, restarts)
+        args = (order, bounds, n_words, max_len, restarts, info, nodes, closed, all_bits)
+        got = kernels.classify_tokens(trans, top, np.int32(q), *args)
+        want = reference.classify_tokens_ref(trans, top, q, *args)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
         g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
@@ -180,11 +180,14 @@ def test_walk_tokens_matches_reference(seed: int, restarting: bool) -> None:
     """Tokens in sorted order, each walked from its first ``{`` or ``"`` (an offset fixed
     by the bytes up to it, as in the token index's groups): runs of tokens that die alike
     are skipped, and the verdicts equal the reference's (with lexemes of some top values
-    restarting in ``q``, or not)."""
+    restarting in ``q``, or not). States 4 and 5 are closed under runs of ``a``/``b``:
+    the tokens below a trie node reached there are inside at once."""
     rng = np.random.default_rng(100 + seed)
-    trans, top = _random_lexer(rng, 5)
+    trans, top = _lexer_with_closed_states(rng)
     top[:3] = -1  # states where a missing byte kills the token
-    _, _, _, _, _, _, _, (s_data, s_starts, s_lens) = _random_vocab(rng, 400)
+    _, _, _, _, lcp, _, _, (s_data, s_starts, s_lens) = _random_vocab(rng, 400)
+    trie = kernels.trie_nodes(lcp, s_lens, s_data, s_starts, _test_byte_flags())
+    closed = _closed_ref(trans, _TEST_CLASSES)
     toks, offs = [], []
     for p in range(len(s_lens)):
         tok = s_data[s_starts[p] : s_starts[p] + s_lens[p]].tolist()
@@ -197,11 +200,10 @@ def test_walk_tokens_matches_reference(seed: int, restarting: bool) -> None:
     restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
         else np.zeros(0, dtype=np.bool_)
     n_dead = 0
-    for q in range(5):
-        got = kernels.walk_tokens(trans, top, np.int32(q), toks_a, offs_a, s_data, s_starts,
-                                  s_lens, restarts)
-        want = reference.walk_tokens_ref(trans, top, q, toks_a, offs_a, s_data, s_starts,
-                                         s_lens, restarts)
+    for q in range(7):
+        args = (toks_a, offs_a, s_data, s_starts, s_lens, restarts, *trie, closed)
+        got = kernels.walk_tokens(trans, top, np.int32(q), *args)
+        want = reference.walk_tokens_ref(trans, top, q, *args)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
         n_dead += len(toks) - len(got[0]) - len(got[1])
@@ -379,28 +381,43 @@ def _interval_rows(rng: np.random.Generator, n_rows: int, n_cuts: int, n_targets
     return table
 
 
+_NONE = np.zeros(0, dtype=np.bool_)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_stays_alive_matches_reference(seed: int) -> None:
     """Random lexers and text automata, each constant on its own byte intervals: the kernel
     reads only the bytes where either changes, and agrees with the reference, which reads
-    all 256."""
+    all 256. Also with lexemes of some top values restarting in ``q``, and with closed
+    classes that end the search early."""
     rng = np.random.default_rng(seed)
     n = 12
     trans = _interval_rows(rng, n, 12, n, 0.08)
+    top = rng.integers(-1, 3, size=n).astype(np.int32)
     one_state = np.full((1, 256), -1, np.int32)
     one_state[0, 97:100] = 0
     two_states = np.full((2, 256), -1, np.int32)  # "a" or "b" then "c"
     two_states[0, [97, 98]] = [0, 1]
     two_states[1, 99] = 0
     random_text = _interval_rows(rng, 3, 6, 3, 0.6)
+    restarts = np.array([False, True, False], dtype=np.bool_)
+    closed = rng.integers(0, 4, size=n).astype(np.uint8)
+    n_closed_used = 0
     for text_dfa in (one_state, two_states, random_text):
         starts = np.union1d(row_starts(trans), row_starts(text_dfa)).astype(np.int32)
+        loop_bits = rng.integers(0, 4, size=len(text_dfa)).astype(np.uint8)
         for q in range(n):
             for depth in (0, 1, 3, 8):
                 for max_pairs in (1 << 30, 5):
-                    assert lexer_kernels.stays_alive(trans, np.int32(q), text_dfa, depth,
-                                                     max_pairs, starts) == \
-                        reference.stays_alive_ref(trans, q, text_dfa, depth, max_pairs)
+                    for rs, cl in ((_NONE, np.zeros(n, np.uint8)), (restarts, closed)):
+                        args = (text_dfa, depth, max_pairs)
+                        got = lexer_kernels.stays_alive(trans, top, np.int32(q), *args,
+                                                        starts, rs, cl, loop_bits)
+                        assert got == reference.stays_alive_ref(
+                            trans, top, q, *args, None, rs, cl, loop_bits)
+                        n_closed_used += got and not reference.stays_alive_ref(
+                            trans, top, q, *args, None, rs)
+    assert n_closed_used > 0  # the closed classes settled some searches
 
 
 def test_stays_alive_grows_its_table() -> None:
@@ -410,17 +427,20 @@ def test_stays_alive_grows_its_table() -> None:
     n = 600
     trans = np.full((n, 256), -1, np.int32)
     trans[: n - 1, 97] = np.arange(1, n)
+    top = np.full(n, -1, np.int32)
     text_dfa = np.full((1, 256), -1, np.int32)
     text_dfa[0, 97] = 0
     all_bytes = np.arange(256, dtype=np.int32)
+    none = (_NONE, np.zeros(n, np.uint8), np.zeros(1, np.uint8))
     for depth in (10, 300, 598, 599, 600):
-        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, depth, 1 << 30,
-                                         all_bytes) == \
-            reference.stays_alive_ref(trans, 0, text_dfa, depth, 1 << 30) == (depth <= 599)
+        assert lexer_kernels.stays_alive(trans, top, np.int32(0), text_dfa, depth, 1 << 30,
+                                         all_bytes, *none) == \
+            reference.stays_alive_ref(trans, top, 0, text_dfa, depth, 1 << 30) == \
+            (depth <= 599)
     for max_pairs in (299, 300, 301):  # depth 300 meets 301 states
-        assert lexer_kernels.stays_alive(trans, np.int32(0), text_dfa, 300, max_pairs,
-                                         all_bytes) == \
-            reference.stays_alive_ref(trans, 0, text_dfa, 300, max_pairs) == \
+        assert lexer_kernels.stays_alive(trans, top, np.int32(0), text_dfa, 300, max_pairs,
+                                         all_bytes, *none) == \
+            reference.stays_alive_ref(trans, top, 0, text_dfa, 300, max_pairs) == \
             (max_pairs >= 301)
 
 

@@ -29,7 +29,7 @@ SCHEMAS = [
 
 
 PREFIXES = ['{"a": "x y', '{"d": "x y', '{"e": "x y', '{"c": "ab', '["re', '{"name": "me@ex',
-            '{"zz": 1', "SELECT a"]
+            '{"zz": 1', "SELECT a", "SELECT abc FROM t", "int x", "int x = y"]
 
 
 def _same(a: StateTokens, b: StateTokens) -> bool:
@@ -45,9 +45,12 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     vocab = Vocabulary.from_tokenizer_json(tokenizer_dir(tok))
     compiled = [compile_json_schema(s, vocab, cache=False) for s in SCHEMAS]
-    compiled += [compile_grammar(ALL[g], vocab, cache=False) for g in ("json", "sql")]
-    # States that took each slice (long UTF-8, short UTF-8, short ASCII) or none.
-    used = [0] * (len(compiled[0].index.slices) + 1)
+    compiled += [compile_grammar(ALL[g], vocab, cache=False)
+                 for g in ("json", "sql", "c_like")]
+    # States that took each slice (long UTF-8, short UTF-8, short ASCII; words,
+    # identifier characters) or none.
+    every = compiled[0].index.slices + compiled[0].index.word_slices
+    used = [0] * (len(every) + 1)
     for c in compiled:
         for prefix in PREFIXES:  # create some lexer states
             m = Matcher(c)
@@ -61,8 +64,8 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
             fast = c.index._build(q, terms)
             assert _same(fast, full), (tok, q)
             taken = c.index.slice_for(q)
-            used[-1 if taken is None else c.index.slices.index(taken)] += 1
-    assert used[0] > 10 and all(used[1:-1])  # each slice was taken
+            used[-1 if taken is None else every.index(taken)] += 1
+    assert used[0] > 10 and all(used[1:-1]), used  # each slice was taken
 
 
 READINGS_SCHEMA = {  # two string terminals that match the same lexemes: reading ids

@@ -13,7 +13,7 @@ import pytest
 from compilers.token_trie import BYTE_CLASSES
 from compilers.vocab import Vocabulary
 from grammar_engine import Matcher, compile_grammar, compile_json_schema
-from native.reference import classify_tokens_ref
+from native.reference import classify_bytes_ref
 from tests.grammars import ALL
 
 SCHEMA = {"type": "object", "properties": {
@@ -76,17 +76,16 @@ def test_tables_equal_each_tokens_own_walk(tok: str, name: str,
         reached = sorted(rng.choice(reached, size=40, replace=False).tolist())
     sample = np.sort(rng.choice(len(va.sorted_ids), size=1500, replace=False))
     ids = va.sorted_ids[sample]
+    spelled = [vocab.token_bytes[int(t)] for t in ids]
     in_sample = np.zeros(len(va.sorted_ids), dtype=np.bool_)
     in_sample[sample] = True
     trans, top = lexer.arrays
     for q in reached:
         for restart in (False, True):
             table = index.get(q, restart)
-            want = classify_tokens_ref(
-                trans, top, q, ids, va.lcp[sample], None, index.sorted_data,
-                index.sorted_start[sample], index.sorted_len[sample], vocab.n_words,
-                int(va.max_token_len), index._restarts if restart and lexer.ignored
-                else np.zeros(0, dtype=np.bool_))
+            want = classify_bytes_ref(
+                trans, top, q, ids, spelled, vocab.n_words, index._restarts
+                if restart and lexer.ignored else np.zeros(0, dtype=np.bool_))
             words = np.zeros(vocab.n_words, dtype=np.uint32)
             np.bitwise_or.at(words, ids >> 5, np.uint32(1) << (ids & 31).astype(np.uint32))
             np.testing.assert_array_equal(table.inside & words, want[0], err_msg=f"{q}")
