@@ -144,7 +144,7 @@ class ContextualLexer:
         self._term_keys: list[bytes] | None = None  # built with the first signature
         # closed_classes: per byte-class tuple, the flags of the first states and how many,
         # and the bytes to check (one per run of equal columns in each class).
-        self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint8], int]] = {}
+        self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint16], int]] = {}
         self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
                                                           NDArray[np.int32]]] = {}
         self._term_of_list: list[int] = []
@@ -211,11 +211,11 @@ class ContextualLexer:
     def step(self, state: int, byte: int) -> int:
         return int(self._trans[state, byte]) if state >= 0 else DEAD
 
-    def closed_classes(self, classes: tuple[bytes, ...]) -> NDArray[np.uint8]:
+    def closed_classes(self, classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
         """Per state (every state so far), bit ``k`` set when every string of bytes of
-        ``classes[k]`` (at most eight classes) stays inside the lexeme from that state.
+        ``classes[k]`` (at most sixteen classes) stays inside the lexeme from that state.
         Computed for new states only: a state's rows, and so its flags, never change."""
-        flags, done = self._closed.get(classes, (np.zeros(0, dtype=np.uint8), 0))
+        flags, done = self._closed.get(classes, (np.zeros(0, dtype=np.uint16), 0))
         n = self._n
         if done >= n:
             return flags[:n]
@@ -224,7 +224,7 @@ class ContextualLexer:
             n = self._n
             if done < n:
                 if len(flags) < n:
-                    grown = np.zeros(max(2 * len(flags), n, 64), dtype=np.uint8)
+                    grown = np.zeros(max(2 * len(flags), n, 64), dtype=np.uint16)
                     grown[:done] = flags[:done]
                     flags = grown
                 if classes not in self._closed_bytes:

@@ -167,6 +167,8 @@ class TokenIndex:
         self._bytes = 0
         self._tables: dict[int, StateTokens] = {}
         self._restart_tables: dict[int, StateTokens] = {}
+        # Tables of states inside an ignored lexeme, per the state after it (see ``get``).
+        self._into_tables: dict[tuple[int, int], StateTokens] = {}
         # Top values whose lexemes restart in the state (see ``get``): ignored terminals.
         restarts = np.zeros(lexer.n_terminals, dtype=np.bool_)
         restarts[sorted(lexer.ignored)] = True
@@ -192,40 +194,54 @@ class TokenIndex:
 
     @property
     def n_built(self) -> int:
-        return len(self._tables) + len(self._restart_tables)
+        return len(self._tables) + len(self._restart_tables) + len(self._into_tables)
 
     @property
     def nbytes(self) -> int:
-        return sum(t.nbytes for tables in (self._tables, self._restart_tables)
+        return sum(t.nbytes for tables in (self._tables, self._restart_tables,
+                                           self._into_tables)
                    for t in list(tables.values()))
 
-    def get(self, q: int, restart: bool = False) -> StateTokens:
-        """The table of lexer state ``q``. With ``restart`` (for parser stacks whose fresh
-        lexer state is ``q`` itself), a lexeme of an ignored terminal is followed by a new
-        lexeme from ``q`` inside the walk rather than recorded as a boundary group (see
-        ``classify_tokens``); without ignored terminals both tables are the same."""
-        restart = restart and bool(self.lexer.ignored)
-        tables = self._restart_tables if restart else self._tables
-        table = tables.get(q)
+    def get(self, q: int, restart_to: int = -1) -> StateTokens:
+        """The table of lexer state ``q``, for parser stacks whose fresh lexer state is
+        ``restart_to`` (-1: any stacks). With ``restart_to``, a lexeme of an ignored
+        terminal is followed by a new lexeme from ``restart_to`` inside the walk rather
+        than recorded as a boundary group (see ``classify_tokens``): ``q`` itself when it
+        is fresh, the state after the whitespace when ``q`` is inside it. Without ignored
+        terminals all tables of ``q`` are the same. Tables into another state than ``q``
+        are the grammar's own (their labels are terminal ids, not shared)."""
+        if restart_to < 0 or not self.lexer.ignored:
+            return self._stored(self._tables, q, q, -1)
+        if restart_to == q:
+            return self._stored(self._restart_tables, q, q, q)
+        return self._stored(self._into_tables, (q, restart_to), q, restart_to)
+
+    def _stored(self, tables: dict[Any, StateTokens], key: object, q: int,
+                restart_to: int) -> StateTokens:
+        table = tables.get(key)
         if table is None:
-            table = self._fetch(q, restart)
+            table = self._fetch(q, restart_to)
             with self._lock:
-                if q not in tables:
+                if key not in tables:
                     if self._bytes + table.nbytes > self.max_bytes:
                         raise LimitExceededError("max_token_table_bytes", self.max_bytes,
                                                  self._bytes + table.nbytes,
                                                  f"token table of lexer state {q}")
                     self._bytes += table.nbytes
-                table = tables.setdefault(q, table)
+                table = tables.setdefault(key, table)
         return table
 
-    def _fetch(self, q: int, restart: bool = False) -> StateTokens:
-        """The table of ``q`` from the shared cache, or built now (and shared)."""
+    def _fetch(self, q: int, restart_to: int = -1) -> StateTokens:
+        """The table of ``q`` from the shared cache, or built now (and shared); a table
+        restarting into another state is built for this grammar only."""
+        if restart_to not in (-1, q):
+            return self._build(q, None, restart_to)
+        restart = restart_to == q
         sig, terms = self.lexer.signature(q, self._depth)
         key = self._table_key(sig, terms, restart)
         canon: StateTokens | None = shared_tables.get(key)
         if canon is None:
-            canon = self._build(q, terms, restart)
+            canon = self._build(q, terms, restart_to)
             shared_tables.put(key, canon, canon.nbytes)
         return StateTokens(canon.inside, canon.first_dead, self._relabel(canon.groups, terms))
 
@@ -238,28 +254,32 @@ class TokenIndex:
         return ("table-restart", self.vocab.fingerprint, sig,
                 tuple(t in ignored for t in terms))
 
-    def _build(self, q: int, terms: tuple[int, ...], restart: bool = False) -> StateTokens:
-        """Classify the vocabulary from ``q``; groups are labelled by position in
-        ``terms`` (the state's live terminals in rank order), not by terminal id."""
+    def _build(self, q: int, terms: tuple[int, ...] | None,
+               restart_to: int = -1) -> StateTokens:
+        """Classify the vocabulary from ``q`` (ignored lexemes restarting in
+        ``restart_to``, if not -1); groups are labelled by position in ``terms`` (the
+        state's live terminals in rank order), by terminal id when ``terms`` is None."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
-        restarts = self._restarts if restart else _NO_RESTARTS
+        restarts = self._restarts if restart_to >= 0 else _NO_RESTARTS
+        target = np.int32(restart_to if restart_to >= 0 else q)
         closed = self.lexer.closed_classes(BYTE_CLASSES)
-        sl = self.slice_for(q, restarts)
+        sl = self.slice_for(q, restarts, target)
         if sl is not None:
             # Every token of the slice stays inside: walk only the rest of the vocabulary.
             tr = sl.rest_trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_bounds, self.vocab.n_words,
-                va.max_token_len, restarts, tr.tok_info, tr.nodes, closed, tr.all_bits)
+                va.max_token_len, restarts, target, tr.tok_info, tr.nodes, closed,
+                tr.all_bits)
             inside |= sl.mask
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
         else:
             tr = self.trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), va.sorted_ids, self.first_byte_bounds,
-                self.vocab.n_words, va.max_token_len, restarts, tr.tok_info, tr.nodes,
-                closed, tr.all_bits)
+                self.vocab.n_words, va.max_token_len, restarts, target, tr.tok_info,
+                tr.nodes, closed, tr.all_bits)
         groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):
             lo_t, hi_t = int(b_term.min()), int(b_term.max())
@@ -275,31 +295,38 @@ class TokenIndex:
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
 
-    def slice_for(self, q: int, restarts: NDArray[np.bool_] = _NO_RESTARTS
-                  ) -> TokenSlice | None:
+    def slice_for(self, q: int, restarts: NDArray[np.bool_] = _NO_RESTARTS,
+                  restart_to: np.int32 | None = None) -> TokenSlice | None:
         """The widest slice whose tokens all stay inside the lexeme from ``q`` (ignored
-        lexemes restarting in ``q`` per ``restarts``), if any: the widest text slice (they
-        are nested: the narrowest is checked first), else the wider word slice."""
+        lexemes restarting in ``restart_to``, by default ``q``, per ``restarts``), if any:
+        the widest text slice (they are nested: the narrowest is checked first), else the
+        wider word slice."""
+        target = np.int32(q) if restart_to is None else restart_to
         best = None
         for sl in reversed(self.slices):
-            if not self._stays_alive(q, sl, restarts):
+            if not self._stays_alive(q, sl, restarts, target):
                 break
             best = sl
         if best is None:
-            best = next((sl for sl in self.word_slices if self._stays_alive(q, sl, restarts)),
-                        None)
+            best = next((sl for sl in self.word_slices
+                         if self._stays_alive(q, sl, restarts, target)), None)
         return best
 
-    def _stays_alive(self, q: int, sl: TokenSlice, restarts: NDArray[np.bool_]) -> bool:
+    def _stays_alive(self, q: int, sl: TokenSlice, restarts: NDArray[np.bool_],
+                     restart_to: np.int32) -> bool:
         trans, top = self.lexer.arrays
         closed = self.lexer.closed_classes(BYTE_CLASSES)
         pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
         return bool(stays_alive(trans, top, np.int32(q), sl.text_dfa, sl.max_len, pairs,
-                                self._slice_starts[id(sl)], restarts, closed, sl.loop_bits))
+                                self._slice_starts[id(sl)], restarts, restart_to, closed,
+                                sl.loop_bits))
 
-    def _label(self, top: int, terms: tuple[int, ...]) -> Label:
+    def _label(self, top: int, terms: tuple[int, ...] | None) -> Label:
         """Top value ``top`` relative to ``terms``: its position there, or (a reading the
-        signature does not list) the positions of the terminals it reads as."""
+        signature does not list) the positions of the terminals it reads as; ``top``
+        itself when ``terms`` is None."""
+        if terms is None:
+            return top
         try:
             return terms.index(top)
         except ValueError:
@@ -309,18 +336,21 @@ class TokenIndex:
         """Replace each group's relative label by the top value it stands for."""
         return tuple((self.lexer.label_of(j, terms), t, o) for j, t, o in groups)
 
-    def walk_group(self, q: int, gi: int, q2: int, restart: bool = False) -> GroupWalk:
-        """Walk the rest of the tokens of group ``gi`` of ``q``'s table (the restarting
-        one with ``restart``) from the fresh lexer state ``q2`` (cached across grammars by
-        both states' signatures)."""
-        restart = restart and bool(self.lexer.ignored)
+    def walk_group(self, q: int, gi: int, q2: int, restart_to: int = -1) -> GroupWalk:
+        """Walk the rest of the tokens of group ``gi`` of ``q``'s table (the one for
+        ``restart_to``, see ``get``) from the fresh lexer state ``q2`` (cached across
+        grammars by both states' signatures, except for a table into another state)."""
+        if restart_to not in (-1, q) and self.lexer.ignored:
+            _, toks, offs = self.get(q, restart_to).groups[gi]
+            return self.walk(q2, toks, offs)
+        restart = restart_to == q and bool(self.lexer.ignored)
         sig, terms = self.lexer.signature(q, self._depth)
         sig2, terms2 = self.lexer.signature(q2, self._depth)
         key = ("walk", self._table_key(sig, terms, restart), gi,
                self._table_key(sig2, terms2, True))
         canon: GroupWalk | None = shared_tables.get(key)
         if canon is None:
-            _, toks, offs = self.get(q, restart).groups[gi]
+            _, toks, offs = self.get(q, restart_to).groups[gi]
             canon = self.walk(q2, toks, offs, terms2)
             shared_tables.put(key, canon, canon.nbytes)
         return canon._replace(crossing=self._relabel(canon.crossing, terms2))

@@ -98,7 +98,7 @@ class TokenSlice:
     text_dfa: NDArray[np.int32]  # (n, 256) the slice's language (see stays_alive)
     # Per text state, the byte classes (token_trie.BYTE_CLASSES bits) of every string
     # from it, if any: a lexer state closed under one reads them all (see stays_alive).
-    loop_bits: NDArray[np.uint8]
+    loop_bits: NDArray[np.uint16]
     row_starts: NDArray[np.int32]  # bytes where a row of text_dfa may change value
     max_len: int  # its longest token
     mask: NDArray[np.uint32]  # bits of the slice's tokens
@@ -123,8 +123,8 @@ def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
     with _lock:
         hit = _slices.get(vocab.fingerprint)
         if hit is None:
-            no_class = np.zeros(1, dtype=np.uint8)
-            ascii_text = np.array([class_bit(STRING_TEXT)], dtype=np.uint8)
+            no_class = np.zeros(1, dtype=np.uint16)
+            ascii_text = np.array([class_bit(STRING_TEXT)], dtype=np.uint16)
             tiers = [(_utf8_text_dfa(), SLICE_MAX_LEN, no_class),
                      (_ascii_text_dfa(), SLICE_MAX_LEN, ascii_text)]
             longest = int(vocab.arrays.max_token_len)
@@ -149,8 +149,8 @@ def word_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
         if hit is None:
             longest = max(int(vocab.arrays.max_token_len), 1)
             bit = class_bit(IDENTIFIER)
-            tiers = [(_word_dfa(), np.array([0, 0, bit], dtype=np.uint8)),
-                     (_identifier_dfa(), np.array([bit], dtype=np.uint8))]
+            tiers = [(_word_dfa(), np.array([0, 0, bit], dtype=np.uint16)),
+                     (_identifier_dfa(), np.array([bit], dtype=np.uint16))]
             hit = _word_slices[vocab.fingerprint] = tuple(
                 _slice(vocab, dfa, longest, loops, sorted_data, sorted_start, sorted_len,
                        10 + i) for i, (dfa, loops) in enumerate(tiers))
@@ -158,7 +158,7 @@ def word_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
 
 
 def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
-           loop_bits: NDArray[np.uint8], sorted_data: NDArray[np.uint8],
+           loop_bits: NDArray[np.uint16], sorted_data: NDArray[np.uint8],
            sorted_start: NDArray[np.int64], sorted_len: NDArray[np.int32],
            number: int) -> TokenSlice:
     va = vocab.arrays

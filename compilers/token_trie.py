@@ -31,7 +31,12 @@ _PRINTABLE = _span(" ", "~")
 IDENTIFIER = _LOWER + _UPPER + _DIGITS + b"_"
 STRING_TEXT = bytes(b for b in _PRINTABLE if b not in b'"\\')  # printable, no " or \
 
-# At most eight (one bit each): the byte runs that words, numbers and text are made of.
+
+def _printable_but(excluded: bytes) -> bytes:
+    return bytes(b for b in _PRINTABLE if b not in excluded)
+
+
+# At most sixteen (one bit each): the byte runs that words, numbers and text are made of.
 BYTE_CLASSES: tuple[bytes, ...] = (
     _DIGITS,
     _LOWER,
@@ -39,18 +44,24 @@ BYTE_CLASSES: tuple[bytes, ...] = (
     _LOWER + _DIGITS,
     _LOWER + _UPPER + _DIGITS,
     IDENTIFIER,
-    STRING_TEXT,
+    IDENTIFIER + b"-",  # names with dashes (keys, slugs)
+    _DIGITS + b"abcdefABCDEF",  # hexadecimal
+    _LOWER + _UPPER + b" ",  # words and spaces
+    _LOWER + _UPPER + _DIGITS + b" ",
+    STRING_TEXT,  # JSON string contents
+    _printable_but(b'"'),
+    _printable_but(b"'"),  # SQL string contents
+    _printable_but(b"'\\"),
     _PRINTABLE,  # comments
+    _LOWER + _DIGITS + b"_",  # lower-case identifiers
 )
-
-
 def class_bit(members: bytes) -> int:
     """The bit of a class of :data:`BYTE_CLASSES` in node and state flags."""
     return 1 << BYTE_CLASSES.index(members)
 
-_BYTE_FLAGS = np.zeros(256, dtype=np.uint8)
+_BYTE_FLAGS = np.zeros(256, dtype=np.uint16)
 for _k, _members in enumerate(BYTE_CLASSES):
-    _BYTE_FLAGS[list(_members)] |= np.uint8(1 << _k)
+    _BYTE_FLAGS[list(_members)] |= np.uint16(1 << _k)
 _BYTE_FLAGS = read_only(_BYTE_FLAGS)
 
 

@@ -89,6 +89,7 @@ class StackNode:
 Stacks = tuple[StackNode, ...]
 
 _INTERN_LIMIT = 1 << 16
+_BRANCHES = object()  # _feed_one met a cell with several actions (a conflict)
 
 
 class LRParser:
@@ -169,9 +170,10 @@ class LRParser:
         the lexeme of an item part; a stack whose array already holds the item cannot
         shift it. Without it (token-table work that does not know the lexeme) no value is
         checked."""
-        if self.deterministic and len(stacks) == 1:
+        if len(stacks) == 1:
             node = self._feed_one(stacks[0], terminal, value)
-            return None if node is None else (node,)
+            if node is not _BRANCHES:
+                return None if node is None else (node,)  # type: ignore[return-value]
         out: dict[StackNode, None] = {}
         work = list(stacks)
         seen = set(work)
@@ -224,12 +226,16 @@ class LRParser:
         return node
 
     def _feed_one(self, node: StackNode, terminal: int, value: str | bytes | None = None
-                  ) -> StackNode | None:
+                  ) -> StackNode | object | None:
+        """``feed`` of one stack while every cell on the way has one action (always, in an
+        LALR(1) table); ``_BRANCHES`` where one has more, for the general path."""
         cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
         while True:
             acts = cells[node.state].get(terminal)
             if not acts:
                 return None
+            if len(acts) > 1:
+                return _BRANCHES
             a = acts[0]
             if a >= 0:
                 if self.tracks_values:
@@ -248,8 +254,9 @@ class LRParser:
             node = self._push(g, base, node.seen)
 
     def can_shift(self, stacks: Stacks, terminal: int) -> bool:
-        """True if some stack can shift ``terminal`` (no new nodes on the LALR path)."""
-        if not (self.deterministic and len(stacks) == 1):
+        """True if some stack can shift ``terminal`` (no new nodes while one stack meets
+        cells of one action)."""
+        if len(stacks) != 1:
             return self.feed(stacks, terminal) is not None
         cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
         base: StackNode | None = stacks[0]
@@ -259,6 +266,8 @@ class LRParser:
             acts = cells[top].get(terminal)
             if not acts:
                 return False
+            if len(acts) > 1:
+                return self.feed(stacks, terminal) is not None
             a = acts[0]
             if a >= 0:
                 return True

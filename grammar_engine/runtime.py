@@ -82,6 +82,7 @@ class GrammarRuntime:
         self.valued = unique_items | self.item_parts
         # Lexer state -> may its lexeme still end as a valued terminal.
         self._may_be_unique: dict[int, bool] = {}
+        self._ends_ignored: dict[int, bool] = {}
         self._ending_words: tuple[NDArray[np.uint32], NDArray[np.uint32]] | None = None
         # Item parts with a one-word language (true, null, "[]"), by terminal: their word.
         self._part_words: dict[int, bytes | None] = {}
@@ -371,7 +372,7 @@ class GrammarRuntime:
                 if after is not None and after is not stacks:
                     queue.append(after)
         for q in self.lexer.reachable_states():
-            self.index.get(q, restart=self.lexer.is_fresh(q))
+            self.index.get(q, restart_to=q if self.lexer.is_fresh(q) else -1)
         return self.index.n_built
 
     # -- masks -------------------------------------------------------------------------
@@ -397,10 +398,15 @@ class GrammarRuntime:
     def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
         if q == DEAD:
             return np.zeros(self.vocab.n_words, dtype=np.uint32)
-        # Where q is the stacks' own fresh state, ignored lexemes restart in q inside the
+        # Where q is the stacks' own fresh state, or a state inside an ignored lexeme
+        # (whitespace), ignored lexemes restart in the stacks' fresh state inside the
         # table's walk (TokenIndex.get).
-        restart = bool(self.ignored) and self.lex_start(stacks) == q
-        table = self.index.get(q, restart)
+        restart_to = -1
+        if self.ignored:
+            q0 = self.lex_start(stacks)
+            if q0 == q or self._may_end_ignored(q):
+                restart_to = q0
+        table = self.index.get(q, restart_to)
         bits = table.inside.copy()
         t = self.lexer.top(q)
         if t >= 0 and table.has_first_dead:
@@ -415,8 +421,15 @@ class GrammarRuntime:
                 continue
             q2 = self.lex_start(after)
             if q2 != DEAD:
-                self._resolve((q, gi, restart), q2, after, toks, offs, bits)
+                self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
         return bits
+
+    def _may_end_ignored(self, q: int) -> bool:
+        """Whether the lexeme in lexer state ``q`` may end as an ignored terminal."""
+        hit = self._ends_ignored.get(q)
+        if hit is None:
+            hit = self._ends_ignored[q] = bool(self.lexer.live_terminals(q) & self.ignored)
+        return hit
 
     def _drop_repeated_values(self, state: MatchState, bits: NDArray[np.uint32]) -> None:
         """Clear the bits of tokens that complete a unique item with a value its array

@@ -63,11 +63,12 @@ def _restarts(t, restarts):  # pragma: no cover - compiled
 
 
 # A trie node packed in one uint64 (one memory read per byte of a walk): the end of its
-# subtree (bits 0-31), the byte classes below it (32-39) and its own byte (40-47). A
+# subtree (bits 0-31), the byte classes below it (32-47) and its own byte (48-55). A
 # token's entry: the index of its node at depth 0 (bits 32-63, as if it owned the nodes
 # of its common prefix too), its common prefix with the previous token (16-31) and its
 # length (0-15).
 _LOW32 = np.uint64(0xFFFFFFFF)
+_CLASS_BITS = np.uint64(0xFFFF)
 
 
 @njit(cache=True, nogil=True)
@@ -79,8 +80,8 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
     first ``depth + 1`` bytes, for ``depth >= lcp[i]``, is ``nodes[(tok_info[i] >> 32) +
     depth]`` (it belongs to the first token that has those bytes); its end is the first
     position whose token does not begin with them; its classes are the AND of
-    ``byte_flags`` over every byte past its depth in those tokens (all bits where there
-    is none). One pass with a stack of open nodes, one per depth.
+    ``byte_flags`` (uint16) over every byte past its depth in those tokens (all bits
+    where there is none). One pass with a stack of open nodes, one per depth.
     """
     n = lcp.shape[0]
     n_nodes = 0
@@ -92,7 +93,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
     nodes = np.empty(n_nodes, np.uint64)
     open_node = np.empty(height, np.int64)
     open_owner = np.empty(height, np.int64)
-    open_flags = np.empty(height, np.uint8)
+    open_flags = np.empty(height, np.uint16)
     base = 0
     depth = 0  # open nodes: one per depth 0..depth-1
     for j in range(n + 1):
@@ -102,7 +103,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
             node = open_node[depth]
             b = sorted_data[sorted_start[open_owner[depth]] + depth]
             nodes[node] = (np.uint64(j) | (np.uint64(open_flags[depth]) << np.uint64(32))
-                           | (np.uint64(b) << np.uint64(40)))
+                           | (np.uint64(b) << np.uint64(48)))
             if depth > 0:  # the parent also sees this node's own byte
                 open_flags[depth - 1] &= open_flags[depth] & byte_flags[b]
         if j < n:
@@ -111,7 +112,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
             for d in range(lcp[j], lens[j]):
                 open_node[d] = base + d - lcp[j]
                 open_owner[d] = j
-                open_flags[d] = 255
+                open_flags[d] = 0xFFFF
             base += lens[j] - lcp[j]
             depth = lens[j]
     return tok_info, nodes
@@ -119,7 +120,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
 
 @njit(cache=True, nogil=True)
 def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_len,
-                    restarts, tok_info, nodes, closed, all_bits):  # pragma: no cover
+                    restarts, restart_to, tok_info, nodes, closed, all_bits):  # pragma: no cover
     """Classify every text token by walking its bytes from lexer state ``q``.
 
     Reference loop, for each token ``t`` with bytes ``b``::
@@ -154,11 +155,14 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
     as terminal ``b_term``, by their position in sorted order (increasing), so that later
     walks read the sorted token bytes sequentially.
 
-    ``restarts`` (bool per top value, or empty) marks lexemes that end *into* ``q``: when
-    ``q`` is the fresh state of the parser stacks it serves, a lexeme of an ignored
-    terminal leaves the stacks as they were, so the next lexeme starts in ``q`` again. The
-    walk then continues from ``q`` at the byte that ended it (no boundary recorded), so the
-    tokens that begin with whitespace are settled here instead of as a boundary group.
+    ``restarts`` (bool per top value, or empty) marks lexemes that end *into*
+    ``restart_to``, the fresh state of the parser stacks the table serves: a lexeme of an
+    ignored terminal leaves the stacks as they were, so the next lexeme starts there. The
+    walk then continues from ``restart_to`` at the byte that ended it (no boundary
+    recorded), so the tokens that begin with whitespace are settled here instead of as a
+    boundary group. ``restart_to`` is ``q`` itself for a fresh state; for a state inside
+    whitespace, the state after it. A lexeme that a token ends at its first byte is in
+    ``first_dead`` all the same (the matcher resolves those from the next state's table).
     """
     n = sorted_ids.shape[0]
     inside = np.zeros(n_words, np.uint32)
@@ -201,10 +205,10 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
             while depth < length:
                 node = nodes[at + depth]
                 c = states[depth]
-                byte = (node >> np.uint64(40)) & np.uint64(0xFF)
+                byte = node >> np.uint64(48)
                 nx = trans[c, byte]
                 if nx < 0 and _restarts(top[c], restarts):
-                    c = q  # an ignored lexeme ended: the next one starts in q
+                    c = restart_to  # an ignored lexeme ended: the next one starts there
                     nx = trans[c, byte]
                 if nx < 0:
                     if top[c] >= 0:
@@ -213,7 +217,7 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
                     else:
                         kind = KIND_DEAD
                     break
-                if (node >> np.uint64(32)) & np.uint64(closed[nx]):
+                if (node >> np.uint64(32)) & np.uint64(closed[nx]) & _CLASS_BITS:
                     kind = _KIND_SUBTREE_INSIDE
                     break
                 states[depth + 1] = nx
@@ -324,7 +328,7 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
                 break
             if depth >= owned:
                 node = nodes[at + depth]
-                if (node >> np.uint64(32)) & np.uint64(closed[nx]):
+                if (node >> np.uint64(32)) & np.uint64(closed[nx]) & _CLASS_BITS:
                     k = _KIND_SUBTREE_INSIDE
                     break
             c = nx

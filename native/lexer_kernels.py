@@ -293,8 +293,8 @@ def canonical_hash(trans, top, q, max_states, starts, max_depth):  # pragma: no 
 
 
 @njit(cache=True, nogil=True)
-def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, closed,
-                loop_bits):  # pragma: no cover - compiled
+def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, restart_to,
+                closed, loop_bits):  # pragma: no cover - compiled
     """Whether every string of at most ``depth`` bytes that the automaton ``text_dfa``
     reads (``int32[n_u, 256]``, start state 0, ``-1`` = the string leaves its language;
     every state accepting) can be read from state ``q`` without a missing transition.
@@ -309,10 +309,11 @@ def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, clo
     ``starts`` (ascending, from 0) are the bytes where a row of ``trans`` or of
     ``text_dfa`` may change value: only those bytes are read (a few dozen, not 256).
 
-    ``restarts`` marks top values whose lexemes end back into ``q``, as in
-    ``classify_tokens``. A pair needs no further search when the lexer state is closed
-    under a byte class (``closed``, see ``closed_classes``) that every string from the
-    text state is made of (``loop_bits[u]``): a word's letters from an identifier state.
+    ``restarts`` marks top values whose lexemes end into ``restart_to``, as in
+    ``classify_tokens`` (not at the first byte: the table keeps those apart). A pair
+    needs no further search when the lexer state is closed under a byte class
+    (``closed``, see ``closed_classes``) that every string from the text state is made
+    of (``loop_bits[u]``): a word's letters from an identifier state.
     """
     n_u = text_dfa.shape[0]
     keys = np.full(256, -1, np.int64)
@@ -339,8 +340,8 @@ def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, clo
             if v < 0:
                 continue
             t = trans[s, b]
-            if t < 0 and 0 <= top[s] < restarts.shape[0] and restarts[top[s]]:
-                t = trans[q, b]  # an ignored lexeme ended: the next one starts in q
+            if t < 0 and d > 0 and 0 <= top[s] < restarts.shape[0] and restarts[top[s]]:
+                t = trans[restart_to, b]  # an ignored lexeme ended: the next one starts there
             if t < 0:
                 return False
             nk = np.int64(t) * n_u + v
@@ -380,7 +381,7 @@ def closed_classes(trans, class_bytes, class_ptr, flags, lo, hi):  # pragma: no 
     failed = np.empty(m, np.bool_)
     todo = np.empty(m, np.int32)
     for k in range(class_ptr.shape[0] - 1):
-        bit = np.uint8(1 << k)
+        bit = np.uint16(1 << k)
         b_lo = class_ptr[k]
         b_hi = class_ptr[k + 1]
         n_todo = 0

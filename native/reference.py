@@ -40,21 +40,21 @@ def trie_tokens_ref(tok_info, nodes):
     prev = b""
     for info in tok_info.tolist():
         at, lcp, length = info >> 32, (info >> 16) & 0xFFFF, info & 0xFFFF
-        own = bytes((int(nodes[at + d]) >> 40) & 0xFF for d in range(lcp, length))
+        own = bytes(int(nodes[at + d]) >> 48 for d in range(lcp, length))
         prev = prev[:lcp] + own
         out.append(prev)
     return out
 
 
 def classify_tokens_ref(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_len,
-                        restarts, tok_info, nodes, closed, all_bits):
+                        restarts, restart_to, tok_info, nodes, closed, all_bits):
     """Every token walked on its own (the trie gives only the bytes; ``closed`` and the
     subtree ends, which only speed up the kernel, are ignored)."""
     return classify_bytes_ref(trans, top, q, sorted_ids, trie_tokens_ref(tok_info, nodes),
-                              n_words, restarts)
+                              n_words, restarts, restart_to)
 
 
-def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts):
+def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts, restart_to=None):
     """:func:`classify_tokens_ref` on the tokens ``ids`` spelled ``tokens`` (positions in
     the result are indices into ``ids``)."""
     inside = np.zeros(n_words, np.uint32)
@@ -67,8 +67,8 @@ def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts):
         kind, depth, st = KIND_INSIDE, len(data), -1
         for j, b in enumerate(data):
             nx = int(trans[c, b])
-            if nx < 0 and 0 <= top[c] < len(restarts) and restarts[top[c]]:
-                c = q  # an ignored lexeme ended: restart in q
+            if nx < 0 and j > 0 and 0 <= top[c] < len(restarts) and restarts[top[c]]:
+                c = q if restart_to is None else restart_to  # an ignored lexeme ended
                 nx = int(trans[c, b])
             if nx < 0:
                 kind = KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD
@@ -238,12 +238,12 @@ def depth_equivalent_ref(trans, accept, a, b, depth):
 
 
 def stays_alive_ref(trans, top, q, text_dfa, depth, max_pairs, starts=None, restarts=None,
-                    closed=None, loop_bits=None):
+                    restart_to=None, closed=None, loop_bits=None):
     """Reads all 256 bytes of each row (``starts`` is the kernel's shortcut)."""
     restarts = np.zeros(0, np.bool_) if restarts is None else restarts
     seen = {(int(q), 0)}
     level = set(seen)
-    for _ in range(depth):
+    for d in range(depth):
         nxt = set()
         for s, u in level:
             if closed is not None and int(closed[s]) & int(loop_bits[u]):
@@ -253,8 +253,8 @@ def stays_alive_ref(trans, top, q, text_dfa, depth, max_pairs, starts=None, rest
                 if v < 0:
                     continue
                 t = int(trans[s, b])
-                if t < 0 and 0 <= top[s] < len(restarts) and restarts[top[s]]:
-                    t = int(trans[q, b])
+                if t < 0 and d > 0 and 0 <= top[s] < len(restarts) and restarts[top[s]]:
+                    t = int(trans[q if restart_to is None else restart_to, b])
                 if t < 0:
                     return False
                 if (t, v) not in seen:

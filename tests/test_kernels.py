@@ -54,16 +54,16 @@ def _random_vocab(rng: np.random.Generator, size: int):  # type: ignore[no-untyp
 _TEST_CLASSES = (b"ab", b" ab", bytes([0x20, 0x22, 0x61, 0x62, 0x7B, 0x7D, 0xC3, 0xA9]))
 
 
-def _test_byte_flags() -> NDArray[np.uint8]:
-    flags = np.zeros(256, dtype=np.uint8)
+def _test_byte_flags() -> NDArray[np.uint16]:
+    flags = np.zeros(256, dtype=np.uint16)
     for k, members in enumerate(_TEST_CLASSES):
-        flags[list(members)] |= np.uint8(1 << k)
+        flags[list(members)] |= np.uint16(1 << k)
     return flags
 
 
-def _closed_ref(trans: NDArray[np.int32], classes: tuple[bytes, ...]) -> NDArray[np.uint8]:
+def _closed_ref(trans: NDArray[np.int32], classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
     """Bit k of state s: every state reachable from s by class-k bytes has all of them."""
-    flags = np.zeros(len(trans), dtype=np.uint8)
+    flags = np.zeros(len(trans), dtype=np.uint16)
     for k, members in enumerate(classes):
         for s in range(len(trans)):
             seen, todo, ok = {s}, [s], True
@@ -110,7 +110,7 @@ def test_closed_classes_matches_reference() -> None:
         order = np.array([4, 5, 6, 0, 1, 2, 3])
         perm = np.argsort(order)  # old id -> new id
         renum = np.where(trans[order] >= 0, perm[np.maximum(trans[order], 0)], -1).astype(np.int32)
-        flags = np.zeros(7, dtype=np.uint8)
+        flags = np.zeros(7, dtype=np.uint16)
         lexer_kernels.closed_classes(renum, flat, ptr, flags, 0, 3)
         lexer_kernels.closed_classes(renum, flat, ptr, flags, 3, 7)
         want = _closed_ref(renum, classes)
@@ -135,11 +135,11 @@ def test_trie_nodes_matches_reference() -> None:
             while j < len(toks) and toks[j][: d + 1] == tok[: d + 1]:
                 j += 1
             assert node & 0xFFFFFFFF == j
-            want = 255
+            want = 0xFFFF
             for t in toks[i:j]:
                 for b in t[d + 1 :]:
                     want &= int(byte_flags[b])
-            assert (node >> 32) & 0xFF == want
+            assert (node >> 32) & 0xFFFF == want
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -163,8 +163,12 @@ def test_classify_tokens_matches_reference(seed: int, restarting: bool) -> None:
     assert closed[4] & 1 and closed[5] & 1
     all_bits = np.zeros(n_words, dtype=np.uint32)
     kernels.set_bits(all_bits, order)
-    for q in range(7):
-        args = (order, bounds, n_words, max_len, restarts, info, nodes, closed, all_bits)
+    for q, into in itertools.product(range(7), (0, 3)):
+        # Ignored lexemes restart in q itself (a fresh state), or in another state (q
+        # inside whitespace, restarting in the state after it).
+        restart_to = np.int32((q + into) % 7)
+        args = (order, bounds, n_words, max_len, restarts, restart_to, info, nodes, closed,
+                all_bits)
         got = kernels.classify_tokens(trans, top, np.int32(q), *args)
         want = reference.classify_tokens_ref(trans, top, q, *args)
         np.testing.assert_array_equal(got[0], want[0])
@@ -401,22 +405,23 @@ def test_stays_alive_matches_reference(seed: int) -> None:
     two_states[1, 99] = 0
     random_text = _interval_rows(rng, 3, 6, 3, 0.6)
     restarts = np.array([False, True, False], dtype=np.bool_)
-    closed = rng.integers(0, 4, size=n).astype(np.uint8)
+    closed = rng.integers(0, 4, size=n).astype(np.uint16)
     n_closed_used = 0
     for text_dfa in (one_state, two_states, random_text):
         starts = np.union1d(row_starts(trans), row_starts(text_dfa)).astype(np.int32)
-        loop_bits = rng.integers(0, 4, size=len(text_dfa)).astype(np.uint8)
+        loop_bits = rng.integers(0, 4, size=len(text_dfa)).astype(np.uint16)
         for q in range(n):
             for depth in (0, 1, 3, 8):
                 for max_pairs in (1 << 30, 5):
-                    for rs, cl in ((_NONE, np.zeros(n, np.uint8)), (restarts, closed)):
+                    for rs, cl in ((_NONE, np.zeros(n, np.uint16)), (restarts, closed)):
                         args = (text_dfa, depth, max_pairs)
+                        to = np.int32((q + depth) % n)  # restarts in q or another state
                         got = lexer_kernels.stays_alive(trans, top, np.int32(q), *args,
-                                                        starts, rs, cl, loop_bits)
+                                                        starts, rs, to, cl, loop_bits)
                         assert got == reference.stays_alive_ref(
-                            trans, top, q, *args, None, rs, cl, loop_bits)
+                            trans, top, q, *args, None, rs, to, cl, loop_bits)
                         n_closed_used += got and not reference.stays_alive_ref(
-                            trans, top, q, *args, None, rs)
+                            trans, top, q, *args, None, rs, to)
     assert n_closed_used > 0  # the closed classes settled some searches
 
 
@@ -431,7 +436,7 @@ def test_stays_alive_grows_its_table() -> None:
     text_dfa = np.full((1, 256), -1, np.int32)
     text_dfa[0, 97] = 0
     all_bytes = np.arange(256, dtype=np.int32)
-    none = (_NONE, np.zeros(n, np.uint8), np.zeros(1, np.uint8))
+    none = (_NONE, np.int32(0), np.zeros(n, np.uint16), np.zeros(1, np.uint16))
     for depth in (10, 300, 598, 599, 600):
         assert lexer_kernels.stays_alive(trans, top, np.int32(0), text_dfa, depth, 1 << 30,
                                          all_bytes, *none) == \
