@@ -22,6 +22,7 @@ read as each of them: its *reading* is then an id ``>= n_terminals`` naming that
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Sequence
 
@@ -43,6 +44,16 @@ from native.lexer_kernels import (
 )
 
 __all__ = ["DEAD", "ContextualLexer"]
+
+
+@functools.lru_cache(maxsize=4)
+def _byte_flags(classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
+    """Per byte, the classes (bits) it belongs to."""
+    flags = np.zeros(256, dtype=np.uint16)
+    for k, members in enumerate(classes):
+        flags[np.frombuffer(members, dtype=np.uint8)] |= np.uint16(1 << k)
+    return flags
+
 
 DEAD = -1
 _RESERVED_STATES = 1 << 15  # lexer states reserved up front (virtual memory, 32 MiB of rows)
@@ -146,7 +157,7 @@ class ContextualLexer:
         # and the bytes to check (one per run of equal columns in each class).
         self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint16], int]] = {}
         self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
-                                                          NDArray[np.int32]]] = {}
+                                                          NDArray[np.uint16]]] = {}
         self._term_of_list: list[int] = []
         self._offset_list: list[int] = []
         self._rank_list: list[int] = []
@@ -228,14 +239,19 @@ class ContextualLexer:
                     grown[:done] = flags[:done]
                     flags = grown
                 if classes not in self._closed_bytes:
-                    reps = [np.unique(self._class_rep[self._class_of[list(c)]])
-                            for c in classes]
-                    ptr = np.zeros(len(classes) + 1, dtype=np.int32)
-                    ptr[1:] = np.cumsum([len(r) for r in reps])
-                    self._closed_bytes[classes] = (np.concatenate(reps).astype(np.int32), ptr)
+                    self._closed_bytes[classes] = self._class_reps(classes)
                 closed_classes(self._trans, *self._closed_bytes[classes], flags, done, n)
                 self._closed[classes] = (flags, n)
             return flags[:n]
+
+    def _class_reps(self, classes: tuple[bytes, ...]
+                    ) -> tuple[NDArray[np.int32], NDArray[np.uint16]]:
+        """One byte per run of equal columns that meets some class, and the classes (bits)
+        its run meets."""
+        meets = np.zeros(len(self._class_rep), dtype=np.uint16)
+        np.bitwise_or.at(meets, self._class_of, _byte_flags(classes))
+        runs = np.flatnonzero(meets)
+        return self._class_rep[runs].astype(np.int32), meets[runs]
 
     def signature(self, state: int, max_depth: int = 1 << 30
                   ) -> tuple[bytes, tuple[int, ...]]:

@@ -35,7 +35,7 @@ from compilers.shared_tables import shared_tables
 from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices, word_slices
 from compilers.token_trie import BYTE_CLASSES, token_trie
 from compilers.vocab import Vocabulary
-from native.kernels import classify_tokens, set_bits, walk_tokens
+from native.kernels import classify_tokens, group_by_label, set_bits, walk_tokens
 from native.lexer_kernels import stays_alive
 
 __all__ = ["GroupWalk", "StateTokens", "TokenIndex"]
@@ -112,11 +112,17 @@ def _shared_if_empty(words: NDArray[np.uint32]) -> NDArray[np.uint32]:
     return zero
 
 
-def _distinct(values: NDArray[np.int32], lowest: int) -> list[int]:
-    """The distinct values of ``values`` (none below ``lowest``), ascending; a count is
-    several times faster than ``np.unique``'s sort or hash on the 59,000 entries of a
-    whitespace state's boundary tokens."""
-    return (np.flatnonzero(np.bincount(values - lowest)) + lowest).tolist()
+def _grouped(labels: NDArray[np.int32], toks: NDArray[np.int32], offs: NDArray[np.int32]
+             ) -> list[tuple[int, NDArray[np.int32], NDArray[np.int32]]]:
+    """``(label, toks, offs)`` per distinct label, ascending, each keeping the order of
+    ``toks`` (one kernel call; most lists have one label, taken as they are)."""
+    if labels[0] == labels[-1] and (labels == labels[0]).all():
+        return [(int(labels[0]), _readonly(toks), _readonly(offs))]
+    order, distinct, bounds = group_by_label(labels)
+    toks, offs = toks[order], offs[order]
+    return [(label, _readonly(toks[lo:hi]), _readonly(offs[lo:hi]))
+            for label, lo, hi in zip(distinct.tolist(), bounds[:-1].tolist(),
+                                     bounds[1:].tolist(), strict=True)]
 
 
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
@@ -282,16 +288,10 @@ class TokenIndex:
                 tr.nodes, closed, tr.all_bits)
         groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
         if len(b_pos):
-            lo_t, hi_t = int(b_term.min()), int(b_term.max())
-            if lo_t == hi_t:  # the common case: one terminal, already in sorted order
-                groups.append((self._label(lo_t, terms), _readonly(b_pos), _readonly(b_off)))
-            else:
-                for term in _distinct(b_term, lo_t):
-                    sel = b_term == term
-                    groups.append((self._label(term, terms), _readonly(b_pos[sel]),
-                                   _readonly(b_off[sel])))
-                # In label order, the same in every grammar that shares the table.
-                groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
+            groups = [(self._label(term, terms), toks, offs)
+                      for term, toks, offs in _grouped(b_term, b_pos, b_off)]
+            # In label order, the same in every grammar that shares the table.
+            groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
 
@@ -375,12 +375,7 @@ class TokenIndex:
             set_bits(dense, inside)
             walk = GroupWalk(None, _readonly(dense), ())
         if len(c_toks):
-            lo_t, hi_t = int(c_terms.min()), int(c_terms.max())
-            labels = [lo_t] if lo_t == hi_t else _distinct(c_terms, lo_t)
-            groups = []
-            for term in labels:
-                sel = c_terms == term if lo_t != hi_t else slice(None)
-                label = self._label(term, terms) if terms is not None else term
-                groups.append((label, _readonly(c_toks[sel]), _readonly(c_at[sel])))
-            walk = walk._replace(crossing=tuple(groups))
+            walk = walk._replace(crossing=tuple(
+                (self._label(term, terms), toks, offs)
+                for term, toks, offs in _grouped(c_terms, c_toks, c_at)))
         return walk

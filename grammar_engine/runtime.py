@@ -37,6 +37,7 @@ from native.kernels import (
     KIND_INSIDE,
     read_only,
     resolve_with_parser,
+    set_allowed,
     set_bits,
     walk_bytes,
 )
@@ -614,10 +615,9 @@ class GrammarRuntime:
         rounds at most; the rest are finished in Python."""
         sorted_ids = self.varrays.sorted_ids
         for rounds in range(_KERNEL_ROUNDS + 1):
-            # Read-only lists: one kernel specialization.
-            verdict = run(read_only(toks), read_only(offs), firsts)
-            set_bits(bits, sorted_ids[toks[verdict == 1]])
-            pending = np.flatnonzero(verdict == 2)
+            toks = read_only(toks)  # read-only lists: one kernel specialization
+            verdict = run(toks, read_only(offs), firsts)
+            pending = set_allowed(bits, sorted_ids, toks, verdict)
             if not len(pending):
                 return
             last = rounds == _KERNEL_ROUNDS

@@ -33,8 +33,10 @@ __all__ = [
     "KIND_INSIDE",
     "apply_token_bitmask_kernel",
     "classify_tokens",
+    "group_by_label",
     "read_only",
     "resolve_with_parser",
+    "set_allowed",
     "set_bits",
     "trie_nodes",
     "walk_bytes",
@@ -368,6 +370,60 @@ def set_bits(words, toks):  # pragma: no cover - compiled
     for i in range(toks.shape[0]):
         t = toks[i]
         words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+
+
+@njit(cache=True, nogil=True)
+def group_by_label(labels):  # pragma: no cover - compiled
+    """Positions grouped by label, stably (a counting sort): ``(order, distinct, bounds)``
+    with ``order[bounds[k]:bounds[k + 1]]`` the positions whose label is ``distinct[k]``
+    (ascending)."""
+    n = labels.shape[0]
+    lo = labels[0]
+    hi = labels[0]
+    for i in range(n):
+        lo = min(lo, labels[i])
+        hi = max(hi, labels[i])
+    count = np.zeros(hi - lo + 2, np.int64)
+    for i in range(n):
+        count[labels[i] - lo + 1] += 1
+    n_distinct = 0
+    for v in range(hi - lo + 1):
+        if count[v + 1]:
+            n_distinct += 1
+        count[v + 1] += count[v]
+    distinct = np.empty(n_distinct, np.int64)
+    bounds = np.empty(n_distinct + 1, np.int64)
+    k = 0
+    for v in range(hi - lo + 1):
+        if count[v + 1] > count[v]:
+            distinct[k] = v + lo
+            bounds[k] = count[v]
+            k += 1
+    bounds[n_distinct] = n
+    order = np.empty(n, np.int64)
+    for i in range(n):
+        v = labels[i] - lo
+        order[count[v]] = i
+        count[v] += 1
+    return order, distinct, bounds
+
+
+@njit(cache=True, nogil=True)
+def set_allowed(words, sorted_ids, toks, verdict):  # pragma: no cover - compiled
+    """Set the bits of the tokens (sorted positions ``toks``) whose ``verdict`` is 1 and
+    return the indices of those whose verdict is 2 (undecided, see
+    ``resolve_with_parser``)."""
+    pending = np.empty(toks.shape[0], np.int64)
+    n = 0
+    for i in range(toks.shape[0]):
+        v = verdict[i]
+        if v == 1:
+            t = sorted_ids[toks[i]]
+            words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
+        elif v == 2:
+            pending[n] = i
+            n += 1
+    return pending[:n].copy()
 
 
 @njit(cache=True, nogil=True)

@@ -365,67 +365,76 @@ def stays_alive(trans, top, q, text_dfa, depth, max_pairs, starts, restarts, res
 
 
 @njit(cache=True, nogil=True)
-def closed_classes(trans, class_bytes, class_ptr, flags, lo, hi):  # pragma: no cover
-    """Set bit ``k`` of ``flags[s]``, for the states ``lo <= s < hi``, when every string of
-    class-``k`` bytes (``class_bytes[class_ptr[k]:class_ptr[k + 1]]``, one byte per run
-    of equal columns suffices) stays inside the lexeme from ``s``: the greatest set of
-    states whose every class-``k`` transition exists and leads back into the set.
+def closed_classes(trans, rep_bytes, rep_classes, flags, lo, hi):  # pragma: no cover
+    """Set, for the states ``lo <= s < hi``, bit ``k`` of ``flags[s]`` (uint16) when every
+    string of class-``k`` bytes stays inside the lexeme from ``s``: the greatest set of
+    states whose every class-``k`` transition exists and leads back into the set. Byte
+    ``rep_bytes[j]`` stands for its run of equal columns, whose bytes meet the classes
+    ``rep_classes[j]``.
 
     States below ``lo`` already have their flags, and no state below ``lo`` leads to one
-    at or above it (the lexer's rows are complete and final when its states appear).
-    Most states miss a class byte at once; the others are followed along reversed edges
-    from the ones that fail: linear in their transitions.
+    at or above it (the lexer's rows are complete and final when its states appear). All
+    classes at once, bit-parallel: every new state starts with the bits its missing
+    transitions leave, and a state that loses bits makes its predecessors (along
+    reversed edges) check theirs again.
     """
     m = hi - lo
-    count = np.zeros(m + 1, np.int32)
-    failed = np.empty(m, np.bool_)
-    todo = np.empty(m, np.int32)
-    for k in range(class_ptr.shape[0] - 1):
-        bit = np.uint16(1 << k)
-        b_lo = class_ptr[k]
-        b_hi = class_ptr[k + 1]
-        n_todo = 0
-        for s in range(lo, hi):
-            fails = False
-            for j in range(b_lo, b_hi):
-                t = trans[s, class_bytes[j]]
-                if t < 0 or (t < lo and not flags[t] & bit):
-                    fails = True
+    n_reps = rep_bytes.shape[0]
+    every = np.uint16(0)  # the bits of the classes there are
+    for j in range(n_reps):
+        every |= rep_classes[j]
+    # First the missing transitions alone: most states lose every bit at once and need
+    # no edges.
+    for s in range(lo, hi):
+        f = every
+        for j in range(n_reps):
+            if trans[s, rep_bytes[j]] < 0:
+                f &= ~rep_classes[j]
+                if f == 0:
                     break
-            failed[s - lo] = fails
-            if fails:
-                todo[n_todo] = s
-                n_todo += 1
-        if n_todo == m:
-            continue
-        # Reversed edges into each new state, from the states that have not failed yet.
-        count[:] = 0
-        for s in range(lo, hi):
-            if not failed[s - lo]:
-                for j in range(b_lo, b_hi):
-                    t = trans[s, class_bytes[j]]
-                    if t >= lo:
-                        count[t - lo + 1] += 1
-        for i in range(m):
-            count[i + 1] += count[i]
-        sources = np.empty(count[m], np.int32)
-        fill = count[:m].copy()
-        for s in range(lo, hi):
-            if not failed[s - lo]:
-                for j in range(b_lo, b_hi):
-                    t = trans[s, class_bytes[j]]
-                    if t >= lo:
-                        sources[fill[t - lo]] = s
-                        fill[t - lo] += 1
-        while n_todo > 0:
-            n_todo -= 1
-            t = todo[n_todo] - lo
-            for e in range(count[t], count[t + 1]):
-                s = sources[e]
-                if not failed[s - lo]:
-                    failed[s - lo] = True
-                    todo[n_todo] = s
+        flags[s] = f
+    count = np.zeros(m + 1, np.int64)
+    for s in range(lo, hi):
+        if flags[s]:
+            for j in range(n_reps):
+                t = trans[s, rep_bytes[j]]
+                if t >= lo:
+                    count[t - lo + 1] += 1
+    for i in range(m):
+        count[i + 1] += count[i]
+    sources = np.empty(count[m], np.int32)
+    fill = count[:m].copy()
+    for s in range(lo, hi):
+        if flags[s]:
+            for j in range(n_reps):
+                t = trans[s, rep_bytes[j]]
+                if t >= lo:
+                    sources[fill[t - lo]] = s
+                    fill[t - lo] += 1
+    todo = np.empty(m, np.int32)
+    queued = np.zeros(m, np.bool_)
+    n_todo = 0
+    for s in range(lo, hi):
+        if flags[s]:
+            todo[n_todo] = s
+            queued[s - lo] = True
+            n_todo += 1
+    while n_todo > 0:
+        n_todo -= 1
+        s = todo[n_todo]
+        queued[s - lo] = False
+        f = flags[s]
+        for j in range(n_reps):
+            t = trans[s, rep_bytes[j]]
+            if t < 0:
+                f &= ~rep_classes[j]
+            else:
+                f &= ~rep_classes[j] | flags[t]
+        if f != flags[s]:
+            flags[s] = f
+            for e in range(count[s - lo], count[s - lo + 1]):
+                p = sources[e]
+                if not queued[p - lo]:
+                    queued[p - lo] = True
+                    todo[n_todo] = p
                     n_todo += 1
-        for s in range(lo, hi):
-            if not failed[s - lo]:
-                flags[s] |= bit

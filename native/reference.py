@@ -17,6 +17,7 @@ __all__ = [
     "depth_equivalent_ref",
     "moore_classes_ref",
     "product_lexer_ref",
+    "set_allowed_ref",
     "set_bits_ref",
     "stays_alive_ref",
     "trie_tokens_ref",
@@ -123,6 +124,11 @@ def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
     cross = kind == KIND_BOUNDARY
     return (toks[ins], toks[cross], pos[cross],
             np.asarray(top, np.int32)[state[cross]].astype(np.int32))
+
+
+def set_allowed_ref(words, sorted_ids, toks, verdict):
+    set_bits_ref(words, sorted_ids[toks[verdict == 1]])
+    return np.flatnonzero(verdict == 2)
 
 
 def set_bits_ref(words: NDArray[np.uint32], toks: NDArray[np.int32]) -> None:

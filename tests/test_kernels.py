@@ -102,17 +102,18 @@ def test_closed_classes_matches_reference() -> None:
         trans, _ = _lexer_with_closed_states(rng)
         trans[4:, :] = np.where(trans[4:, :] < 4, -1, trans[4:, :])  # 4-6 stay among themselves
         classes = _TEST_CLASSES
-        members = [np.array(list(c), dtype=np.int32) for c in classes]
-        ptr = np.concatenate([[0], np.cumsum([len(m) for m in members])]).astype(np.int32)
-        flat = np.concatenate(members)
+        # Every byte stands for itself here: the bytes of some class, with their classes.
+        meets = _test_byte_flags()
+        rep_bytes = np.flatnonzero(meets).astype(np.int32)
+        rep_classes = meets[rep_bytes]
         # Rows 4-6 first (they lead nowhere else), then 0-3 on top of them: the order in
         # which a lexer's states appear is the order in which their rows are final.
         order = np.array([4, 5, 6, 0, 1, 2, 3])
         perm = np.argsort(order)  # old id -> new id
         renum = np.where(trans[order] >= 0, perm[np.maximum(trans[order], 0)], -1).astype(np.int32)
         flags = np.zeros(7, dtype=np.uint16)
-        lexer_kernels.closed_classes(renum, flat, ptr, flags, 0, 3)
-        lexer_kernels.closed_classes(renum, flat, ptr, flags, 3, 7)
+        lexer_kernels.closed_classes(renum, rep_bytes, rep_classes, flags, 0, 3)
+        lexer_kernels.closed_classes(renum, rep_bytes, rep_classes, flags, 3, 7)
         want = _closed_ref(renum, classes)
         np.testing.assert_array_equal(flags, want)
         assert want[0] & 1  # the old state 4 loops on a/b
@@ -228,6 +229,18 @@ def test_walk_bytes_matches_reference(seed: int) -> None:
             assert tuple(int(x) for x in one) == tuple(int(x) for x in ref)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_group_by_label_is_a_stable_grouping(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(3 + seed, 9 + 3 * seed, size=50 * seed + 1).astype(np.int32)
+    order, distinct, bounds = kernels.group_by_label(labels)
+    assert distinct.tolist() == sorted(set(labels.tolist()))
+    for k, label in enumerate(distinct.tolist()):
+        part = order[bounds[k] : bounds[k + 1]].tolist()
+        assert part == [i for i, x in enumerate(labels.tolist()) if x == label]
+    assert bounds[-1] == len(labels)
+
+
 @pytest.mark.parametrize("vocab", [31, 32, 33, 32001, 32011])
 def test_set_bits_and_apply_bitmask(vocab: int) -> None:
     rng = np.random.default_rng(vocab)
@@ -238,6 +251,15 @@ def test_set_bits_and_apply_bitmask(vocab: int) -> None:
     kernels.set_bits(w1, toks)
     reference.set_bits_ref(w2, toks)
     np.testing.assert_array_equal(w1, w2)
+    # Verdicts of resolve kernels: 1 sets the token's bit, 2 is returned as pending.
+    ids = rng.permutation(vocab).astype(np.int32)
+    verdict = rng.integers(0, 3, size=len(toks)).astype(np.int8)
+    for words, fn in ((w1, kernels.set_allowed), (w2, reference.set_allowed_ref)):
+        words[:] = 0
+        pending = fn(words, ids, toks, verdict)
+        np.testing.assert_array_equal(pending, np.flatnonzero(verdict == 2))
+    np.testing.assert_array_equal(w1, w2)
+    assert w1.any()
 
     bitmask = rng.integers(-(2**31), 2**31, size=(3, n_words), dtype=np.int64).astype(np.int32)
     logits = rng.standard_normal((3, vocab)).astype(np.float32)
