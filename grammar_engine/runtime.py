@@ -64,6 +64,10 @@ class MatchState(NamedTuple):
 class GrammarRuntime:
     """Advance and mask operations for one compiled grammar."""
 
+    # A table's boundary group of at most this many tokens goes straight to a resolve
+    # kernel (see _compute_mask); larger ones are walked first, the walk cached.
+    direct_group_limit = 2048
+
     def __init__(self, compiled: CompiledGrammar) -> None:
         self.compiled = compiled
         lim = compiled.options.limits
@@ -416,13 +420,29 @@ class GrammarRuntime:
                 q2 = self.lex_start(after)
                 if q2 != DEAD:
                     bits |= self.mask_words(MatchState(q2, after)) & table.first_dead
+        # Each boundary group: a small one straight to a resolve kernel (the GLR kernel
+        # takes them all in one call: it feeds each group's terminal itself); a large one
+        # walked first (a trie walk settles whole subtrees; the walk is cached across
+        # stacks), its crossing tokens then resolved per terminal.
+        direct: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
+        batch = self.use_glr_kernel and len(stacks) <= GLR_POOL
         for gi, (term, toks, offs) in enumerate(table.groups):
             after = self.end_lexeme(stacks, term)
             if after is None:
                 continue
             q2 = self.lex_start(after)
-            if q2 != DEAD:
+            if q2 == DEAD:
+                continue
+            if len(toks) > self.direct_group_limit:
                 self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
+            elif batch:
+                direct.append((term, toks, offs))
+            elif self.use_kernel and len(after) == 1:
+                self._resolve_in_kernel(q2, after, toks, offs, bits)
+            else:
+                self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
+        if direct:
+            self._resolve_with_glr(self.lex_start(stacks), stacks, tuple(direct), bits)
         return bits
 
     def _may_end_ignored(self, q: int) -> bool:

@@ -22,6 +22,7 @@ from compilers.vocab import Vocabulary
 from grammar_engine.bitmask import allocate_token_bitmask, apply_token_bitmask_inplace
 from grammar_engine.compile import compile_grammar, compile_json_schema, compile_regex
 from grammar_engine.matcher import Matcher
+from grammar_engine.runtime import runtime_for
 
 __all__ = ["warm_up"]
 
@@ -69,12 +70,16 @@ def warm_up() -> float:
                                   name="<warm-up>")
     bitmask = allocate_token_bitmask(1, vocab.size)
     logits = np.zeros((1, vocab.size), dtype=np.float32)
-    for compiled, text in (
-        (compile_grammar(_GRAMMAR, vocab, cache=False), _GRAMMAR_TEXT),
-        (compile_grammar(_AMBIGUOUS, vocab, cache=False), _AMBIGUOUS_TEXT),
-        (compile_regex(_REGEX, vocab, cache=False), _REGEX_TEXT),
-        (compile_json_schema(_SCHEMA, vocab, cache=False), _SCHEMA_TEXT),
+    for compiled, text, walk_groups in (
+        (compile_grammar(_GRAMMAR, vocab, cache=False), _GRAMMAR_TEXT, False),
+        (compile_grammar(_GRAMMAR, vocab, cache=False), _GRAMMAR_TEXT, True),
+        (compile_grammar(_AMBIGUOUS, vocab, cache=False), _AMBIGUOUS_TEXT, False),
+        (compile_grammar(_AMBIGUOUS, vocab, cache=False), _AMBIGUOUS_TEXT, True),
+        (compile_regex(_REGEX, vocab, cache=False), _REGEX_TEXT, False),
+        (compile_json_schema(_SCHEMA, vocab, cache=False), _SCHEMA_TEXT, False),
     ):
+        if walk_groups:  # the path of groups larger than this vocabulary's
+            runtime_for(compiled).direct_group_limit = 0
         matcher = Matcher(compiled)
         for tid in _tokenize(text.encode("utf-8"), tokens):
             matcher.fill_next_token_bitmask(bitmask)

@@ -232,7 +232,8 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
                 if t < 0:
                     verdict = 0
                     break
-            if t >= n_terms:  # a lexeme with several readings: decided in Python
+            if t >= end_term:  # a lexeme with several readings (their ids start at the
+                # end terminal, the table's last): decided in Python
                 verdict = 2
                 break
             if ignored[t]:  # the stacks, so the fresh state, stay as they were

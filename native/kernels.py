@@ -500,6 +500,9 @@ def _lr_can_shift(stack, sp, t, act, goto, rule_lhs, rule_len, extra):  # pragma
         ne += 1
 
 
+_LR_MEMO_NODES = 512  # paths of terminals remembered per resolve_with_parser call
+
+
 @njit(cache=True, nogil=True)
 def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start, token_len,
                         stack, act, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
@@ -513,6 +516,12 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     terminals that can be shifted next are collected as a bit set, and the fresh lexer
     state for that set is looked up in ``start_keys`` (sorted) / ``start_vals``.
     Reference: ``GrammarRuntime._advance`` in ``grammar_engine/runtime.py``.
+
+    As in ``resolve_with_glr``, two things are shared between tokens: the fresh state
+    after each sequence of terminals (a trie, ``memo_child``; the scratch stack is rebuilt
+    from the path only where a token leaves the trie), and the walk of the bytes a token
+    shares with the previous one (same remainder prefix: the tokens of a group come
+    sorted).
     """
     n = toks.shape[0]
     out = np.zeros(n, np.int8)
@@ -520,47 +529,114 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     scratch = np.empty(depth0 + 512, np.int32)
     extra = np.empty(256, np.int32)
     n_terms = act.shape[1]
+    max_len = 1
     for i in range(n):
-        scratch[:depth0] = stack
-        sp = depth0
-        q = q_start
+        max_len = max(max_len, token_len[toks[i]] - offs[i])
+    path = np.empty(max_len + 2, np.int32)
+    memo_child = np.full((_LR_MEMO_NODES, n_terms), -1, np.int32)
+    memo_q = np.empty(_LR_MEMO_NODES, np.int32)
+    n_nodes = 1  # node 0: no boundary yet
+    # State on arriving at each byte of the previous token's remainder.
+    at_q = np.empty(max_len + 1, np.int32)
+    at_fresh = np.empty(max_len + 1, np.int32)
+    at_node = np.empty(max_len + 1, np.int32)
+    at_path = np.empty(max_len + 1, np.int32)
+    prev_start = 0
+    prev_len = -1  # no previous token
+    prev_end = 0  # where its walk stopped (the byte it broke at, or its length)
+    prev_verdict = 1
+    sp = depth0
+    for i in range(n):
         tid = toks[i]
-        start = token_start[tid]
-        length = token_len[tid]
-        j = offs[i]
+        start = token_start[tid] + offs[i]
+        length = token_len[tid] - offs[i]
+        shared = 0
+        limit = min(length, prev_len)
+        while shared < limit and token_data[start + shared] == token_data[prev_start + shared]:
+            shared += 1
+        prev_start, prev_len = start, length
+        if prev_verdict != 1 and shared > prev_end:  # it broke on a byte this one shares
+            out[i] = prev_verdict
+            continue
+        if shared > 0:
+            j = shared
+            q, q_fresh, node, n_path = at_q[j], at_fresh[j], at_node[j], at_path[j]
+        else:
+            j = 0
+            q = q_fresh = q_start
+            node = 0
+            n_path = 0
+        stale = True  # ``scratch`` does not hold the stack after ``path`` yet
         verdict = 1
         while j < length:
             nx = trans[q, token_data[start + j]]
             if nx >= 0:
                 q = nx
                 j += 1
+                at_q[j], at_fresh[j], at_node[j], at_path[j] = q, q_fresh, node, n_path
                 continue
             t = top[q]
             if t < 0:
                 verdict = 0
                 break
-            if t >= n_terms:  # a lexeme with several readings: decided in Python
+            if t >= end_term:  # a lexeme with several readings (their ids start at the
+                # end terminal, the table's last): decided in Python
                 verdict = 2
                 break
-            if not ignored[t]:
+            if ignored[t]:  # the stack, so the fresh state, stays as it was
+                q = q_fresh
+                continue
+            child = memo_child[node, t] if node >= 0 else -1
+            if child >= 0:
+                q = memo_q[child]
+                node = child
+                stale = True
+            else:
+                if stale:  # rebuild the stack: the start, then the path so far
+                    scratch[:depth0] = stack
+                    sp = depth0
+                    for k in range(n_path):
+                        sp = _lr_feed(scratch, sp, path[k], act, goto, rule_lhs, rule_len)
+                    stale = False
                 sp = _lr_feed(scratch, sp, t, act, goto, rule_lhs, rule_len)
-                if sp < 0:
-                    verdict = 0 if sp == -1 else 2
-                    break
-            key = np.uint64(0)
-            s_top = scratch[sp - 1]
-            for u in range(n_terms):
-                if u == end_term or act[s_top, u] == ACT_ERROR:
-                    continue
-                if _lr_can_shift(scratch, sp, u, act, goto, rule_lhs, rule_len, extra):
-                    key |= np.uint64(1) << np.uint64(u)
-            k = np.searchsorted(start_keys, key)
-            if k >= start_keys.shape[0] or start_keys[k] != key:
-                verdict = 2
-                break
-            q = start_vals[k]
+                if sp < 0:  # the scratch stack is spoilt, but the token ends here
+                    q = -1 if sp == -1 else -2
+                else:
+                    q = _lr_fresh_state(scratch, sp, act, goto, rule_lhs, rule_len, extra,
+                                        end_term, start_keys, start_vals)
+                if node >= 0 and n_nodes < _LR_MEMO_NODES:
+                    memo_child[node, t] = n_nodes
+                    memo_q[n_nodes] = q
+                    node = n_nodes
+                    n_nodes += 1
+                else:
+                    node = -1
             if q < 0:
-                verdict = 0
+                verdict = 0 if q == -1 else 2
                 break
+            path[n_path] = t
+            n_path += 1
+            q_fresh = q
+        prev_end = j
+        prev_verdict = verdict
         out[i] = verdict
     return out
+
+
+@njit(cache=True, nogil=True)
+def _lr_fresh_state(stack, sp, act, goto, rule_lhs, rule_len, extra, end_term, start_keys,
+                    start_vals):  # pragma: no cover - compiled
+    """The fresh lexer state for the terminals that can be shifted on ``stack[:sp]``: -1
+    if it is dead, -2 if no lexer state exists yet for that set (undecided here)."""
+    key = np.uint64(0)
+    s_top = stack[sp - 1]
+    for u in range(act.shape[1]):
+        if u == end_term or act[s_top, u] == ACT_ERROR:
+            continue
+        if _lr_can_shift(stack, sp, u, act, goto, rule_lhs, rule_len, extra):
+            key |= np.uint64(1) << np.uint64(u)
+    k = np.searchsorted(start_keys, key)
+    if k >= start_keys.shape[0] or start_keys[k] != key:
+        return -2
+    q = start_vals[k]
+    return q if q >= 0 else -1

@@ -340,3 +340,116 @@ def test_restarting_tables_are_keyed_by_what_the_grammar_ignores(order: str) -> 
         assert m.consume_string("a")
         allowed = {toks[t] for t in m.allowed_token_ids().tolist() if t >= 256}
         assert allowed == want, name
+
+
+def _sample_pieces_vocab(name: str) -> Vocabulary:
+    """Every byte, and every piece of one to eight bytes of the grammar's samples."""
+    from tests.grammars import SAMPLES
+
+    pieces = {text.encode()[i:i + n] for text in SAMPLES[name]
+              for n in range(2, 9) for i in range(len(text.encode()) - n + 1)}
+    toks = [bytes([i]) for i in range(256)] + sorted(pieces)
+    return Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                 special_ids=[len(toks)])
+
+
+@pytest.mark.parametrize("name", ["json", "arithmetic", "sql"])
+def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
+    """``resolve_with_parser`` shares walks between tokens with a common prefix and the
+    fresh state after each path of terminals between tokens of one call: over every
+    token (sorted, many sharing prefixes and crossing several boundaries) each verdict
+    equals that of a call with the token alone, at every fresh state of the samples."""
+    from grammar_engine.runtime import runtime_for
+    from native.kernels import resolve_with_parser
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = _sample_pieces_vocab(name)
+    compiled = ge.compile_grammar(ALL[name], vocab, cache=False)
+    rt = runtime_for(compiled)
+    assert rt.use_kernel
+    idx = rt.index
+    n_sorted = len(idx.sorted_len)
+    offs = np.zeros(n_sorted, dtype=np.int32)
+    checked = 0
+    for text in SAMPLES[name]:
+        m = Matcher(compiled)
+        for ch in text:
+            m.fill_next_token_bitmask(ge.allocate_token_bitmask(1, vocab.size))
+            stacks = m._state.stacks
+            if len(stacks) == 1:
+                q = rt.lex_start(stacks)
+                stack = np.array(stacks[0].states(), dtype=np.int32)
+                keys, vals = rt._start_arrays()
+                trans, top = rt.lexer.arrays
+
+                def run(positions: np.ndarray, q: int = q, stack: np.ndarray = stack,
+                        keys: np.ndarray = keys, vals: np.ndarray = vals,
+                        trans: np.ndarray = trans, top: np.ndarray = top) -> np.ndarray:
+                    return resolve_with_parser(
+                        trans, top, np.int32(q), positions, offs[:len(positions)],
+                        idx.sorted_data, idx.sorted_start, idx.sorted_len, stack, rt.k_act,
+                        rt.k_goto, rt.k_lhs, rt.k_len, rt.k_ignored,
+                        np.int32(rt.parser.end), keys, vals)
+
+                every = np.arange(n_sorted, dtype=np.int32)
+                batch = run(every)
+                alone = np.array([run(every[i:i + 1])[0] for i in range(n_sorted)])
+                np.testing.assert_array_equal(batch, alone)
+                assert (batch == 1).any() and (batch == 0).any()
+                checked += 1
+            assert m.consume_string(ch)
+    assert checked > 5
+
+
+@pytest.mark.parametrize("name", ["json", "arithmetic", "sql", "c_like", "ambiguous"])
+def test_groups_sent_straight_to_the_kernels_give_the_walked_masks(name: str) -> None:
+    """A table's boundary groups go straight to a resolve kernel (up to
+    ``direct_group_limit`` tokens) or are walked first and their crossing tokens resolved
+    per terminal: the masks are the same."""
+    from grammar_engine.runtime import runtime_for
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = _sample_pieces_vocab(name)
+    direct = ge.compile_grammar(ALL[name], vocab, cache=False)
+    walked = ge.compile_grammar(ALL[name], vocab, cache=False)
+    runtime_for(walked).direct_group_limit = 0
+    for text in SAMPLES[name]:
+        a, b = Matcher(direct), Matcher(walked)
+        for ch in text:
+            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
+            assert a.consume_string(ch) and b.consume_string(ch)
+        assert a.is_accepting() and b.is_accepting()
+
+
+# Two string terminals match "bar" (a const and any string): the lexer reads such a lexeme
+# as both (a reading id), which the kernels leave to Python.
+READINGS_SCHEMA = {"prefixItems": [{"const": "foo"}],
+                   "anyOf": [{"prefixItems": [True, {"const": "bar"}]},
+                             {"prefixItems": [True, True, {"const": "baz"}]}],
+                   "unevaluatedItems": False}
+
+
+@pytest.mark.parametrize("limit", [0, 2048], ids=["walked", "straight"])
+def test_kernels_leave_lexemes_with_several_readings_to_python(limit: int) -> None:
+    """Masks with the resolve kernels equal those of the Python path where tokens end
+    lexemes that several terminals read (ids from the parser's end terminal on)."""
+    from grammar_engine.runtime import runtime_for
+
+    docs = ['["foo", "bar"]', '["foo", "bar", "baz"]', '["foo", "x", "baz"]']
+    pieces = {d.encode()[i:i + n] for d in docs for n in range(2, 9)
+              for i in range(len(d) - n + 1)}
+    toks = [bytes([i]) for i in range(256)] + sorted(pieces)
+    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                  special_ids=[len(toks)])
+    fast = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
+    slow = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
+    assert runtime_for(fast).use_kernel or runtime_for(fast).use_glr_kernel
+    assert runtime_for(fast).lexer.n_terminals == runtime_for(fast).parser.end
+    runtime_for(fast).direct_group_limit = limit
+    runtime_for(slow).use_kernel = runtime_for(slow).use_glr_kernel = False
+    for doc in docs:
+        a, b = Matcher(fast), Matcher(slow)
+        for ch in doc:
+            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
+            assert a.consume_string(ch) and b.consume_string(ch)
+        assert a.is_accepting() and b.is_accepting()
