@@ -433,11 +433,10 @@ class GrammarRuntime:
             q2 = self.lex_start(after)
             if q2 == DEAD:
                 continue
-            if len(toks) > self.direct_group_limit:
-                self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
-            elif batch:
+            small = len(toks) <= self.direct_group_limit
+            if small and batch and term < self.n_terminals:  # a reading: not in the kernel
                 direct.append((term, toks, offs))
-            elif self.use_kernel and len(after) == 1:
+            elif small and self.use_kernel and len(after) == 1:
                 self._resolve_in_kernel(q2, after, toks, offs, bits)
             else:
                 self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
