@@ -423,9 +423,13 @@ class ContextualLexer:
             size = self._slots.shape[0]
             while 2 * (explored + 2) > size // 2:  # keep the load at most a quarter
                 size *= 2
-            slots = np.full(size, -1, dtype=np.int32)
-            rehash_lexer(self.base, n, self._fresh, self._vec_start, self._vec_pool, slots)
-            self._slots = slots
+            self._slots = self.rehashed(n, size)
+
+    def rehashed(self, n: int, size: int) -> NDArray[np.int32]:
+        """A hash table of ``size`` slots holding the explored states before ``n``."""
+        slots = np.full(size, -1, dtype=np.int32)
+        rehash_lexer(self.base, n, self._fresh, self._vec_start, self._vec_pool, slots)
+        return slots
 
     def _explore(self, start: NDArray[np.int32]) -> int:
         """The fresh state ``start`` (sorted live global ids), with every state reachable

@@ -434,7 +434,9 @@ class GrammarRuntime:
             if q2 == DEAD:
                 continue
             small = len(toks) <= self.direct_group_limit
-            if small and batch and term < self.n_terminals:  # a reading: not in the kernel
+            # A reading (id >= n_terminals) the GLR kernel would leave to Python token by
+            # token: such a group is walked.
+            if small and batch and term < self.n_terminals:
                 direct.append((term, toks, offs))
             elif small and self.use_kernel and len(after) == 1:
                 self._resolve_in_kernel(q2, after, toks, offs, bits)

@@ -90,6 +90,9 @@ def warm_up() -> float:
         matcher.find_jump_forward_string()
         matcher.copy().rollback(2)
         apply_token_bitmask_inplace(logits, bitmask)
+    # A lexer that outgrows its hash table (large schemas) rehashes it.
+    lexer = runtime_for(compiled).lexer
+    lexer.rehashed(lexer.base, 4)  # no state: loads the kernel only
     # Shift classes serve strings longer than this vocabulary's tokens reach: seed one.
     chain = build_terminal_dfa("[a-z]{0,200}", False)
     ShiftClasses(chain.n_states, 8).add_seed(chain, 50)
