@@ -11,7 +11,9 @@ threads pinned to 1) measures, once per process:
   grammar (``start: "a"``), so that JIT compilation (ours: numba) is not charged to the
   first real grammar; ours also calls ``grammar_engine.warm_up()`` here, as a server would
   at start-up (it loads every kernel over a synthetic vocabulary of its own, and builds
-  nothing for the measured grammars or vocabulary);
+  nothing for the measured grammars or vocabulary); then the worker freezes its start-up
+  heap (``gc.freeze()``), as a long-running server would, so that Python's full garbage
+  collections skip the imported modules (as in ``benchmarks/maskbench.py``);
 
 and then, for every grammar of ``tests.grammars.ALL``:
 
@@ -324,6 +326,8 @@ def run_worker(engine: str, tokenizer: str, grammars: Sequence[str], repeat: int
     eng.fill(m, eng.bitmask)
     result["warmup_s"] = time.perf_counter() - t0
     del m
+    gc.collect()
+    gc.freeze()
 
     failures: list[dict[str, Any]] = []
     result["grammars"] = {g: _bench_grammar(eng, hf_tok, g, SAMPLES[g], repeat, failures)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import threading
+from array import array
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,6 +33,7 @@ from numpy.typing import NDArray
 from compilers.automata import ByteDFA, class_starts
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
+from compilers.memo import CacheDict
 from compilers.shift_classes import ShiftClasses, shift_classes
 from native.dfa_kernels import joint_classes
 from native.lexer_kernels import (
@@ -62,7 +64,8 @@ _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
 _CANON_MEMO_BYTES = 32 << 20  # content keys grow with the live terminals: bound the bytes
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
 # live terminals in rank order); shared by every grammar of the process.
-_canonical_of: dict[tuple[bytes, int], tuple[bytes, tuple[int | tuple[int, ...], ...]]] = {}
+_canonical_of: CacheDict[tuple[bytes, int], tuple[bytes, tuple[int | tuple[int, ...], ...]]] = \
+    CacheDict()
 _canonical_bytes = [0]
 
 
@@ -151,16 +154,17 @@ class ContextualLexer:
         # Bytes where the class changes: rows are constant between them.
         self._class_starts = class_starts(class_of)
         self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
-        self._signatures: dict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = {}
+        self._signatures: CacheDict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = \
+            CacheDict()
         self._term_keys: list[bytes] | None = None  # built with the first signature
         # closed_classes: per byte-class tuple, the flags of the first states and how many,
         # and the bytes to check (one per run of equal columns in each class).
         self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint16], int]] = {}
         self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
                                                           NDArray[np.uint16]]] = {}
-        self._term_of_list: list[int] = []
-        self._offset_list: list[int] = []
-        self._rank_list: list[int] = []
+        self._term_of_list = array("i")
+        self._offset_list = array("q")
+        self._rank_list = array("i")
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
     @property
@@ -348,9 +352,10 @@ class ContextualLexer:
         if self._term_keys is None:
             self._term_keys = [d.digest + (b"L" if lz else b"-")
                                for d, lz in zip(self.dfas, self.lazy, strict=True)]
-            self._term_of_list = self._term_of.tolist()
-            self._offset_list = self._offset.tolist()
-            self._rank_list = self._rank_pos.tolist()
+            # Arrays of machine ints: indexed like lists, invisible to the gc.
+            self._term_of_list = array("i", self._term_of.astype(np.int32).tobytes())
+            self._offset_list = array("q", self._offset.astype(np.int64).tobytes())
+            self._rank_list = array("i", self._rank_pos.astype(np.int32).tobytes())
         keys, term_of, offs, rank = (self._term_keys, self._term_of_list, self._offset_list,
                                      self._rank_list)
         lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])

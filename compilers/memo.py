@@ -1,4 +1,5 @@
-"""A process-wide memo bounded by the memory its values hold, not by their count.
+"""A process-wide memo bounded by the memory its values hold, not by their count, and a
+dictionary type for large long-lived caches.
 
 ``functools.lru_cache(maxsize=n)`` bounds entries; a DFA entry may hold 20 KB or 20 MB,
 so a stream of hostile patterns could pin gigabytes. :func:`byte_bounded_cache` evicts
@@ -14,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-__all__ = ["BytesMemo", "byte_bounded_cache"]
+__all__ = ["BytesMemo", "CacheDict", "byte_bounded_cache"]
 
 
 class _Sized(Protocol):
@@ -23,6 +24,21 @@ class _Sized(Protocol):
 
 
 V = TypeVar("V", bound=_Sized)
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class CacheDict(dict[K, T]):
+    """A ``dict`` for large caches that live long: the garbage collector leaves it in the
+    oldest generation.
+
+    A full collection untracks a plain ``dict`` whose keys and values are all untracked
+    (tuples of ints, bytes), and the next insertion of a new tuple tracks it again, in
+    the youngest generation: the next young collections then visit every entry, inside
+    whatever mask computation triggers them. The collector never untracks a subclass.
+    """
+
+    __slots__ = ()
 
 
 class BytesMemo:

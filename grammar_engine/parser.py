@@ -9,9 +9,11 @@ ambiguous or non-LALR(1) grammars), merging identical stacks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from itertools import pairwise
+from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import NDArray
 
 from compilers.errors import LimitExceededError
 from compilers.lr_tables import ParseTable
@@ -92,6 +94,14 @@ _INTERN_LIMIT = 1 << 16
 _BRANCHES = object()  # _feed_one met a cell with several actions (a conflict)
 
 
+def _rows(rows: NDArray[np.intp], keys: list[int], values: list[Any],
+          n_rows: int) -> list[dict[int, Any]]:
+    """One dictionary per row from row-major entries (``rows`` sorted)."""
+    bounds = np.searchsorted(rows, np.arange(n_rows + 1)).tolist()
+    return [dict(zip(keys[a:b], values[a:b], strict=True))
+            for a, b in pairwise(bounds)]
+
+
 class LRParser:
     """Parse-table interpreter shared by all matchers of a compiled grammar."""
 
@@ -112,13 +122,24 @@ class LRParser:
         self.tracks_values = bool(unique_items or self.item_parts)
         self.max_stacks = max_stacks
         self.max_depth = max_depth
-        n_t = table.n_terminals
-        starts = table.cell_start.tolist()
-        acts = table.cell_actions.tolist()
-        self.cells: list[dict[int, tuple[int, ...]]] = [{} for _ in range(table.n_states)]
-        for k in np.flatnonzero(np.diff(table.cell_start)).tolist():  # non-empty cells
-            self.cells[k // n_t][k % n_t] = tuple(acts[starts[k] : starts[k + 1]])
-        self.goto = table.goto.tolist()
+        # Sparse rows, built from the non-empty entries only: the dense tables of a large
+        # schema hold millions of entries, and Python lists of them would be built at each
+        # matcher's start and traversed by every garbage collection that meets them.
+        n_states, n_t = table.n_states, table.n_terminals
+        starts = table.cell_start
+        full = np.flatnonzero(np.diff(starts))  # non-empty cells, row-major
+        lo, hi = starts[full], starts[full + 1]
+        if bool((hi - lo == 1).all()):
+            actions = [(a,) for a in table.cell_actions[lo].tolist()]
+        else:
+            acts = table.cell_actions.tolist()
+            actions = [tuple(acts[a:b]) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
+        self.cells: list[dict[int, tuple[int, ...]]] = _rows(
+            full // n_t, (full % n_t).tolist(), actions, n_states)
+        # goto[state].get(nonterminal, -1); dictionaries of ints are untracked by the gc.
+        states, nts = np.nonzero(table.goto >= 0)
+        self.goto: list[dict[int, int]] = _rows(
+            states, nts.tolist(), table.goto[states, nts].tolist(), n_states)
         self.rule_lhs = table.rule_lhs.tolist()
         self.rule_len = table.rule_len.tolist()
         self.end = table.end_terminal
@@ -195,7 +216,7 @@ class LRParser:
                         base = base.parent  # type: ignore[union-attr]
                     if base is None:
                         continue
-                    g = goto[base.state][lhs[r]]
+                    g = goto[base.state].get(lhs[r], -1)
                     if g < 0:
                         continue
                     new = self._push(g, base, node.seen)
@@ -248,7 +269,7 @@ class LRParser:
                 base = base.parent  # type: ignore[union-attr]
             if base is None:
                 return None
-            g = goto[base.state][lhs[r]]
+            g = goto[base.state].get(lhs[r], -1)
             if g < 0:
                 return None
             node = self._push(g, base, node.seen)
@@ -281,7 +302,7 @@ class LRParser:
                 if base is None:
                     return False
             top = extra[-1] if extra else base.state  # type: ignore[union-attr]
-            g = goto[top][lhs[r]]
+            g = goto[top].get(lhs[r], -1)
             if g < 0:
                 return False
             if len(extra) >= self.max_depth:  # only a damaged table reduces forever

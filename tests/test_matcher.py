@@ -453,3 +453,47 @@ def test_kernels_leave_lexemes_with_several_readings_to_python(limit: int) -> No
             np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
             assert a.consume_string(ch) and b.consume_string(ch)
         assert a.is_accepting() and b.is_accepting()
+
+
+@pytest.mark.parametrize("name", ["json", "ambiguous"])
+def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
+                                                             vocab: Vocabulary) -> None:
+    """The Python parser's sparse rows (built from the table's non-empty entries) give
+    the dense table's cells and gotos, -1 where the table has none."""
+    from grammar_engine.runtime import runtime_for
+    from tests.grammars import ALL
+
+    compiled = ge.compile_grammar(ALL[name], vocab, cache=False)
+    table, parser = compiled.table, runtime_for(compiled).parser
+    n_t = table.n_terminals
+    for s in range(table.n_states):
+        for t in range(n_t):
+            k = s * n_t + t
+            want = tuple(table.cell_actions[table.cell_start[k]:table.cell_start[k + 1]])
+            assert parser.cells[s].get(t, ()) == want
+        for nt in range(table.goto.shape[1]):
+            assert parser.goto[s].get(nt, -1) == table.goto[s, nt]
+    assert any(len(a) > 1 for row in parser.cells for a in row.values()) == \
+        (name == "ambiguous")
+
+
+def test_process_wide_memos_stay_in_the_oldest_generation(vocab: Vocabulary) -> None:
+    """The lexer's memo of canonical keys keeps being tracked by the garbage collector
+    after a full collection: a plain dict of untracked entries would be untracked, then
+    tracked again by its next insertion into the youngest generation, where the next young
+    collections would visit all its entries inside a mask computation."""
+    import gc
+
+    from compilers import lexer as lexer_module
+    from grammar_engine.runtime import runtime_for
+
+    compiled = ge.compile_grammar(JSON, vocab, cache=False)
+    Matcher(compiled).next_token_bitmask()
+    assert lexer_module._canonical_of
+    assert runtime_for(compiled).lexer._signatures
+    gc.collect()
+    assert gc.is_tracked(lexer_module._canonical_of)
+    assert gc.is_tracked(runtime_for(compiled).lexer._signatures)
+    plain = dict(lexer_module._canonical_of)
+    gc.collect()
+    assert not gc.is_tracked(plain)  # what the memo's type prevents
