@@ -64,7 +64,8 @@ class Matcher:
         self._rt: GrammarRuntime = runtime_for(compiled)
         self._vocab = compiled.vocab
         self._eos = frozenset(self._vocab.eos_token_ids)
-        self._token_len = self._vocab.arrays.token_len
+        self._size = self._vocab.size
+        self._n_words = self._vocab.n_words
         limit = compiled.options.limits.max_rollback
         self.max_rollback_tokens = limit if max_rollback_tokens is None else max_rollback_tokens
         eos_bits: dict[int, int] = {}
@@ -92,13 +93,13 @@ class Matcher:
 
     def _check_id(self, token_id: int) -> int:
         tid = int(token_id)
-        if not 0 <= tid < self._vocab.size:
+        if not 0 <= tid < self._size:
             raise ValueError(f"token id {tid} out of range for vocabulary size "
                              f"{self._vocab.size}")
         return tid
 
     def _next_state(self, tid: int) -> MatchState | None:
-        if self._terminated or self._token_len[tid] == 0:
+        if self._terminated or not self._rt.has_text[tid]:
             return None
         return self._rt.advance_token(self._state, tid)
 
@@ -121,17 +122,26 @@ class Matcher:
 
     def consume_token(self, token_id: int) -> bool:
         """Advance over ``token_id``; return False (state unchanged) if it is not allowed."""
-        tid = self._check_id(token_id)
+        # The steps of _check_id, _next_state and _push, inlined: this runs once per token.
+        tid = int(token_id)
+        if not 0 <= tid < self._size:
+            self._check_id(tid)  # raises
         if tid in self._eos:
             if not self.is_accepting() or self._terminated:
                 return False
             self._push(self._state)
             self._terminated = True
             return True
-        nxt = self._next_state(tid)
+        if self._terminated or not self._rt.has_text[tid]:
+            return False
+        nxt = self._rt.advance_token(self._state, tid)
         if nxt is None:
             return False
-        self._push(nxt)
+        history = self._history
+        history.append(self._state)
+        if len(history) > self.max_rollback_tokens:
+            del history[0]
+        self._state = nxt
         return True
 
     def consume_tokens(self, token_ids: Iterable[int]) -> bool:
@@ -211,18 +221,21 @@ class Matcher:
         if not 0 <= index < arr.shape[0]:
             raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
         row = arr[index]
-        n_words = self._vocab.n_words
+        n_words = self._n_words
         if self._terminated:
             row[:] = 0
+            accepting = True
         else:
-            words = self._rt.mask_words(self._state)
-            empty = self._rt.empty_masks
-            if empty and self._state in empty and not self.is_accepting():
-                raise unspellable_error(self._rt, self._state, len(self._history))
+            rt, state = self._rt, self._state
+            words = rt.mask_words(state)
+            accepting = rt.is_accepting(state)
+            empty = rt.empty_masks
+            if empty and state in empty and not accepting:
+                raise unspellable_error(rt, state, len(self._history))
             row[:n_words] = words.view(np.int32)
             if row.shape[0] > n_words:
                 row[n_words:] = 0
-        if self.is_accepting():
+        if accepting:
             row.view(np.uint32)[self._eos_words] |= self._eos_bits
 
     def _check_bitmask(self, bitmask: Any) -> NDArray[np.int32]:
