@@ -162,9 +162,9 @@ class ContextualLexer:
         self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint16], int]] = {}
         self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
                                                           NDArray[np.uint16]]] = {}
-        self._term_of_list = array("i")
-        self._offset_list = array("q")
-        self._rank_list = array("i")
+        self._term_of_ints = array("i")
+        self._offset_ints = array("q")
+        self._rank_ints = array("i")
 
     # -- read side (lock-free: arrays only grow, old snapshots stay valid) ------------
     @property
@@ -353,11 +353,11 @@ class ContextualLexer:
             self._term_keys = [d.digest + (b"L" if lz else b"-")
                                for d, lz in zip(self.dfas, self.lazy, strict=True)]
             # Arrays of machine ints: indexed like lists, invisible to the gc.
-            self._term_of_list = array("i", self._term_of.astype(np.int32).tobytes())
-            self._offset_list = array("q", self._offset.astype(np.int64).tobytes())
-            self._rank_list = array("i", self._rank_pos.astype(np.int32).tobytes())
-        keys, term_of, offs, rank = (self._term_keys, self._term_of_list, self._offset_list,
-                                     self._rank_list)
+            self._term_of_ints = array("i", self._term_of.astype(np.int32).tobytes())
+            self._offset_ints = array("q", self._offset.astype(np.int64).tobytes())
+            self._rank_ints = array("i", self._rank_pos.astype(np.int32).tobytes())
+        keys, term_of, offs, rank = (self._term_keys, self._term_of_ints, self._offset_ints,
+                                     self._rank_ints)
         lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
         items = sorted((rank[t], t, g - offs[t]) for g in self._vec_pool[lo:hi].tolist()
                        for t in (term_of[g],))
