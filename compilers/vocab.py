@@ -43,6 +43,7 @@ Conventions:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -339,6 +340,12 @@ class Vocabulary:
                     arrays = _build_arrays(self.token_bytes, self.__dict__["_lens"])
                     object.__setattr__(self, "_arrays", arrays)
         return arrays
+
+    @functools.cached_property
+    def text_flags(self) -> bytes:
+        """One byte per id: 1 if the token spells any bytes (not special, EOS, unused or
+        empty), else 0; indexed from Python faster than ``arrays.token_len``."""
+        return (self.arrays.token_len > 0).tobytes()
 
     def is_text_token(self, i: int) -> bool:
         """Return whether token ``i`` is a text token (not special/EOS, non-empty bytes).

@@ -66,6 +66,7 @@ class Matcher:
         self._eos = frozenset(self._vocab.eos_token_ids)
         self._size = self._vocab.size
         self._n_words = self._vocab.n_words
+        self._text_flags = self._vocab.text_flags
         limit = compiled.options.limits.max_rollback
         self.max_rollback_tokens = limit if max_rollback_tokens is None else max_rollback_tokens
         eos_bits: dict[int, int] = {}
@@ -99,7 +100,7 @@ class Matcher:
         return tid
 
     def _next_state(self, tid: int) -> MatchState | None:
-        if self._terminated or not self._rt.has_text[tid]:
+        if self._terminated or not self._text_flags[tid]:
             return None
         return self._rt.advance_token(self._state, tid)
 
@@ -132,7 +133,7 @@ class Matcher:
             self._push(self._state)
             self._terminated = True
             return True
-        if self._terminated or not self._rt.has_text[tid]:
+        if self._terminated or not self._text_flags[tid]:
             return False
         nxt = self._rt.advance_token(self._state, tid)
         if nxt is None:

@@ -98,9 +98,6 @@ class GrammarRuntime:
         self.index = compiled.index
         self.vocab = compiled.vocab
         self.varrays = compiled.vocab.arrays
-        # has_text[id]: whether the token spells any bytes (one byte per token, indexed
-        # from Python faster than the numpy lengths).
-        self.has_text = (self.varrays.token_len > 0).tobytes()
         self.ignored = self.lexer.ignored
         self.n_terminals = self.lexer.n_terminals
         self._start_cache: dict[Stacks, int] = {}
