@@ -11,7 +11,7 @@ import array
 import hashlib
 import itertools
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -32,7 +32,8 @@ from native.dfa_kernels import (
     coreachable,
     joint_classes,
     minimal_product,
-    moore_classes,
+    minimal_union,
+    state_classes,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "finite_future_states",
     "intersect_dfas",
     "json_literal_dfa",
+    "json_literal_set_dfa",
     "literal_dfa",
     "load_cached_dfa",
     "quoted_repeat_dfa",
@@ -439,10 +441,10 @@ def _utf8_template(shape: tuple[tuple[int, int, int], ...]) -> _Utf8Template:
 
 def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
               ) -> tuple[NDArray[np.int32], NDArray[np.bool_]]:
-    """Moore partition refinement; keeps state 0 as the start.
+    """Minimal DFA by merging equivalent states; keeps state 0 as the start.
 
-    Runs on byte classes (bytes whose columns are identical); the refinement rounds are one
-    kernel call (``native.dfa_kernels.moore_classes``, classes hashed, not sorted).
+    Runs on byte classes (bytes whose columns are identical); the partition refinement is
+    one kernel call (``native.dfa_kernels.state_classes``, Hopcroft's algorithm).
     """
     n = trans.shape[0]
     if n == 0:
@@ -450,7 +452,7 @@ def _minimize(trans: NDArray[np.int32], accept: NDArray[np.bool_]
     check_deadline(f"DFA minimisation ({n} states)")
     trans = np.ascontiguousarray(trans, dtype=np.int32)
     reduced = np.ascontiguousarray(trans[:, byte_classes(trans)])  # (n, n_classes)
-    remap = moore_classes(reduced, np.ascontiguousarray(accept, dtype=np.bool_))
+    remap = state_classes(reduced, np.ascontiguousarray(accept, dtype=np.bool_))
     m = int(remap.max()) + 1
     rep = np.zeros(m, dtype=np.int64)
     rep[remap[::-1]] = np.arange(n)[::-1]  # one representative state per class
@@ -636,71 +638,123 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     A string holding a surrogate code point gets the empty automaton: like every character
     set here (see ``compilers.charset``), the engine never writes a lone surrogate.
     """
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+    edges = _LiteralEdges()
+    final = edges.add(text, quoted, max_states, where)
+    if final < 0:
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
-    # Edges as three flat lists (source, byte, target), written into the table at the end.
-    src: list[int] = []
-    byt: list[int] = []
-    dst: list[int] = []
-    n = 1  # state 0 is the start
-
-    def edge(s: int, b: int, t: int) -> None:
-        src.append(s)
-        byt.append(b)
-        dst.append(t)
-
-    cur = 0
-    if quoted:
-        edge(0, 0x22, 1)
-        cur, n = 1, 2
-    for ch in text:
-        cp = ord(ch)
-        end = n
-        n += 1
-        if cp >= 0x20 and ch not in '"\\':
-            data = ch.encode("utf-8")
-            s = cur
-            for k, byte in enumerate(data):
-                if k == len(data) - 1:
-                    t = end
-                else:
-                    t, n = n, n + 1
-                edge(s, byte, t)
-                s = t
-        backslash, s = n, n + 1
-        n += 2
-        edge(cur, 0x5C, backslash)
-        if cp in _JSON_SHORT:
-            edge(backslash, ord(_JSON_SHORT[cp]), end)
-        edge(backslash, 0x75, s)  # u
-        units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10),
-                                            0xDC00 + ((cp - 0x10000) & 0x3FF)]
-        for idx, unit in enumerate(units):
-            if idx:
-                edge(s, 0x5C, n)
-                edge(n, 0x75, n + 1)
-                s, n = n + 1, n + 2
-            for k, d in enumerate(f"{unit:04x}"):
-                if idx == len(units) - 1 and k == 3:
-                    t = end
-                else:
-                    t, n = n, n + 1
-                edge(s, ord(d), t)
-                if d > "9":
-                    edge(s, ord(d.upper()), t)
-                s = t
-        cur = end
-        if n > max_states:
-            raise LimitExceededError("max_dfa_states", max_states, n,
-                                     where or f"the JSON string literal {text[:40]!r}...")
-    if quoted:
-        edge(cur, 0x22, n)
-        cur, n = n, n + 1
-    trans = np.full((n, 256), DEAD, dtype=np.int32)
-    trans[src, byt] = dst
-    accept = np.zeros(n, dtype=np.bool_)
-    accept[cur] = True
+    trans = np.full((edges.n, 256), DEAD, dtype=np.int32)
+    trans[edges.src, edges.byt] = edges.dst
+    accept = np.zeros(edges.n, dtype=np.bool_)
+    accept[final] = True
     return ByteDFA(trans, accept)
+
+
+def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
+                         where: str = "") -> ByteDFA:
+    """Every JSON encoding (quoted, as :func:`json_literal_dfa`) of any of ``texts``: the
+    minimal DFA of their union, built by one kernel call (``minimal_union``) over the
+    literals' edges rather than a tree of pairwise products."""
+    edges = _LiteralEdges()
+    starts: list[int] = []
+    finals: list[int] = []
+    for text in texts:
+        first = edges.n
+        final = edges.add(text, True, max_states, where)
+        if final >= 0:
+            starts.append(first)
+            finals.append(final)
+    if not starts:
+        return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
+    src = np.asarray(edges.src, dtype=np.int64)
+    order = np.argsort(src, kind="stable")
+    edge_start = np.zeros(edges.n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=edges.n), out=edge_start[1:])
+    accept = np.zeros(edges.n, dtype=np.bool_)
+    accept[finals] = True
+    check_deadline(f"union of {len(starts)} JSON string literals at {where or 'a terminal'}")
+    trans, acc, ok = minimal_union(np.asarray(starts, dtype=np.int64), edge_start,
+                                   np.asarray(edges.byt, dtype=np.int32)[order],
+                                   np.asarray(edges.dst, dtype=np.int32)[order], accept,
+                                   max_states)
+    if not ok:
+        raise LimitExceededError("max_dfa_states", max_states, max_states + 1,
+                                 where or "a set of JSON string literals")
+    return ByteDFA(trans, acc)
+
+
+class _LiteralEdges:
+    """The edges of the JSON encodings of string literals, numbered globally: each
+    :meth:`add` appends one literal's automaton (its start is the first state it adds)."""
+
+    def __init__(self) -> None:
+        self.src: list[int] = []
+        self.byt: list[int] = []
+        self.dst: list[int] = []
+        self.n = 0
+
+    def add(self, text: str, quoted: bool, max_states: int, where: str) -> int:
+        """Append the automaton of ``text``; its accepting state, or -1 when ``text`` holds
+        a surrogate code point (no states added)."""
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+            return -1
+        src, byt, dst = self.src, self.byt, self.dst
+        base = self.n
+        n = base + 1  # ``base`` is the start
+
+        def edge(s: int, b: int, t: int) -> None:
+            src.append(s)
+            byt.append(b)
+            dst.append(t)
+
+        cur = base
+        if quoted:
+            edge(base, 0x22, n)
+            cur, n = n, n + 1
+        for ch in text:
+            cp = ord(ch)
+            end = n
+            n += 1
+            if cp >= 0x20 and ch not in '"\\':
+                data = ch.encode("utf-8")
+                s = cur
+                for k, byte in enumerate(data):
+                    if k == len(data) - 1:
+                        t = end
+                    else:
+                        t, n = n, n + 1
+                    edge(s, byte, t)
+                    s = t
+            backslash, s = n, n + 1
+            n += 2
+            edge(cur, 0x5C, backslash)
+            if cp in _JSON_SHORT:
+                edge(backslash, ord(_JSON_SHORT[cp]), end)
+            edge(backslash, 0x75, s)  # u
+            units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10),
+                                                0xDC00 + ((cp - 0x10000) & 0x3FF)]
+            for idx, unit in enumerate(units):
+                if idx:
+                    edge(s, 0x5C, n)
+                    edge(n, 0x75, n + 1)
+                    s, n = n + 1, n + 2
+                for k, d in enumerate(f"{unit:04x}"):
+                    if idx == len(units) - 1 and k == 3:
+                        t = end
+                    else:
+                        t, n = n, n + 1
+                    edge(s, ord(d), t)
+                    if d > "9":
+                        edge(s, ord(d.upper()), t)
+                    s = t
+            cur = end
+            if n - base > max_states:
+                raise LimitExceededError("max_dfa_states", max_states, n - base,
+                                         where or f"the JSON string literal {text[:40]!r}...")
+        if quoted:
+            edge(cur, 0x22, n)
+            cur, n = n, n + 1
+        self.n = n
+        return cur
 
 
 _DFA_CACHE_VERSION = 1

@@ -1,4 +1,4 @@
-"""Numba kernels for compile-time DFA work: co-reachability, Moore refinement, products.
+"""Numba kernels for compile-time DFA work: co-reachability, state equivalence, products.
 
 This module imports nothing from the project. A DFA is ``trans: int32[n, C]`` (``-1`` = no
 transition; ``C`` = 256 bytes or fewer byte classes) plus ``accept: bool[n]``.
@@ -11,7 +11,8 @@ from numba import njit
 from numpy.typing import NDArray
 
 __all__ = ["byte_class_of", "byte_classes", "canonical_runs", "coreachable",
-           "joint_classes", "minimal_product", "moore_classes"]
+           "joint_classes", "minimal_product", "minimal_union",
+           "state_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -108,70 +109,169 @@ def coreachable(trans, accept):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def moore_classes(trans, accept):  # pragma: no cover - compiled
-    """Equivalence classes of states (Moore partition refinement), numbered in order of
-    first appearance, so that state 0 is in class 0.
+def state_classes(trans, accept):  # pragma: no cover - compiled
+    """Equivalence classes of states (the coarsest partition that separates accepting from
+    other states, where equivalent states have transitions on the same columns into the
+    same classes; ``-1`` is no transition), numbered in order of first appearance, so that
+    state 0 is in class 0.
 
-    Reference: ``cls = accept``; repeat ``cls[s] = id of (cls[s], cls[trans[s, c]] or -1
-    for each c)`` until the number of classes stops growing.
+    Valmari and Lehtinen's refinement for partial DFAs: O(m log n) in the ``m`` transitions
+    present, not the ``n * C`` cells of the table, and no Moore rounds (as many as the
+    longest distinguishing word: the length of a property name in a key automaton).
+
+    Reference: ``moore_classes_ref`` in ``native.reference``.
     """
     n, width = trans.shape
     cls = np.zeros(n, np.int64)
     if n == 0:
         return cls
-    # Initial split: accepting or not, numbered by first appearance.
-    first_acc = accept[0]
-    n_cls = 1
-    second = -1
+    m = 0
     for s in range(n):
-        if accept[s] != first_acc:
-            if second < 0:
-                second = 1
-                n_cls = 2
-            cls[s] = 1
-    sig = np.empty((n, width + 1), np.int64)
-    n_slots = 1
-    while n_slots < 4 * n:
-        n_slots *= 2
-    mask = n_slots - 1
-    slots = np.empty(n_slots, np.int64)
-    new_cls = np.empty(n, np.int64)
-    while True:
-        for s in range(n):
-            sig[s, 0] = cls[s]
-            for c in range(width):
-                t = trans[s, c]
-                sig[s, c + 1] = cls[t] if t >= 0 else -1
-        slots[:] = -1
-        new_n = 0
-        for s in range(n):
-            h = np.uint64(1469598103934665603)
-            for c in range(width + 1):
-                h ^= np.uint64(sig[s, c] + 2)
-                h *= np.uint64(1099511628211)
-            pos = np.int64(h & np.uint64(mask))
-            found = -1
-            while slots[pos] >= 0:
-                r = slots[pos]
-                same = True
-                for c in range(width + 1):
-                    if sig[r, c] != sig[s, c]:
-                        same = False
-                        break
-                if same:
-                    found = new_cls[r]
-                    break
-                pos = (pos + 1) & mask
-            if found < 0:
-                found = new_n
-                new_n += 1
-                slots[pos] = s
-            new_cls[s] = found
-        cls[:] = new_cls
-        if new_n == n_cls:
-            break
-        n_cls = new_n
+        for c in range(width):
+            if trans[s, c] >= 0:
+                m += 1
+    tail = np.empty(m, np.int64)
+    label = np.empty(m, np.int64)
+    head = np.empty(m, np.int64)
+    k = 0
+    for s in range(n):
+        for c in range(width):
+            t = trans[s, c]
+            if t >= 0:
+                tail[k] = s
+                label[k] = c
+                head[k] = t
+                k += 1
+    # Blocks: a refinable partition of the states, first split by acceptance.
+    b_elems = np.arange(n)
+    b_loc = np.arange(n)
+    b_set = np.zeros(n, np.int64)
+    b_first = np.zeros(n, np.int64)
+    b_past = np.zeros(n, np.int64)
+    b_marked = np.zeros(n, np.int64)
+    b_touched = np.empty(n, np.int64)
+    b_past[0] = n
+    n_blocks = 1
+    n_touched = 0
+    for s in range(n):
+        if accept[s]:
+            n_touched = _mark(s, b_elems, b_loc, b_set, b_first, b_marked, b_touched,
+                              n_touched)
+    n_blocks = _split(b_elems, b_set, b_first, b_past, b_marked, b_touched, n_touched,
+                      n_blocks)
+    # Cords: a refinable partition of the transitions, first by column.
+    per_label = np.zeros(width + 1, np.int64)
+    for e in range(m):
+        per_label[label[e] + 1] += 1
+    for c in range(width):
+        per_label[c + 1] += per_label[c]
+    c_elems = np.empty(m, np.int64)
+    c_loc = np.empty(m, np.int64)
+    c_set = np.empty(m, np.int64)
+    c_first = np.zeros(max(m, 1), np.int64)
+    c_past = np.zeros(max(m, 1), np.int64)
+    c_marked = np.zeros(max(m, 1), np.int64)
+    c_touched = np.empty(max(m, 1), np.int64)
+    fill = per_label[:width].copy()
+    for e in range(m):
+        i = fill[label[e]]
+        fill[label[e]] += 1
+        c_elems[i] = e
+        c_loc[e] = i
+    n_cords = 0
+    for c in range(width):
+        if per_label[c + 1] > per_label[c]:
+            c_first[n_cords] = per_label[c]
+            c_past[n_cords] = per_label[c + 1]
+            for i in range(per_label[c], per_label[c + 1]):
+                c_set[c_elems[i]] = n_cords
+            n_cords += 1
+    # Transitions by head, to mark those entering a new block.
+    in_start = np.zeros(n + 1, np.int64)
+    for e in range(m):
+        in_start[head[e] + 1] += 1
+    for s in range(n):
+        in_start[s + 1] += in_start[s]
+    incoming = np.empty(m, np.int64)
+    fill2 = in_start[:n].copy()
+    for e in range(m):
+        incoming[fill2[head[e]]] = e
+        fill2[head[e]] += 1
+    blk = 1
+    cord = 0
+    while cord < n_cords:
+        n_touched = 0
+        for i in range(c_first[cord], c_past[cord]):
+            n_touched = _mark(tail[c_elems[i]], b_elems, b_loc, b_set, b_first, b_marked,
+                              b_touched, n_touched)
+        n_blocks = _split(b_elems, b_set, b_first, b_past, b_marked, b_touched, n_touched,
+                          n_blocks)
+        cord += 1
+        while blk < n_blocks:
+            n_touched = 0
+            for i in range(b_first[blk], b_past[blk]):
+                s = b_elems[i]
+                for j in range(in_start[s], in_start[s + 1]):
+                    n_touched = _mark(incoming[j], c_elems, c_loc, c_set, c_first, c_marked,
+                                      c_touched, n_touched)
+            n_cords = _split(c_elems, c_set, c_first, c_past, c_marked, c_touched, n_touched,
+                             n_cords)
+            blk += 1
+    number = np.full(n_blocks, -1, np.int64)
+    k = 0
+    for s in range(n):
+        b = b_set[s]
+        if number[b] < 0:
+            number[b] = k
+            k += 1
+        cls[s] = number[b]
     return cls
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _mark(e, elems, loc, owner, first, marked, touched, n_touched):  # pragma: no cover
+    """Refinable partition: move element ``e`` to the marked front of its set; returns
+    the new count of sets with marks."""
+    s = owner[e]
+    i = loc[e]
+    j = first[s] + marked[s]
+    elems[i] = elems[j]
+    loc[elems[i]] = i
+    elems[j] = e
+    loc[e] = j
+    if marked[s] == 0:
+        touched[n_touched] = s
+        n_touched += 1
+    marked[s] += 1
+    return n_touched
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _split(elems, owner, first, past, marked, touched, n_touched, n_sets):  # pragma: no cover
+    """Refinable partition: split every partly marked set, the smaller part becoming a new
+    set; returns the new number of sets."""
+    while n_touched > 0:
+        n_touched -= 1
+        s = touched[n_touched]
+        j = first[s] + marked[s]
+        if j == past[s]:
+            marked[s] = 0
+            continue
+        z = n_sets
+        if marked[s] <= past[s] - j:
+            first[z] = first[s]
+            past[z] = j
+            first[s] = j
+        else:
+            past[z] = past[s]
+            first[z] = j
+            past[s] = j
+        for i in range(first[z], past[z]):
+            owner[elems[i]] = z
+        marked[s] = 0
+        marked[z] = 0
+        n_sets += 1
+    return n_sets
 
 
 @njit(cache=True, nogil=True)
@@ -244,7 +344,7 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
     reachable.
 
     Reference: complete both DFAs with a sink, explore the product, mark accepting
-    states, drop states that cannot reach acceptance, then ``moore_classes``.
+    states, drop states that cannot reach acceptance, then ``state_classes``.
     """
     na = ta.shape[0]
     nb = tb.shape[0]
@@ -261,9 +361,7 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
     if _product_dead(x0, y0, op):
         return empty
     # Product states: pairs (x, y), -1 standing for a component's dead sink.
-    n_slots = 1024
-    while n_slots < 4 * min(max_states, (na + 1) * (nb + 1)):
-        n_slots *= 2
+    n_slots = 256  # grown as the walk finds states: at most half full
     mask = n_slots - 1
     slot_key = np.full(n_slots, -1, np.int64)
     slot_val = np.empty(n_slots, np.int32)
@@ -313,6 +411,18 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
             py[n] = ny
             n += 1
             tc[i, c] = n - 1
+            if 2 * n > n_slots:
+                n_slots *= 4
+                mask = n_slots - 1
+                slot_key = np.full(n_slots, -1, np.int64)
+                slot_val = np.empty(n_slots, np.int32)
+                for r in range(n):
+                    key = np.int64(px[r] + 1) * (nb + 1) + (py[r] + 1)
+                    pos = _slot(key, mask)
+                    while slot_key[pos] >= 0:
+                        pos = (pos + 1) & mask
+                    slot_key[pos] = key
+                    slot_val[pos] = r
         i += 1
     accept = np.empty(n, np.bool_)
     for s in range(n):
@@ -324,10 +434,20 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
             accept[s] = fa or fb
         else:
             accept[s] = fa and not fb
-    tc = tc[:n]
+    return _minimal_walk(tc[:n], accept, class_of)
+
+
+@njit(cache=True, nogil=True)
+def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
+    """Minimal trimmed ``(n, 256)`` DFA of a walk's table ``tc`` (rows in discovery order,
+    one column per byte class of ``class_of``, state 0 the start): drop the states that
+    cannot accept, merge equivalent ones (classes numbered by first appearance) and spread
+    the classes back to bytes. Returns ``(trans, accept, True)``."""
+    n_cls = tc.shape[1]
     live = coreachable(tc, accept)
     if not live[0]:
-        return empty
+        return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_), True
+    n = tc.shape[0]
     new_id = np.full(n, -1, np.int32)
     m = 0
     for s in range(n):
@@ -344,7 +464,7 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
         for c in range(n_cls):
             t = tc[s, c]
             lt[k, c] = new_id[t] if t >= 0 else -1
-    cls = moore_classes(lt, la)
+    cls = state_classes(lt, la)
     n_out = 0
     for s in range(m):
         if cls[s] + 1 > n_out:
@@ -362,6 +482,185 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
             t = lt[s, class_of[b]]
             out[k, b] = cls[t] if t >= 0 else -1
     return out, out_acc, True
+
+
+@njit(cache=True, nogil=True)
+def minimal_union(starts, edge_start, edge_byte, edge_dst, accept,
+                  max_states):  # pragma: no cover - compiled
+    """Minimal trimmed DFA of the union of several DFAs given by their edges, in one call:
+    one subset walk and one minimisation instead of a tree of pairwise products.
+
+    The DFAs' states are numbered globally, each DFA's states a contiguous range;
+    ``starts``: each DFA's start state, increasing. State ``s`` has the edges
+    ``edge_start[s]:edge_start[s + 1]`` (``edge_byte`` to ``edge_dst``, one per byte),
+    ``accept[s]`` says whether it accepts. A state of the walk is a set of states, at most
+    one per DFA, kept in increasing order; the walk steps once per byte class (bytes with
+    the same edges everywhere). Returns ``(trans, accept, ok)`` as ``minimal_product``.
+
+    Reference: ``minimal_product`` with ``op`` 1, folded over the DFAs.
+    """
+    k = starts.shape[0]
+    class_of = _edge_byte_classes(edge_start, edge_byte, edge_dst)
+    n_cls = 0
+    for b in range(256):
+        if class_of[b] + 1 > n_cls:
+            n_cls = class_of[b] + 1
+    rep = np.empty(n_cls, np.int64)
+    for b in range(255, -1, -1):
+        rep[class_of[b]] = b
+    if k == 0:
+        return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_), True
+    # Subsets as runs of ``members``; an open-addressing table of their hashes.
+    cap = 64
+    mem_cap = 64 * k
+    members = np.empty(mem_cap, np.int32)
+    mstart = np.empty(cap + 1, np.int64)
+    hashes = np.empty(cap, np.uint64)
+    tc = np.empty((cap, n_cls), np.int32)
+    n_slots = 256
+    slots = np.full(n_slots, -1, np.int64)
+    bucket = np.empty((n_cls, k), np.int32)  # successors per class, in member order
+    count = np.zeros(n_cls, np.int64)
+    for i in range(k):
+        members[i] = starts[i]
+    mstart[0] = 0
+    mstart[1] = k
+    hashes[0] = _subset_hash(members, 0, k)
+    slots[np.int64(hashes[0] & np.uint64(n_slots - 1))] = 0
+    n = 1
+    i = 0
+    while i < n:
+        for j in range(mstart[i], mstart[i + 1]):
+            s = members[j]
+            for e in range(edge_start[s], edge_start[s + 1]):
+                b = edge_byte[e]
+                c = class_of[b]
+                if rep[c] == b:
+                    bucket[c, count[c]] = edge_dst[e]
+                    count[c] += 1
+        for c in range(n_cls):
+            m = count[c]
+            if m == 0:
+                tc[i, c] = -1
+                continue
+            count[c] = 0
+            h = _subset_hash(bucket[c], 0, m)
+            pos = np.int64(h & np.uint64(n_slots - 1))
+            found = -1
+            while slots[pos] >= 0:
+                r = slots[pos]
+                if hashes[r] == h and mstart[r + 1] - mstart[r] == m:
+                    same = True
+                    for j in range(m):
+                        if members[mstart[r] + j] != bucket[c, j]:
+                            same = False
+                            break
+                    if same:
+                        found = r
+                        break
+                pos = (pos + 1) & (n_slots - 1)
+            if found >= 0:
+                tc[i, c] = found
+                continue
+            if n >= max_states:
+                return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_), False
+            if n == cap:
+                cap *= 2
+                mstart2 = np.empty(cap + 1, np.int64)
+                mstart2[: n + 1] = mstart[: n + 1]
+                hashes2 = np.empty(cap, np.uint64)
+                hashes2[:n] = hashes[:n]
+                tc2 = np.empty((cap, n_cls), np.int32)
+                tc2[:n] = tc[:n]
+                mstart, hashes, tc = mstart2, hashes2, tc2
+            if mstart[n] + m > mem_cap:
+                mem_cap = 2 * mem_cap + m
+                members2 = np.empty(mem_cap, np.int32)
+                members2[: mstart[n]] = members[: mstart[n]]
+                members = members2
+            for j in range(m):
+                members[mstart[n] + j] = bucket[c, j]
+            mstart[n + 1] = mstart[n] + m
+            hashes[n] = h
+            slots[pos] = n
+            tc[i, c] = n
+            n += 1
+            if 2 * n > n_slots:  # keep the table at most half full
+                n_slots *= 4
+                slots = np.full(n_slots, -1, np.int64)
+                for r in range(n):
+                    p = np.int64(hashes[r] & np.uint64(n_slots - 1))
+                    while slots[p] >= 0:
+                        p = (p + 1) & (n_slots - 1)
+                    slots[p] = r
+        i += 1
+    acc = np.zeros(n, np.bool_)
+    for s in range(n):
+        for j in range(mstart[s], mstart[s + 1]):
+            if accept[members[j]]:
+                acc[s] = True
+                break
+    return _minimal_walk(tc[:n], acc, class_of)
+
+
+@njit(cache=True, nogil=True)
+def _edge_byte_classes(edge_start, edge_byte, edge_dst):  # pragma: no cover - compiled
+    """Byte classes of a DFA given by its edges (CSR by source state): bytes are in one
+    class when they have the same edges, source for source; numbered by first byte."""
+    n_edges = edge_byte.shape[0]
+    start = np.zeros(257, np.int64)
+    for e in range(n_edges):
+        start[edge_byte[e] + 1] += 1
+    for b in range(256):
+        start[b + 1] += start[b]
+    src = np.empty(n_edges, np.int64)
+    dst = np.empty(n_edges, np.int64)
+    fill = start[:256].copy()
+    for s in range(edge_start.shape[0] - 1):
+        for e in range(edge_start[s], edge_start[s + 1]):
+            b = edge_byte[e]
+            src[fill[b]] = s
+            dst[fill[b]] = edge_dst[e]
+            fill[b] += 1
+    h = np.empty(256, np.uint64)
+    for b in range(256):
+        x = np.uint64(1469598103934665603)
+        for j in range(start[b], start[b + 1]):
+            x = (x ^ np.uint64(src[j])) * np.uint64(1099511628211)
+            x = (x ^ np.uint64(dst[j])) * np.uint64(1099511628211)
+        h[b] = x
+    out = np.empty(256, np.int32)
+    reps = np.empty(256, np.int64)
+    n_reps = 0
+    for b in range(256):
+        cls = -1
+        for r in range(n_reps):
+            a = reps[r]
+            if h[a] != h[b] or start[a + 1] - start[a] != start[b + 1] - start[b]:
+                continue
+            same = True
+            for j in range(start[b + 1] - start[b]):
+                if src[start[a] + j] != src[start[b] + j] or dst[start[a] + j] != dst[start[b] + j]:
+                    same = False
+                    break
+            if same:
+                cls = r
+                break
+        if cls < 0:
+            reps[n_reps] = b
+            cls = n_reps
+            n_reps += 1
+        out[b] = cls
+    return out
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _subset_hash(values, lo, hi):  # pragma: no cover - compiled
+    """FNV-1a over ``values[lo:hi]``."""
+    h = np.uint64(1469598103934665603)
+    for j in range(lo, hi):
+        h = (h ^ np.uint64(values[j] + 1)) * np.uint64(1099511628211)
+    return h
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -89,3 +89,28 @@ def test_literal_dfa_equals_regex_dfa(text: str) -> None:
     assert subtract_dfas(fast, slow).is_empty and subtract_dfas(slow, fast).is_empty
     for e in encodings(text):
         assert fast.matches(e.encode())
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_literal_set_dfa_is_the_minimal_union_of_the_literals(seed: int) -> None:
+    from compilers.automata import (
+        json_literal_dfa,
+        json_literal_set_dfa,
+        subtract_dfas,
+        union_dfas,
+    )
+
+    rng = random.Random(seed)
+    names = sorted({"".join(rng.choice(ALPHA + ["\ud800"] * (seed == 5))
+                            for _ in range(rng.randint(0, 5))) for _ in range(rng.randint(1, 9))})
+    got = json_literal_set_dfa(names)
+    parts = [json_literal_dfa(n) for n in names]
+    want = parts[0]
+    for part in parts[1:]:
+        want = union_dfas(want, part)
+    assert subtract_dfas(got, want).is_empty and subtract_dfas(want, got).is_empty
+    assert got.signature == union_dfas(want, want).signature  # minimal, as the product is
+    for name in names:
+        for e in encodings(name) if not any(0xD800 <= ord(c) < 0xE000 for c in name) else []:
+            assert got.matches(e.encode())
+    assert not got.matches(json.dumps("".join(names) + "!").encode())

@@ -342,7 +342,7 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
     accept = rng.random(n) < 0.3
     np.testing.assert_array_equal(dfa_kernels.coreachable(trans, accept),
                                   reference.coreachable_ref(trans, accept))
-    np.testing.assert_array_equal(dfa_kernels.moore_classes(trans, accept),
+    np.testing.assert_array_equal(dfa_kernels.state_classes(trans, accept),
                                   reference.moore_classes_ref(trans, accept))
     assert dfa_kernels.canonical_runs(trans, accept).tolist() == \
         reference.canonical_runs_ref(trans, accept)
@@ -384,6 +384,41 @@ def test_minimal_product_matches_reference(seed: int) -> None:
     tb[2, 97] = -1
     assert not dfa_kernels.minimal_product(ta, aa, tb, ab, dfa_kernels.byte_class_of(ta),
                                            1, 2)[2]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_minimal_union_matches_folded_products(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        dfas = [d for d in (_random_dfa(rng) for _ in range(int(rng.integers(1, 5))))
+                if d[0].shape[0]]
+        base = np.cumsum([0] + [t.shape[0] for t, _ in dfas])
+        src, byt, dst = [], [], []
+        for (t, _), off in zip(dfas, base):
+            s, b = np.nonzero(t >= 0)
+            src += (s + off).tolist()
+            byt += b.tolist()
+            dst += (t[s, b] + off).tolist()
+        edge_start = np.zeros(base[-1] + 1, np.int64)
+        np.cumsum(np.bincount(np.asarray(src, np.int64), minlength=base[-1]),
+                  out=edge_start[1:])
+        accept = np.concatenate([a for _, a in dfas] or [np.zeros(0, np.bool_)])
+        got_t, got_a, ok = dfa_kernels.minimal_union(
+            base[:-1].astype(np.int64), edge_start, np.asarray(byt, np.int32),
+            np.asarray(dst, np.int32), accept, 10_000)
+        assert ok
+        want_t, want_a = np.zeros((0, 256), np.int32), np.zeros(0, np.bool_)
+        for t, a in dfas:
+            want_t, want_a = reference.minimal_product_ref(want_t, want_a, t, a, 1)
+        np.testing.assert_array_equal(got_t, want_t)
+        np.testing.assert_array_equal(got_a, want_a)
+    chain = np.full((3, 256), -1, np.int32)
+    chain[0, 97], chain[1, 98] = 1, 2
+    edges = (np.array([0, 1, 2, 3], np.int64), np.array([97, 98, 99], np.int32))
+    assert not dfa_kernels.minimal_union(  # the state limit: 3 walk states needed
+        np.array([0, 3], np.int64), np.array([0, 1, 2, 2, 3, 3, 3], np.int64),
+        edges[1], np.array([1, 2, 4], np.int32), np.array([0, 0, 1, 0, 1, 0], np.bool_),
+        2)[2]
 
 
 def test_offset_rows_matches_reference() -> None:

@@ -27,11 +27,11 @@ from compilers.automata import (
     finite_future_states,
     intersect_dfas,
     json_literal_dfa,
+    json_literal_set_dfa,
     load_cached_dfa,
     quoted_repeat_dfa,
     store_cached_dfa,
     subtract_dfas,
-    union_dfas,
 )
 from compilers.budget import check_deadline, count_work
 from compilers.errors import (
@@ -1553,12 +1553,8 @@ def _cached_literal_dfa(name: str, max_states: int) -> ByteDFA:
 
 @byte_bounded_cache(128 << 20)
 def _cached_literal_set_dfa(names: tuple[str, ...], max_states: int) -> ByteDFA:
-    """Union of the JSON spellings of several names (a balanced union tree)."""
-    dfas = [_cached_literal_dfa(n, max_states) for n in names]
-    while len(dfas) > 1:
-        dfas = [union_dfas(dfas[i], dfas[i + 1]) if i + 1 < len(dfas) else dfas[i]
-                for i in range(0, len(dfas), 2)]
-    return dfas[0]
+    """The JSON spellings of several names, as one minimal DFA."""
+    return json_literal_set_dfa(names, max_states=max_states)
 
 
 # Number spellings no numeric automaton here accepts (exponents, trailing fraction zeros):
