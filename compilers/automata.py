@@ -31,6 +31,7 @@ from native.dfa_kernels import (
     canonical_runs,
     coreachable,
     joint_classes,
+    json_literal_edges,
     minimal_product,
     minimal_union,
     state_classes,
@@ -625,10 +626,6 @@ def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
     return _trim(trans, accept)  # layered: already small, no minimisation needed
 
 
-_JSON_SHORT = {0x22: '"', 0x5C: "\\", 0x2F: "/", 0x08: "b", 0x0C: "f", 0x0A: "n", 0x0D: "r",
-               0x09: "t"}
-
-
 def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
                      where: str = "") -> ByteDFA:
     """Every JSON encoding of the string ``text`` (raw characters where JSON allows them,
@@ -638,43 +635,32 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     A string holding a surrogate code point gets the empty automaton: like every character
     set here (see ``compilers.charset``), the engine never writes a lone surrogate.
     """
-    edges = _LiteralEdges()
-    final = edges.add(text, quoted, max_states, where)
-    if final < 0:
+    starts, finals, edge_start, edge_byte, edge_dst = _literal_edges([text], quoted,
+                                                                     max_states, where)
+    if starts[0] < 0:
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
-    trans = np.full((edges.n, 256), DEAD, dtype=np.int32)
-    trans[edges.src, edges.byt] = edges.dst
-    accept = np.zeros(edges.n, dtype=np.bool_)
-    accept[final] = True
+    n = len(edge_start) - 1
+    trans = np.full((n, 256), DEAD, dtype=np.int32)
+    trans[np.repeat(np.arange(n), np.diff(edge_start)), edge_byte] = edge_dst
+    accept = np.zeros(n, dtype=np.bool_)
+    accept[finals[0]] = True
     return ByteDFA(trans, accept)
 
 
 def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
                          where: str = "") -> ByteDFA:
     """Every JSON encoding (quoted, as :func:`json_literal_dfa`) of any of ``texts``: the
-    minimal DFA of their union, built by one kernel call (``minimal_union``) over the
-    literals' edges rather than a tree of pairwise products."""
-    edges = _LiteralEdges()
-    starts: list[int] = []
-    finals: list[int] = []
-    for text in texts:
-        first = edges.n
-        final = edges.add(text, True, max_states, where)
-        if final >= 0:
-            starts.append(first)
-            finals.append(final)
-    if not starts:
+    minimal DFA of their union, from one kernel call over the literals' edges
+    (``native.dfa_kernels.minimal_union``) rather than a tree of pairwise products."""
+    starts, finals, edge_start, edge_byte, edge_dst = _literal_edges(texts, True,
+                                                                     max_states, where)
+    kept = starts >= 0
+    if not kept.any():
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
-    src = np.asarray(edges.src, dtype=np.int64)
-    order = np.argsort(src, kind="stable")
-    edge_start = np.zeros(edges.n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(src, minlength=edges.n), out=edge_start[1:])
-    accept = np.zeros(edges.n, dtype=np.bool_)
-    accept[finals] = True
-    check_deadline(f"union of {len(starts)} JSON string literals at {where or 'a terminal'}")
-    trans, acc, ok = minimal_union(np.asarray(starts, dtype=np.int64), edge_start,
-                                   np.asarray(edges.byt, dtype=np.int32)[order],
-                                   np.asarray(edges.dst, dtype=np.int32)[order], accept,
+    accept = np.zeros(len(edge_start) - 1, dtype=np.bool_)
+    accept[finals[kept]] = True
+    check_deadline(f"union of {len(texts)} JSON string literals at {where or 'a terminal'}")
+    trans, acc, ok = minimal_union(starts[kept], edge_start, edge_byte, edge_dst, accept,
                                    max_states)
     if not ok:
         raise LimitExceededError("max_dfa_states", max_states, max_states + 1,
@@ -682,79 +668,23 @@ def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
     return ByteDFA(trans, acc)
 
 
-class _LiteralEdges:
-    """The edges of the JSON encodings of string literals, numbered globally: each
-    :meth:`add` appends one literal's automaton (its start is the first state it adds)."""
-
-    def __init__(self) -> None:
-        self.src: list[int] = []
-        self.byt: list[int] = []
-        self.dst: list[int] = []
-        self.n = 0
-
-    def add(self, text: str, quoted: bool, max_states: int, where: str) -> int:
-        """Append the automaton of ``text``; its accepting state, or -1 when ``text`` holds
-        a surrogate code point (no states added)."""
-        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
-            return -1
-        src, byt, dst = self.src, self.byt, self.dst
-        base = self.n
-        n = base + 1  # ``base`` is the start
-
-        def edge(s: int, b: int, t: int) -> None:
-            src.append(s)
-            byt.append(b)
-            dst.append(t)
-
-        cur = base
-        if quoted:
-            edge(base, 0x22, n)
-            cur, n = n, n + 1
-        for ch in text:
-            cp = ord(ch)
-            end = n
-            n += 1
-            if cp >= 0x20 and ch not in '"\\':
-                data = ch.encode("utf-8")
-                s = cur
-                for k, byte in enumerate(data):
-                    if k == len(data) - 1:
-                        t = end
-                    else:
-                        t, n = n, n + 1
-                    edge(s, byte, t)
-                    s = t
-            backslash, s = n, n + 1
-            n += 2
-            edge(cur, 0x5C, backslash)
-            if cp in _JSON_SHORT:
-                edge(backslash, ord(_JSON_SHORT[cp]), end)
-            edge(backslash, 0x75, s)  # u
-            units = [cp] if cp < 0x10000 else [0xD800 + ((cp - 0x10000) >> 10),
-                                                0xDC00 + ((cp - 0x10000) & 0x3FF)]
-            for idx, unit in enumerate(units):
-                if idx:
-                    edge(s, 0x5C, n)
-                    edge(n, 0x75, n + 1)
-                    s, n = n + 1, n + 2
-                for k, d in enumerate(f"{unit:04x}"):
-                    if idx == len(units) - 1 and k == 3:
-                        t = end
-                    else:
-                        t, n = n, n + 1
-                    edge(s, ord(d), t)
-                    if d > "9":
-                        edge(s, ord(d.upper()), t)
-                    s = t
-            cur = end
-            if n - base > max_states:
-                raise LimitExceededError("max_dfa_states", max_states, n - base,
-                                         where or f"the JSON string literal {text[:40]!r}...")
-        if quoted:
-            edge(cur, 0x22, n)
-            cur, n = n, n + 1
-        self.n = n
-        return cur
+def _literal_edges(texts: Sequence[str], quoted: bool, max_states: int, where: str
+                   ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                              NDArray[np.int32], NDArray[np.int32]]:
+    """``native.dfa_kernels.json_literal_edges`` for Python strings; raises
+    ``LimitExceededError`` for a literal past ``max_states`` states."""
+    joined = "".join(texts)
+    # UTF-32 keeps lone surrogates out of the encoder's way: "surrogatepass" writes them.
+    cps = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum([len(t) for t in texts], out=offsets[1:])
+    starts, finals, edge_start, edge_byte, edge_dst, failed = json_literal_edges(
+        cps.astype(np.int64), offsets, quoted, max_states)
+    if failed >= 0:
+        text = texts[failed]
+        raise LimitExceededError("max_dfa_states", max_states, max_states + 1,
+                                 where or f"the JSON string literal {text[:40]!r}...")
+    return starts, finals, edge_start, edge_byte, edge_dst
 
 
 _DFA_CACHE_VERSION = 1

@@ -11,7 +11,7 @@ from numba import njit
 from numpy.typing import NDArray
 
 __all__ = ["byte_class_of", "byte_classes", "canonical_runs", "coreachable",
-           "joint_classes", "minimal_product", "minimal_union",
+           "joint_classes", "json_literal_edges", "minimal_product", "minimal_union",
            "state_classes"]
 
 
@@ -678,3 +678,166 @@ def _slot(key, mask):  # pragma: no cover - compiled
     """Home slot of a non-negative key in an open-addressing table (Fibonacci hashing)."""
     h = np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)
     return np.int64((h >> np.uint64(29)) & np.uint64(mask))
+
+
+@njit(cache=True, nogil=True)
+def json_literal_edges(cps, offsets, quoted, max_states):  # pragma: no cover - compiled
+    """The edges of the automata of every JSON encoding of several strings, numbered
+    globally, in the form ``minimal_union`` takes: raw characters where JSON allows them,
+    short escapes, ``\\uXXXX`` with hex digits in either case, surrogate pairs; ``quoted``
+    adds the quotes.
+
+    ``cps``: the strings' code points one after another, string ``i`` at
+    ``offsets[i]:offsets[i + 1]``. A string holding a surrogate code point gets no
+    automaton (start ``-1``): the engine never writes a lone surrogate. Returns ``(starts,
+    finals, edge_start, edge_byte, edge_dst, failed)``: ``failed`` is the index of the first
+    string needing more than ``max_states`` states, else -1.
+
+    Reference: ``json_literal_dfa`` over the regex of the escaped string.
+    """
+    k = offsets.shape[0] - 1
+    n_chars = cps.shape[0]
+    max_e = 26 * n_chars + 2 * k + 2  # at most 24 edges per character, 2 for quotes
+    src = np.empty(max_e, np.int32)
+    byt = np.empty(max_e, np.int32)
+    dst = np.empty(max_e, np.int32)
+    starts = np.full(k, -1, np.int64)
+    finals = np.full(k, -1, np.int64)
+    utf8 = np.empty(4, np.int32)
+    units = np.empty(2, np.int64)
+    n = 0
+    ne = 0
+    for i in range(k):
+        lo = offsets[i]
+        hi = offsets[i + 1]
+        lone = False
+        for j in range(lo, hi):
+            if 0xD800 <= cps[j] <= 0xDFFF:
+                lone = True
+        if lone:
+            continue
+        base = n
+        starts[i] = base
+        n += 1
+        cur = base
+        if quoted:
+            src[ne], byt[ne], dst[ne] = cur, 0x22, n
+            ne += 1
+            cur = n
+            n += 1
+        for j in range(lo, hi):
+            cp = cps[j]
+            end = n
+            n += 1
+            if cp >= 0x20 and cp != 0x22 and cp != 0x5C:
+                if cp < 0x80:
+                    utf8[0] = cp
+                    n_bytes = 1
+                elif cp < 0x800:
+                    utf8[0] = 0xC0 | (cp >> 6)
+                    utf8[1] = 0x80 | (cp & 0x3F)
+                    n_bytes = 2
+                elif cp < 0x10000:
+                    utf8[0] = 0xE0 | (cp >> 12)
+                    utf8[1] = 0x80 | ((cp >> 6) & 0x3F)
+                    utf8[2] = 0x80 | (cp & 0x3F)
+                    n_bytes = 3
+                else:
+                    utf8[0] = 0xF0 | (cp >> 18)
+                    utf8[1] = 0x80 | ((cp >> 12) & 0x3F)
+                    utf8[2] = 0x80 | ((cp >> 6) & 0x3F)
+                    utf8[3] = 0x80 | (cp & 0x3F)
+                    n_bytes = 4
+                s = cur
+                for b in range(n_bytes):
+                    if b == n_bytes - 1:
+                        t = end
+                    else:
+                        t = n
+                        n += 1
+                    src[ne], byt[ne], dst[ne] = s, utf8[b], t
+                    ne += 1
+                    s = t
+            backslash = n
+            s = n + 1
+            n += 2
+            src[ne], byt[ne], dst[ne] = cur, 0x5C, backslash
+            ne += 1
+            short = _json_short_escape(cp)
+            if short >= 0:
+                src[ne], byt[ne], dst[ne] = backslash, short, end
+                ne += 1
+            src[ne], byt[ne], dst[ne] = backslash, 0x75, s  # u
+            ne += 1
+            if cp < 0x10000:
+                units[0] = cp
+                n_units = 1
+            else:
+                units[0] = 0xD800 + ((cp - 0x10000) >> 10)
+                units[1] = 0xDC00 + ((cp - 0x10000) & 0x3FF)
+                n_units = 2
+            for u in range(n_units):
+                if u:
+                    src[ne], byt[ne], dst[ne] = s, 0x5C, n
+                    src[ne + 1], byt[ne + 1], dst[ne + 1] = n, 0x75, n + 1
+                    ne += 2
+                    s = n + 1
+                    n += 2
+                for d in range(4):
+                    digit = (units[u] >> (12 - 4 * d)) & 0xF
+                    if u == n_units - 1 and d == 3:
+                        t = end
+                    else:
+                        t = n
+                        n += 1
+                    src[ne], byt[ne], dst[ne] = s, _HEX[digit], t
+                    ne += 1
+                    if digit >= 10:
+                        src[ne], byt[ne], dst[ne] = s, _HEX[digit] - 32, t
+                        ne += 1
+                    s = t
+            cur = end
+            if n - base > max_states:
+                return (starts, finals, np.zeros(1, np.int64), byt[:0], dst[:0], i)
+        if quoted:
+            src[ne], byt[ne], dst[ne] = cur, 0x22, n
+            ne += 1
+            cur = n
+            n += 1
+        finals[i] = cur
+    # Edges in CSR form by source (a counting sort; each source's edges keep their order).
+    edge_start = np.zeros(n + 1, np.int64)
+    for e in range(ne):
+        edge_start[src[e] + 1] += 1
+    for s in range(n):
+        edge_start[s + 1] += edge_start[s]
+    fill = edge_start[:n].copy()
+    out_byte = np.empty(ne, np.int32)
+    out_dst = np.empty(ne, np.int32)
+    for e in range(ne):
+        p = fill[src[e]]
+        fill[src[e]] += 1
+        out_byte[p] = byt[e]
+        out_dst[p] = dst[e]
+    return starts, finals, edge_start, out_byte, out_dst, -1
+
+
+_HEX = np.array([ord(c) for c in "0123456789abcdef"], np.int32)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _json_short_escape(cp):  # pragma: no cover - compiled
+    """The letter of ``\\X`` that JSON allows for ``cp``, or -1."""
+    if cp == 0x22 or cp == 0x5C or cp == 0x2F:
+        return cp
+    if cp == 0x08:
+        return 0x62  # b
+    if cp == 0x0C:
+        return 0x66  # f
+    if cp == 0x0A:
+        return 0x6E  # n
+    if cp == 0x0D:
+        return 0x72  # r
+    if cp == 0x09:
+        return 0x74  # t
+    return -1

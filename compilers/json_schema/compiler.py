@@ -1294,17 +1294,16 @@ class _Compiler:
             members.append((key, name in req, value_nt))
 
         extras: list[tuple[str, str]] = []  # (key terminal, value nt)
-        declared_dfa = None
-        if names:
-            declared_dfa = _cached_literal_set_dfa(tuple(sorted(set(names))),
-                                                   self.limits.max_dfa_states)
+        declared = tuple(sorted(set(names)))  # their automaton is built on first use
         names_dfa = self.property_names_dfa(names_schema, f"{ptr}/propertyNames")
         pattern_dfas = [self.regex_dfa(rx, f"{ptr}/patternProperties", json_string=True)
                         for _, rx in pat_regexes]
 
         def restrict(d: ByteDFA) -> ByteDFA:
-            if declared_dfa is not None:
-                d = subtract_dfas(d, declared_dfa, max_states=self.limits.max_dfa_states)
+            if declared:
+                d = subtract_dfas(d, _cached_literal_set_dfa(declared,
+                                                             self.limits.max_dfa_states),
+                                  max_states=self.limits.max_dfa_states)
             if names_dfa is not None:
                 d = intersect_dfas(d, names_dfa, max_states=self.limits.max_dfa_states)
             return d
