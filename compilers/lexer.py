@@ -450,6 +450,8 @@ class ContextualLexer:
                 self._trans, self._top, self._tied, self._fresh, self._vec_start,
                 self._vec_pool, self._slots, n, root, cursor)
             if n - self.base > self.max_states:
+                # Drop what this call built: the hash table must not find those states.
+                self._slots = self.rehashed(self._n, self._slots.shape[0])
                 raise LimitExceededError("max_lexer_states", self.max_states, n - self.base,
                                          "contextual lexer")
             if status == GROW_DONE:

@@ -123,13 +123,14 @@ def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
     with _lock:
         hit = _slices.get(vocab.fingerprint)
         if hit is None:
-            no_class = np.zeros(1, dtype=np.uint16)
+            utf8_text = _utf8_text_dfa()
+            no_class = np.zeros(len(utf8_text), dtype=np.uint16)  # one entry per state
             ascii_text = np.array([class_bit(STRING_TEXT)], dtype=np.uint16)
-            tiers = [(_utf8_text_dfa(), SLICE_MAX_LEN, no_class),
+            tiers = [(utf8_text, SLICE_MAX_LEN, no_class),
                      (_ascii_text_dfa(), SLICE_MAX_LEN, ascii_text)]
             longest = int(vocab.arrays.max_token_len)
             if longest > SLICE_MAX_LEN:
-                tiers.insert(0, (_utf8_text_dfa(), longest, no_class))
+                tiers.insert(0, (utf8_text, longest, no_class))
             hit = _slices[vocab.fingerprint] = tuple(
                 _slice(vocab, dfa, max_len, loops, sorted_data, sorted_start, sorted_len, i)
                 for i, (dfa, max_len, loops) in enumerate(tiers))
@@ -161,6 +162,8 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
            loop_bits: NDArray[np.uint16], sorted_data: NDArray[np.uint8],
            sorted_start: NDArray[np.int64], sorted_len: NDArray[np.int32],
            number: int) -> TokenSlice:
+    if loop_bits.shape != (len(text_dfa),):
+        raise ValueError("loop_bits needs one entry per state of text_dfa")
     va = vocab.arrays
     n = len(va.sorted_ids)
     # Run text_dfa over every token at once, one byte position at a time, on the tokens
