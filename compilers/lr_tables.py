@@ -23,6 +23,7 @@ from compilers.budget import check_deadline
 from compilers.errors import GrammarSyntaxError, LimitExceededError
 from compilers.ir import END, Grammar
 from compilers.lalr import build_lalr
+from native.lr_kernels import lalr_tables
 
 __all__ = ["ParseTable", "build_parse_table"]
 
@@ -170,6 +171,41 @@ def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
             "cannot build parse tables: rules defined twice: "
             + ", ".join(f"{r.lhs} -> {' '.join(r.rhs)}" for r in twice), source=grammar.source)
 
+    all_terms = [*term_names, END]
+    n_terms = len(all_terms)
+    root = f"$root_{grammar.start}"
+    all_nts = [*nonterms, root]
+    rule_lhs = np.array([-1 - x for x in lhs], dtype=np.int32)
+    rule_len = np.array([len(b) for b in rhs], dtype=np.int32)
+
+    check_deadline("LR(0) states")
+    # The kernel stops at the state limit (then the Python path below applies the limits
+    # and the time budget, and says which was exceeded).
+    off = np.zeros(len(rhs) + 2, dtype=np.int64)
+    np.cumsum([len(b) for b in rhs] + [1], out=off[1:])
+    syms = np.fromiter((x for b in rhs for x in b), dtype=np.int64, count=int(off[-2]))
+    ok, cell_start, cell_actions, goto = lalr_tables(
+        n_terms, len(all_nts), np.append(rule_lhs, len(nonterms)).astype(np.int64), off,
+        np.append(syms, start), start, min(max_cells // n_terms, _KERNEL_MAX_STATES))
+    if ok:
+        check_deadline("LR table")
+        return ParseTable(
+            terminals=tuple(all_terms), nonterminals=tuple(all_nts), cell_start=cell_start,
+            cell_actions=cell_actions, goto=goto, rule_lhs=rule_lhs, rule_len=rule_len,
+            start_state=0)
+    return _python_parse_table(grammar, max_cells, lhs, rhs, start)
+
+
+# Past this many LR(0) states the Python construction takes over: it checks the compile
+# time budget as it goes, which a kernel cannot.
+_KERNEL_MAX_STATES = 20_000
+
+
+def _python_parse_table(grammar: Grammar, max_cells: int, lhs: list[int],
+                        rhs: list[tuple[int, ...]], start: int) -> ParseTable:
+    """The tables from :func:`compilers.lalr.build_lalr` (the twin of the kernel)."""
+    term_names = list(grammar.terminal_names)
+    nonterms = sorted({r.lhs for r in grammar.rules})
     all_terms = [*term_names, END]
     n_terms = len(all_terms)
     end = n_terms - 1

@@ -87,7 +87,8 @@ def test_compile_budget_stops_schema_compilation(fake_clock: FakeClock) -> None:
     assert info.value.where  # the phase or JSON pointer where it ran out
 
 
-def test_compile_budget_stops_lr_tables(fake_clock: FakeClock,
+@pytest.mark.parametrize("path", ["kernel", "python"])
+def test_compile_budget_stops_lr_tables(path: str, fake_clock: FakeClock,
                                        monkeypatch: pytest.MonkeyPatch) -> None:
     text = "start: " + " | ".join(f'"q{i}"' for i in range(5)) + "\n"
     with monkeypatch.context() as patch:  # warm the terminal automata on a stopped clock
@@ -95,13 +96,15 @@ def test_compile_budget_stops_lr_tables(fake_clock: FakeClock,
         ge.compile_grammar(text, BYTES_VOCAB, cache=False)
     monkeypatch.setattr(lr_tables, "_shape_cache", type(lr_tables._shape_cache)())
     monkeypatch.setattr(lr_tables, "_shape_bytes", [0])  # the tables must be built again
+    if path == "python":  # past the kernel's state cap the Python construction takes over
+        monkeypatch.setattr(lr_tables, "_KERNEL_MAX_STATES", 1)
     # Clock readings: 1 at the start (deadline 7.5), 2-6 for the five terminals, 7 before
-    # the LR(0) states, 8 before the look-aheads: past the deadline.
+    # the kernel, 8 after its tables or as the Python construction starts: past the deadline.
     with pytest.raises(LimitExceededError) as info:
         ge.compile_grammar(text, BYTES_VOCAB, cache=False,
                            limits=Limits(compile_time_budget=6.5))
     assert info.value.limit == "compile_time_budget"
-    assert info.value.where == "LALR(1) look-aheads"
+    assert info.value.where == ("LR table" if path == "kernel" else "LR(0) states")
     assert fake_clock.reads == 8
 
 
