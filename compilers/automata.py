@@ -30,6 +30,7 @@ from native.dfa_kernels import (
     byte_classes,
     canonical_runs,
     coreachable,
+    edge_byte_classes,
     joint_classes,
     json_literal_edges,
     minimal_product,
@@ -515,7 +516,20 @@ def _build_product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str)
                                         _PRODUCT_OPS[op], max_states)
     if not ok:
         raise LimitExceededError("max_dfa_states", max_states, max_states + 1, where)
-    return ByteDFA(trans, accept)
+    return _with_byte_classes(trans, accept, class_of)
+
+
+def _with_byte_classes(trans: NDArray[np.int32], accept: NDArray[np.bool_],
+                       parts: NDArray[np.int32]) -> ByteDFA:
+    """The DFA, its byte classes found from ``parts``, a byte partition they are known to
+    coarsen (the one a kernel built the table from): one column per part is compared
+    instead of 256."""
+    dfa = ByteDFA(trans, accept)
+    if dfa.n_states:
+        firsts = np.unique(parts, return_index=True)[1]  # part k's first byte, increasing
+        groups = byte_class_of(np.ascontiguousarray(trans[:, firsts]))
+        dfa.__dict__["byte_class_of"] = groups[parts]  # seeds the cached property
+    return dfa
 
 
 def intersect_dfas(a: ByteDFA, b: ByteDFA, *, max_states: int = 20_000,
@@ -644,7 +658,9 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     trans[np.repeat(np.arange(n), np.diff(edge_start)), edge_byte] = edge_dst
     accept = np.zeros(n, dtype=np.bool_)
     accept[finals[0]] = True
-    return ByteDFA(trans, accept)
+    dfa = ByteDFA(trans, accept)
+    dfa.__dict__["byte_class_of"] = edge_byte_classes(edge_start, edge_byte, edge_dst)
+    return dfa
 
 
 def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
@@ -660,12 +676,13 @@ def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
     accept = np.zeros(len(edge_start) - 1, dtype=np.bool_)
     accept[finals[kept]] = True
     check_deadline(f"union of {len(texts)} JSON string literals at {where or 'a terminal'}")
+    class_of = edge_byte_classes(edge_start, edge_byte, edge_dst)
     trans, acc, ok = minimal_union(starts[kept], edge_start, edge_byte, edge_dst, accept,
-                                   max_states)
+                                   class_of, max_states)
     if not ok:
         raise LimitExceededError("max_dfa_states", max_states, max_states + 1,
                                  where or "a set of JSON string literals")
-    return ByteDFA(trans, acc)
+    return _with_byte_classes(trans, acc, class_of)
 
 
 def _literal_edges(texts: Sequence[str], quoted: bool, max_states: int, where: str

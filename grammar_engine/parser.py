@@ -9,7 +9,6 @@ ambiguous or non-LALR(1) grammars), merging identical stacks.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import pairwise
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -94,12 +93,30 @@ _INTERN_LIMIT = 1 << 16
 _BRANCHES = object()  # _feed_one met a cell with several actions (a conflict)
 
 
-def _rows(rows: NDArray[np.intp], keys: list[int], values: list[Any],
-          n_rows: int) -> list[dict[int, Any]]:
-    """One dictionary per row from row-major entries (``rows`` sorted)."""
-    bounds = np.searchsorted(rows, np.arange(n_rows + 1)).tolist()
-    return [dict(zip(keys[a:b], values[a:b], strict=True))
-            for a, b in pairwise(bounds)]
+class _Rows(dict[int, dict[int, Any]]):
+    """Per state, its row of a parse table as a dictionary, made on first use from the
+    table's non-empty entries (row-major, ``rows`` sorted; ``values(a, b)`` gives entries
+    ``a:b``): a matcher visits a few of the states, and a dictionary of ints is never
+    tracked by the garbage collector."""
+
+    def __init__(self, rows: NDArray[np.intp], keys: NDArray[np.intp],
+                 values: Callable[[int, int], list[Any]], n_rows: int) -> None:
+        super().__init__()
+        self._bounds = np.searchsorted(rows, np.arange(n_rows + 1)).tolist()
+        self._keys = keys
+        self._values = values
+        self._n_rows = n_rows
+
+    def __missing__(self, state: int) -> dict[int, Any]:
+        if not 0 <= state < self._n_rows:
+            raise KeyError(state)
+        a, b = self._bounds[state], self._bounds[state + 1]
+        row = dict(zip(self._keys[a:b].tolist(), self._values(a, b), strict=True))
+        self[state] = row
+        return row
+
+    def all_rows(self) -> list[dict[int, Any]]:
+        return [self[s] for s in range(self._n_rows)]
 
 
 class LRParser:
@@ -129,17 +146,16 @@ class LRParser:
         starts = table.cell_start
         full = np.flatnonzero(np.diff(starts))  # non-empty cells, row-major
         lo, hi = starts[full], starts[full + 1]
-        if bool((hi - lo == 1).all()):
-            actions = [(a,) for a in table.cell_actions[lo].tolist()]
-        else:
-            acts = table.cell_actions.tolist()
-            actions = [tuple(acts[a:b]) for a, b in zip(lo.tolist(), hi.tolist(), strict=True)]
-        self.cells: list[dict[int, tuple[int, ...]]] = _rows(
-            full // n_t, (full % n_t).tolist(), actions, n_states)
-        # goto[state].get(nonterminal, -1); dictionaries of ints are untracked by the gc.
+        acts = table.cell_actions
+
+        def actions(a: int, b: int) -> list[tuple[int, ...]]:
+            return [tuple(acts[x:y].tolist()) for x, y in zip(lo[a:b], hi[a:b], strict=True)]
+
+        self.cells: _Rows = _Rows(full // n_t, full % n_t, actions, n_states)
+        # goto[state].get(nonterminal, -1).
         states, nts = np.nonzero(table.goto >= 0)
-        self.goto: list[dict[int, int]] = _rows(
-            states, nts.tolist(), table.goto[states, nts].tolist(), n_states)
+        targets = table.goto[states, nts]
+        self.goto: _Rows = _Rows(states, nts, lambda a, b: targets[a:b].tolist(), n_states)
         self.rule_lhs = table.rule_lhs.tolist()
         self.rule_len = table.rule_len.tolist()
         self.end = table.end_terminal

@@ -132,11 +132,10 @@ class GrammarRuntime:
         if not (self.use_kernel or self.use_glr_kernel):
             return
         if self.use_kernel:  # one action per cell
-            act = np.full((table.n_states, table.n_terminals), ACT_ERROR, dtype=np.int32)
-            for s, row in enumerate(self.parser.cells):
-                for t, acts in row.items():
-                    act[s, t] = acts[0]
-            self.k_act = act
+            act = np.full(table.n_states * table.n_terminals, ACT_ERROR, dtype=np.int32)
+            full = np.flatnonzero(np.diff(table.cell_start))  # non-empty cells
+            act[full] = table.cell_actions[table.cell_start[full]]
+            self.k_act = act.reshape(table.n_states, table.n_terminals)
         else:  # every action of a cell
             self.k_cell_start = np.ascontiguousarray(table.cell_start, dtype=np.int32)
             self.k_cell_actions = np.ascontiguousarray(table.cell_actions, dtype=np.int32)

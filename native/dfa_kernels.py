@@ -11,8 +11,8 @@ from numba import njit
 from numpy.typing import NDArray
 
 __all__ = ["byte_class_of", "byte_classes", "canonical_runs", "coreachable",
-           "joint_classes", "json_literal_edges", "minimal_product", "minimal_union",
-           "state_classes"]
+           "edge_byte_classes", "joint_classes", "json_literal_edges", "minimal_product",
+           "minimal_union", "state_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -485,7 +485,7 @@ def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def minimal_union(starts, edge_start, edge_byte, edge_dst, accept,
+def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, class_of,
                   max_states):  # pragma: no cover - compiled
     """Minimal trimmed DFA of the union of several DFAs given by their edges, in one call:
     one subset walk and one minimisation instead of a tree of pairwise products.
@@ -493,14 +493,14 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept,
     The DFAs' states are numbered globally, each DFA's states a contiguous range;
     ``starts``: each DFA's start state, increasing. State ``s`` has the edges
     ``edge_start[s]:edge_start[s + 1]`` (``edge_byte`` to ``edge_dst``, one per byte),
-    ``accept[s]`` says whether it accepts. A state of the walk is a set of states, at most
-    one per DFA, kept in increasing order; the walk steps once per byte class (bytes with
-    the same edges everywhere). Returns ``(trans, accept, ok)`` as ``minimal_product``.
+    ``accept[s]`` says whether it accepts. ``class_of``: their byte classes (bytes with the
+    same edges everywhere, ``edge_byte_classes``); the walk steps once per class. A state
+    of the walk is a set of states, at most one per DFA, kept in increasing order. Returns
+    ``(trans, accept, ok)`` as ``minimal_product``.
 
     Reference: ``minimal_product`` with ``op`` 1, folded over the DFAs.
     """
     k = starts.shape[0]
-    class_of = _edge_byte_classes(edge_start, edge_byte, edge_dst)
     n_cls = 0
     for b in range(256):
         if class_of[b] + 1 > n_cls:
@@ -604,9 +604,12 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept,
 
 
 @njit(cache=True, nogil=True)
-def _edge_byte_classes(edge_start, edge_byte, edge_dst):  # pragma: no cover - compiled
+def edge_byte_classes(edge_start, edge_byte, edge_dst):  # pragma: no cover - compiled
     """Byte classes of a DFA given by its edges (CSR by source state): bytes are in one
-    class when they have the same edges, source for source; numbered by first byte."""
+    class when they have the same edges, source for source; numbered by first byte.
+
+    Reference: ``byte_class_of`` of the DFA's table.
+    """
     n_edges = edge_byte.shape[0]
     start = np.zeros(257, np.int64)
     for e in range(n_edges):

@@ -218,10 +218,10 @@ def lalr_tables(n_terms, n_nt, lhs, off, syms, start, max_states):  # pragma: no
                     n_slots *= 4
                     slots = np.full(n_slots, -1, np.int64)
                     for t in range(n_states):
-                        p = np.int64(kern_hash[t] & np.uint64(n_slots - 1))
-                        while slots[p] >= 0:
-                            p = (p + 1) & (n_slots - 1)
-                        slots[p] = t
+                        home = np.int64(kern_hash[t] & np.uint64(n_slots - 1))
+                        while slots[home] >= 0:
+                            home = (home + 1) & (n_slots - 1)
+                        slots[home] = t
             tr_sym[n_tr] = group_sym[g]
             tr_dst[n_tr] = target
             n_tr += 1

@@ -473,8 +473,10 @@ def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
             assert parser.cells[s].get(t, ()) == want
         for nt in range(table.goto.shape[1]):
             assert parser.goto[s].get(nt, -1) == table.goto[s, nt]
-    assert any(len(a) > 1 for row in parser.cells for a in row.values()) == \
+    assert any(len(a) > 1 for row in parser.cells.all_rows() for a in row.values()) == \
         (name == "ambiguous")
+    with pytest.raises(KeyError):  # a state past the table has no row
+        parser.cells[table.n_states]
 
 
 def test_process_wide_memos_stay_in_the_oldest_generation(vocab: Vocabulary) -> None:
