@@ -54,6 +54,7 @@ __all__ = [
     "quoted_repeat_dfa",
     "store_cached_dfa",
     "subtract_dfas",
+    "subtract_json_literals",
     "union_dfas",
 ]
 
@@ -94,7 +95,8 @@ class ByteDFA:
     @cached_property
     def digest(self) -> bytes:
         """16-byte content hash: DFAs with equal digests behave the same (cache keys).
-        Hashes the byte classes and one column per class (the table is 5-10x smaller)."""
+        Hashes the byte classes and one column per class (the table is 5-10x smaller).
+        :func:`json_literal_dfa` seeds it with a hash of the literal instead."""
         h = hashlib.blake2b(digest_size=16)
         h.update(np.int64(self.n_states).tobytes())
         if self.n_states:
@@ -659,7 +661,12 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     accept = np.zeros(n, dtype=np.bool_)
     accept[finals[0]] = True
     dfa = ByteDFA(trans, accept)
+    # Seeded cached properties: the classes from the edges; as cache key, the text (one
+    # text, one automaton) instead of a hash of the table.
     dfa.__dict__["byte_class_of"] = edge_byte_classes(edge_start, edge_byte, edge_dst)
+    dfa.__dict__["digest"] = hashlib.blake2b(
+        b"json-literal\x00" + bytes([quoted]) + text.encode("utf-8", "surrogatepass"),
+        digest_size=16).digest()
     return dfa
 
 
@@ -668,16 +675,46 @@ def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
     """Every JSON encoding (quoted, as :func:`json_literal_dfa`) of any of ``texts``: the
     minimal DFA of their union, from one kernel call over the literals' edges
     (``native.dfa_kernels.minimal_union``) rather than a tree of pairwise products."""
+    return _literal_union(None, texts, max_states, where)
+
+
+def subtract_json_literals(base: ByteDFA, texts: Sequence[str], max_states: int = 20_000,
+                           where: str = "") -> ByteDFA:
+    """The strings of ``base`` that are no JSON encoding of any of ``texts``: the key
+    automaton of an object's undeclared properties, in one kernel call (the same as
+    ``subtract_dfas(base, json_literal_set_dfa(texts))``, memoised per process)."""
+    if base.is_empty or not texts:
+        return base
+    key = (base.digest, tuple(texts), max_states)
+    out: ByteDFA | None = _minus_literals_memo.get(key)
+    if out is None:
+        out = _literal_union(base, texts, max_states, where)
+        _minus_literals_memo.put(key, out)
+    return out
+
+
+_minus_literals_memo = BytesMemo(64 << 20)
+
+
+def _literal_union(base: ByteDFA | None, texts: Sequence[str], max_states: int,
+                   where: str) -> ByteDFA:
     starts, finals, edge_start, edge_byte, edge_dst = _literal_edges(texts, True,
                                                                      max_states, where)
     kept = starts >= 0
-    if not kept.any():
+    if base is None and not kept.any():
         return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
     accept = np.zeros(len(edge_start) - 1, dtype=np.bool_)
     accept[finals[kept]] = True
-    check_deadline(f"union of {len(texts)} JSON string literals at {where or 'a terminal'}")
+    check_deadline(f"{len(texts)} JSON string literals at {where or 'a terminal'}")
     class_of = edge_byte_classes(edge_start, edge_byte, edge_dst)
+    if base is None:
+        base_trans, base_accept = np.zeros((0, 256), dtype=np.int32), np.zeros(0, np.bool_)
+    else:
+        base_trans, base_accept = base.trans, base.accept
+        class_of = joint_classes(np.stack([class_of, base.byte_class_of]))
     trans, acc, ok = minimal_union(starts[kept], edge_start, edge_byte, edge_dst, accept,
+                                   np.ascontiguousarray(base_trans, dtype=np.int32),
+                                   np.ascontiguousarray(base_accept, dtype=np.bool_),
                                    class_of, max_states)
     if not ok:
         raise LimitExceededError("max_dfa_states", max_states, max_states + 1,

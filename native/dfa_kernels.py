@@ -485,22 +485,29 @@ def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, class_of,
-                  max_states):  # pragma: no cover - compiled
-    """Minimal trimmed DFA of the union of several DFAs given by their edges, in one call:
-    one subset walk and one minimisation instead of a tree of pairwise products.
+def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, base_accept,
+                  class_of, max_states):  # pragma: no cover - compiled
+    """Minimal trimmed DFA of the union of several DFAs given by their edges, or of a base
+    DFA's language minus that union, in one call: one subset walk and one minimisation
+    instead of a tree of pairwise products.
 
     The DFAs' states are numbered globally, each DFA's states a contiguous range;
     ``starts``: each DFA's start state, increasing. State ``s`` has the edges
     ``edge_start[s]:edge_start[s + 1]`` (``edge_byte`` to ``edge_dst``, one per byte),
-    ``accept[s]`` says whether it accepts. ``class_of``: their byte classes (bytes with the
-    same edges everywhere, ``edge_byte_classes``); the walk steps once per class. A state
-    of the walk is a set of states, at most one per DFA, kept in increasing order. Returns
-    ``(trans, accept, ok)`` as ``minimal_product``.
+    ``accept[s]`` says whether it accepts. ``base_trans``/``base_accept``: a DFA as a table
+    (``(n, 256)``, start 0), or no rows for the plain union. ``class_of``: a byte partition
+    that refines the edges' classes (``edge_byte_classes``) and the base's; the walk steps
+    once per class. A state of the walk is a set of states, at most one per DFA, kept in
+    increasing order, the base's state last (numbered past the others). Returns ``(trans,
+    accept, ok)`` as ``minimal_product``.
 
-    Reference: ``minimal_product`` with ``op`` 1, folded over the DFAs.
+    Reference: ``minimal_product`` with ``op`` 1 folded over the DFAs, then ``op`` 2 from
+    the base.
     """
     k = starts.shape[0]
+    minus = base_trans.shape[0] > 0
+    past = edge_start.shape[0] - 1  # the base's state x is member ``past + x``
+    width = k + 1 if minus else k
     n_cls = 0
     for b in range(256):
         if class_of[b] + 1 > n_cls:
@@ -508,36 +515,50 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, class_of,
     rep = np.empty(n_cls, np.int64)
     for b in range(255, -1, -1):
         rep[class_of[b]] = b
-    if k == 0:
+    if width == 0:
         return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_), True
     # Subsets as runs of ``members``; an open-addressing table of their hashes.
     cap = 64
-    mem_cap = 64 * k
+    mem_cap = 64 * width
     members = np.empty(mem_cap, np.int32)
     mstart = np.empty(cap + 1, np.int64)
     hashes = np.empty(cap, np.uint64)
     tc = np.empty((cap, n_cls), np.int32)
     n_slots = 256
     slots = np.full(n_slots, -1, np.int64)
-    bucket = np.empty((n_cls, k), np.int32)  # successors per class, in member order
+    bucket = np.empty((n_cls, width), np.int32)  # successors per class, in member order
     count = np.zeros(n_cls, np.int64)
     for i in range(k):
         members[i] = starts[i]
+    if minus:
+        members[k] = past
     mstart[0] = 0
-    mstart[1] = k
-    hashes[0] = _subset_hash(members, 0, k)
+    mstart[1] = width
+    hashes[0] = _subset_hash(members, 0, width)
     slots[np.int64(hashes[0] & np.uint64(n_slots - 1))] = 0
     n = 1
     i = 0
     while i < n:
+        base = -1
         for j in range(mstart[i], mstart[i + 1]):
             s = members[j]
+            if s >= past:
+                base = s - past
+                continue
             for e in range(edge_start[s], edge_start[s + 1]):
                 b = edge_byte[e]
                 c = class_of[b]
                 if rep[c] == b:
                     bucket[c, count[c]] = edge_dst[e]
                     count[c] += 1
+        if base >= 0:  # the base last: its member number is past every other
+            for c in range(n_cls):
+                t = base_trans[base, rep[c]]
+                if t >= 0:
+                    bucket[c, count[c]] = past + t
+                    count[c] += 1
+                else:
+                    count[c] = 0  # the base is dead: so is the difference
         for c in range(n_cls):
             m = count[c]
             if m == 0:
@@ -589,17 +610,22 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, class_of,
                 n_slots *= 4
                 slots = np.full(n_slots, -1, np.int64)
                 for r in range(n):
-                    p = np.int64(hashes[r] & np.uint64(n_slots - 1))
-                    while slots[p] >= 0:
-                        p = (p + 1) & (n_slots - 1)
-                    slots[p] = r
+                    home = np.int64(hashes[r] & np.uint64(n_slots - 1))
+                    while slots[home] >= 0:
+                        home = (home + 1) & (n_slots - 1)
+                    slots[home] = r
         i += 1
     acc = np.zeros(n, np.bool_)
     for s in range(n):
+        any_literal = False
+        base_accepts = not minus
         for j in range(mstart[s], mstart[s + 1]):
-            if accept[members[j]]:
-                acc[s] = True
-                break
+            x = members[j]
+            if x >= past:
+                base_accepts = base_accept[x - past]
+            elif accept[x]:
+                any_literal = True
+        acc[s] = (base_accepts and not any_literal) if minus else any_literal
     return _minimal_walk(tc[:n], acc, class_of)
 
 

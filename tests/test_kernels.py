@@ -408,21 +408,34 @@ def test_minimal_union_matches_folded_products(seed: int) -> None:
         raw = np.concatenate([t for t, _ in dfas] or [np.zeros((0, 256), np.int32)])
         dense = np.where(raw >= 0, raw + np.repeat(base[:-1], np.diff(base))[:, None], -1)
         np.testing.assert_array_equal(class_of, dfa_kernels.byte_class_of(dense.astype(np.int32)))
+        no_base = np.zeros((0, 256), np.int32), np.zeros(0, np.bool_)
         got_t, got_a, ok = dfa_kernels.minimal_union(
-            base[:-1].astype(np.int64), edge_start, edge_byte, edge_dst, accept, class_of,
-            10_000)
+            base[:-1].astype(np.int64), edge_start, edge_byte, edge_dst, accept, *no_base,
+            class_of, 10_000)
         assert ok
-        want_t, want_a = np.zeros((0, 256), np.int32), np.zeros(0, np.bool_)
+        want_t, want_a = no_base
         for t, a in dfas:
             want_t, want_a = reference.minimal_product_ref(want_t, want_a, t, a, 1)
         np.testing.assert_array_equal(got_t, want_t)
         np.testing.assert_array_equal(got_a, want_a)
+        # A base DFA minus the union.
+        bt, ba = _random_dfa(rng)
+        if bt.shape[0]:
+            joint = dfa_kernels.joint_classes(np.stack([class_of, dfa_kernels.byte_class_of(bt)]))
+            got_t, got_a, ok = dfa_kernels.minimal_union(
+                base[:-1].astype(np.int64), edge_start, edge_byte, edge_dst, accept, bt, ba,
+                joint, 10_000)
+            assert ok
+            want_t, want_a = reference.minimal_product_ref(bt, ba, want_t, want_a, 2)
+            np.testing.assert_array_equal(got_t, want_t)
+            np.testing.assert_array_equal(got_a, want_a)
     edges = (np.array([0, 1, 2, 3], np.int64), np.array([97, 98, 99], np.int32))
     edge_start, edge_dst = np.array([0, 1, 2, 2, 3, 3, 3], np.int64), np.array([1, 2, 4], np.int32)
     assert not dfa_kernels.minimal_union(  # the state limit: 3 walk states needed
         np.array([0, 3], np.int64), edge_start, edges[1], edge_dst,
-        np.array([0, 0, 1, 0, 1, 0], np.bool_),
-        dfa_kernels.edge_byte_classes(edge_start, edges[1], edge_dst), 2)[2]
+        np.array([0, 0, 1, 0, 1, 0], np.bool_), np.zeros((0, 256), np.int32),
+        np.zeros(0, np.bool_), dfa_kernels.edge_byte_classes(edge_start, edges[1], edge_dst),
+        2)[2]
 
 
 def test_offset_rows_matches_reference() -> None:

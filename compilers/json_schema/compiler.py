@@ -27,11 +27,11 @@ from compilers.automata import (
     finite_future_states,
     intersect_dfas,
     json_literal_dfa,
-    json_literal_set_dfa,
     load_cached_dfa,
     quoted_repeat_dfa,
     store_cached_dfa,
     subtract_dfas,
+    subtract_json_literals,
 )
 from compilers.budget import check_deadline, count_work
 from compilers.errors import (
@@ -1301,9 +1301,7 @@ class _Compiler:
 
         def restrict(d: ByteDFA) -> ByteDFA:
             if declared:
-                d = subtract_dfas(d, _cached_literal_set_dfa(declared,
-                                                             self.limits.max_dfa_states),
-                                  max_states=self.limits.max_dfa_states)
+                d = subtract_json_literals(d, declared, max_states=self.limits.max_dfa_states)
             if names_dfa is not None:
                 d = intersect_dfas(d, names_dfa, max_states=self.limits.max_dfa_states)
             return d
@@ -1548,12 +1546,6 @@ _number_memo = BytesMemo(64 << 20)
 @byte_bounded_cache(128 << 20)
 def _cached_literal_dfa(name: str, max_states: int) -> ByteDFA:
     return json_literal_dfa(name, max_states=max_states)
-
-
-@byte_bounded_cache(128 << 20)
-def _cached_literal_set_dfa(names: tuple[str, ...], max_states: int) -> ByteDFA:
-    """The JSON spellings of several names, as one minimal DFA."""
-    return json_literal_set_dfa(names, max_states=max_states)
 
 
 # Number spellings no numeric automaton here accepts (exponents, trailing fraction zeros):

@@ -253,14 +253,16 @@ def test_bytes_memo_evicts_by_memory() -> None:
 
 def test_json_schema_memos_are_bounded_by_bytes() -> None:
     """Every process-wide memo of the JSON Schema compiler counts the bytes it holds."""
+    from compilers import automata
     from compilers.json_schema import compiler as jc
 
     ge.compile_json_schema({"properties": {"k" * 300: {"enum": ["v" * 300]},
                                            "n": {"minimum": 3, "maximum": 977}}},
                            BYTES_VOCAB, cache=False)
-    for memo in (jc._cached_literal_dfa, jc._cached_literal_set_dfa):
-        assert 0 < memo.cache_bytes() <= 128 << 20  # type: ignore[attr-defined]
-    for bounded in (jc._number_memo, jc._regex_memo):
+    assert 0 < jc._cached_literal_dfa.cache_bytes() <= 128 << 20  # type: ignore[attr-defined]
+    # The undeclared keys' automaton: any string but the two names.
+    assert 0 < automata._minus_literals_memo.held <= 64 << 20
+    for bounded in (jc._number_memo, jc._regex_memo, automata._minus_literals_memo):
         assert 0 < bounded.max_bytes <= 256 << 20
 
 
