@@ -99,7 +99,7 @@ class _Rows(dict[int, dict[int, Any]]):
     ``a:b``): a matcher visits a few of the states, and a dictionary of ints is never
     tracked by the garbage collector."""
 
-    def __init__(self, rows: NDArray[np.intp], keys: NDArray[np.intp],
+    def __init__(self, rows: NDArray[np.intp], keys: list[int],
                  values: Callable[[int, int], list[Any]], n_rows: int) -> None:
         super().__init__()
         self._bounds = np.searchsorted(rows, np.arange(n_rows + 1)).tolist()
@@ -111,7 +111,7 @@ class _Rows(dict[int, dict[int, Any]]):
         if not 0 <= state < self._n_rows:
             raise KeyError(state)
         a, b = self._bounds[state], self._bounds[state + 1]
-        row = dict(zip(self._keys[a:b].tolist(), self._values(a, b), strict=True))
+        row = dict(zip(self._keys[a:b], self._values(a, b), strict=True))
         self[state] = row
         return row
 
@@ -146,20 +146,31 @@ class LRParser:
         starts = table.cell_start
         full = np.flatnonzero(np.diff(starts))  # non-empty cells, row-major
         lo, hi = starts[full], starts[full + 1]
-        acts = table.cell_actions
+        # Python lists once (a slice of a list per row is much cheaper than of an array).
+        # One action per non-empty cell: no conflicts, the grammar is LALR(1).
+        self.deterministic = len(full) == len(table.cell_actions)
+        if self.deterministic:
+            first = table.cell_actions[lo].tolist()
 
-        def actions(a: int, b: int) -> list[tuple[int, ...]]:
-            return [tuple(acts[x:y].tolist()) for x, y in zip(lo[a:b], hi[a:b], strict=True)]
+            def actions(a: int, b: int) -> list[tuple[int, ...]]:
+                return [(x,) for x in first[a:b]]
+        else:
+            acts, los, his = table.cell_actions.tolist(), lo.tolist(), hi.tolist()
 
-        self.cells: _Rows = _Rows(full // n_t, full % n_t, actions, n_states)
+            def actions(a: int, b: int) -> list[tuple[int, ...]]:
+                return [tuple(acts[x:y]) for x, y in zip(los[a:b], his[a:b], strict=True)]
+
+        self.cells: _Rows = _Rows(full // n_t, (full % n_t).tolist(), actions, n_states)
         # goto[state].get(nonterminal, -1).
-        states, nts = np.nonzero(table.goto >= 0)
-        targets = table.goto[states, nts]
-        self.goto: _Rows = _Rows(states, nts, lambda a, b: targets[a:b].tolist(), n_states)
+        flat_goto = table.goto.ravel()
+        entries = np.flatnonzero(flat_goto >= 0)
+        n_nt = table.goto.shape[1]
+        targets = flat_goto[entries].tolist()
+        self.goto: _Rows = _Rows(entries // n_nt, (entries % n_nt).tolist(),
+                                 lambda a, b: targets[a:b], n_states)
         self.rule_lhs = table.rule_lhs.tolist()
         self.rule_len = table.rule_len.tolist()
         self.end = table.end_terminal
-        self.deterministic = table.is_deterministic
         self.initial: Stacks = (StackNode(table.start_state, None),)
         # Hash-consing of stack nodes: equal stacks built from the same parent are the same
         # object, so comparisons and dictionary lookups stop at once. Best effort (bounded,
