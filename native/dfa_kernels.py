@@ -434,15 +434,16 @@ def minimal_product(ta, aa, tb, ab, class_of, op, max_states):  # pragma: no cov
             accept[s] = fa or fb
         else:
             accept[s] = fa and not fb
-    return _minimal_walk(tc[:n], accept, class_of)
+    return _minimal_walk(tc[:n], accept, class_of, np.zeros(n, np.bool_))
 
 
 @njit(cache=True, nogil=True)
-def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
+def _minimal_walk(tc, accept, class_of, solo):  # pragma: no cover - compiled
     """Minimal trimmed ``(n, 256)`` DFA of a walk's table ``tc`` (rows in discovery order,
     one column per byte class of ``class_of``, state 0 the start): drop the states that
     cannot accept, merge equivalent ones (classes numbered by first appearance) and spread
-    the classes back to bytes. Returns ``(trans, accept, True)``."""
+    the classes back to bytes. ``solo`` marks states of a closed part whose equivalence
+    is found apart (see ``_classes_over_closed``). Returns ``(trans, accept, True)``."""
     n_cls = tc.shape[1]
     live = coreachable(tc, accept)
     if not live[0]:
@@ -464,7 +465,13 @@ def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
         for c in range(n_cls):
             t = tc[s, c]
             lt[k, c] = new_id[t] if t >= 0 else -1
-    cls = state_classes(lt, la)
+    lsolo = np.zeros(m, np.bool_)
+    any_solo = False
+    for s in range(n):
+        if new_id[s] >= 0 and solo[s]:
+            lsolo[new_id[s]] = True
+            any_solo = True
+    cls = _classes_over_closed(lt, la, lsolo) if any_solo else state_classes(lt, la)
     n_out = 0
     for s in range(m):
         if cls[s] + 1 > n_out:
@@ -482,6 +489,139 @@ def _minimal_walk(tc, accept, class_of):  # pragma: no cover - compiled
             t = lt[s, class_of[b]]
             out[k, b] = cls[t] if t >= 0 else -1
     return out, out_acc, True
+
+
+@njit(cache=True, nogil=True)
+def _classes_over_closed(trans, accept, closed):  # pragma: no cover - compiled
+    """``state_classes`` for a table whose ``closed`` states lead only to closed states,
+    and whose other states form no cycle (a literal walk over a base automaton: the base
+    alone, and the states where some literal can still match). The closed part is refined
+    on its own; the rest in one pass from the leaves up, each state classed by its
+    acceptance and its successors' classes (Revuz), against the closed states' classes
+    too. Falls back to ``state_classes`` when the structure is not so."""
+    n, width = trans.shape
+    # The closed part, numbered compactly.
+    pos = np.full(n, -1, np.int64)
+    n_c = 0
+    for s in range(n):
+        if closed[s]:
+            pos[s] = n_c
+            n_c += 1
+    sub = np.empty((n_c, width), np.int32)
+    sub_acc = np.empty(n_c, np.bool_)
+    for s in range(n):
+        if closed[s]:
+            sub_acc[pos[s]] = accept[s]
+            for c in range(width):
+                t = trans[s, c]
+                if t >= 0 and not closed[t]:
+                    return state_classes(trans, accept)
+                sub[pos[s], c] = pos[t] if t >= 0 else -1
+    sub_cls = state_classes(sub, sub_acc)
+    cls = np.full(n, -1, np.int64)
+    n_cls = 0
+    for s in range(n):
+        if closed[s]:
+            cls[s] = sub_cls[pos[s]]
+            if cls[s] + 1 > n_cls:
+                n_cls = cls[s] + 1
+    # The open states from the leaves up (Kahn's order on their edges among themselves).
+    pending = np.zeros(n, np.int64)
+    pred_start = np.zeros(n + 1, np.int64)
+    for s in range(n):
+        if not closed[s]:
+            for c in range(width):
+                t = trans[s, c]
+                if t >= 0 and not closed[t]:
+                    pending[s] += 1
+                    pred_start[t + 1] += 1
+    for s in range(n):
+        pred_start[s + 1] += pred_start[s]
+    preds = np.empty(max(pred_start[n], 1), np.int64)
+    fill = pred_start[:n].copy()
+    for s in range(n):
+        if not closed[s]:
+            for c in range(width):
+                t = trans[s, c]
+                if t >= 0 and not closed[t]:
+                    preds[fill[t]] = s
+                    fill[t] += 1
+    order = np.empty(n, np.int64)
+    top = 0
+    for s in range(n):
+        if not closed[s] and pending[s] == 0:
+            order[top] = s
+            top += 1
+    head = 0
+    while head < top:
+        t = order[head]
+        head += 1
+        for j in range(pred_start[t], pred_start[t + 1]):
+            p = preds[j]
+            pending[p] -= 1
+            if pending[p] == 0:
+                order[top] = p
+                top += 1
+    if top != n - n_c:  # a cycle among the open states
+        return state_classes(trans, accept)
+    # Signatures in a hash table of representatives: the closed classes first.
+    n_slots = 64
+    while n_slots < 4 * n:
+        n_slots *= 2
+    slots = np.full(n_slots, -1, np.int64)
+    seeded = np.zeros(max(n_cls, 1), np.bool_)
+    for s in range(n):
+        if closed[s] and not seeded[cls[s]]:
+            seeded[cls[s]] = True
+            h = _signature_hash(trans, accept, cls, s)
+            home = np.int64(h & np.uint64(n_slots - 1))
+            while slots[home] >= 0:
+                home = (home + 1) & (n_slots - 1)
+            slots[home] = s
+    for i in range(top):
+        s = order[i]
+        h = _signature_hash(trans, accept, cls, s)
+        home = np.int64(h & np.uint64(n_slots - 1))
+        found = -1
+        while slots[home] >= 0:
+            r = slots[home]
+            same = accept[r] == accept[s]
+            c = 0
+            while same and c < width:
+                a = trans[r, c]
+                b = trans[s, c]
+                same = (cls[a] if a >= 0 else -1) == (cls[b] if b >= 0 else -1)
+                c += 1
+            if same:
+                found = cls[r]
+                break
+            home = (home + 1) & (n_slots - 1)
+        if found >= 0:
+            cls[s] = found
+        else:
+            cls[s] = n_cls
+            n_cls += 1
+            slots[home] = s
+    # Numbered by first appearance.
+    number = np.full(n_cls, -1, np.int64)
+    k = 0
+    for s in range(n):
+        if number[cls[s]] < 0:
+            number[cls[s]] = k
+            k += 1
+        cls[s] = number[cls[s]]
+    return cls
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _signature_hash(trans, accept, cls, s):  # pragma: no cover - compiled
+    """FNV-1a over a state's acceptance and its successors' classes."""
+    h = np.uint64(1469598103934665603) ^ np.uint64(accept[s])
+    h *= np.uint64(1099511628211)
+    for c in range(trans.shape[1]):
+        t = trans[s, c]
+        h = (h ^ np.uint64((cls[t] if t >= 0 else -1) + 2)) * np.uint64(1099511628211)
+    return h
 
 
 @njit(cache=True, nogil=True)
@@ -528,6 +668,9 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, b
     slots = np.full(n_slots, -1, np.int64)
     bucket = np.empty((n_cls, width), np.int32)  # successors per class, in member order
     count = np.zeros(n_cls, np.int64)
+    # Walk states holding the base's state alone (no literal can still match, the usual
+    # case once a key leaves every name): found by the base state, not by hashing.
+    solo = np.full(max(base_trans.shape[0], 1), -1, np.int64)
     for i in range(k):
         members[i] = starts[i]
     if minus:
@@ -565,6 +708,12 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, b
                 tc[i, c] = -1
                 continue
             count[c] = 0
+            alone = -1
+            if m == 1 and bucket[c, 0] >= past:
+                alone = bucket[c, 0] - past
+                if solo[alone] >= 0:
+                    tc[i, c] = solo[alone]
+                    continue
             h = _subset_hash(bucket[c], 0, m)
             pos = np.int64(h & np.uint64(n_slots - 1))
             found = -1
@@ -582,9 +731,13 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, b
                 pos = (pos + 1) & (n_slots - 1)
             if found >= 0:
                 tc[i, c] = found
+                if alone >= 0:
+                    solo[alone] = found
                 continue
             if n >= max_states:
                 return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_), False
+            if alone >= 0:
+                solo[alone] = n
             if n == cap:
                 cap *= 2
                 mstart2 = np.empty(cap + 1, np.int64)
@@ -616,7 +769,9 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, b
                     slots[home] = r
         i += 1
     acc = np.zeros(n, np.bool_)
+    is_solo = np.zeros(n, np.bool_)
     for s in range(n):
+        is_solo[s] = minus and mstart[s + 1] - mstart[s] == 1 and members[mstart[s]] >= past
         any_literal = False
         base_accepts = not minus
         for j in range(mstart[s], mstart[s + 1]):
@@ -626,7 +781,7 @@ def minimal_union(starts, edge_start, edge_byte, edge_dst, accept, base_trans, b
             elif accept[x]:
                 any_literal = True
         acc[s] = (base_accepts and not any_literal) if minus else any_literal
-    return _minimal_walk(tc[:n], acc, class_of)
+    return _minimal_walk(tc[:n], acc, class_of, is_solo)
 
 
 @njit(cache=True, nogil=True)
