@@ -145,7 +145,9 @@ def _check_cells(n_states: int, n_terminals: int, max_cells: int, grammar: Gramm
             f"LR table of {n_states} states x {n_terminals + 1} terminals ({grammar.source})")
 
 
-def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
+def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True) -> ParseTable:
+    """The tables from the kernel (``native.lr_kernels``), or from its Python twin when
+    ``kernel`` is False or the kernel stops at its state cap."""
     term_names = list(grammar.terminal_names)
     nonterms = sorted({r.lhs for r in grammar.rules})
     _, start, shape_rules = _shape(grammar)  # symbols as integers; undefined ones as names
@@ -179,21 +181,25 @@ def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
     rule_len = np.array([len(b) for b in rhs], dtype=np.int32)
 
     check_deadline("LR(0) states")
-    # The kernel stops at the state limit (then the Python path below applies the limits
-    # and the time budget, and says which was exceeded).
-    off = np.zeros(len(rhs) + 2, dtype=np.int64)
-    np.cumsum([len(b) for b in rhs] + [1], out=off[1:])
-    syms = np.fromiter((x for b in rhs for x in b), dtype=np.int64, count=int(off[-2]))
-    ok, cell_start, cell_actions, goto = lalr_tables(
-        n_terms, len(all_nts), np.append(rule_lhs, len(nonterms)).astype(np.int64), off,
-        np.append(syms, start), start, min(max_cells // n_terms, _KERNEL_MAX_STATES))
+    ok = False
+    if kernel:
+        # The kernel stops at the state limit (then the Python path below applies the
+        # limits and the time budget, and says which was exceeded).
+        off = np.zeros(len(rhs) + 2, dtype=np.int64)
+        np.cumsum([len(b) for b in rhs] + [1], out=off[1:])
+        syms = np.fromiter((x for b in rhs for x in b), dtype=np.int64, count=int(off[-2]))
+        ok, cell_start, cell_actions, goto = lalr_tables(
+            n_terms, len(all_nts), np.append(rule_lhs, len(nonterms)).astype(np.int64), off,
+            np.append(syms, start), start, min(max_cells // n_terms, _KERNEL_MAX_STATES))
     if ok:
         check_deadline("LR table")
-        return ParseTable(
-            terminals=tuple(all_terms), nonterminals=tuple(all_nts), cell_start=cell_start,
-            cell_actions=cell_actions, goto=goto, rule_lhs=rule_lhs, rule_len=rule_len,
-            start_state=0)
-    return _python_parse_table(grammar, max_cells, lhs, rhs, start)
+    else:
+        cell_start, cell_actions, goto = _python_tables(grammar, max_cells, lhs, rhs, start,
+                                                        n_terms, len(all_nts))
+    return ParseTable(
+        terminals=tuple(all_terms), nonterminals=tuple(all_nts), cell_start=cell_start,
+        cell_actions=cell_actions, goto=goto, rule_lhs=rule_lhs, rule_len=rule_len,
+        start_state=0)
 
 
 # Past this many LR(0) states the Python construction takes over: it checks the compile
@@ -201,30 +207,26 @@ def _build_parse_table(grammar: Grammar, max_cells: int) -> ParseTable:
 _KERNEL_MAX_STATES = 20_000
 
 
-def _python_parse_table(grammar: Grammar, max_cells: int, lhs: list[int],
-                        rhs: list[tuple[int, ...]], start: int) -> ParseTable:
-    """The tables from :func:`compilers.lalr.build_lalr` (the twin of the kernel)."""
-    term_names = list(grammar.terminal_names)
-    nonterms = sorted({r.lhs for r in grammar.rules})
-    all_terms = [*term_names, END]
-    n_terms = len(all_terms)
+def _python_tables(grammar: Grammar, max_cells: int, lhs: list[int],
+                   rhs: list[tuple[int, ...]], start: int, n_terms: int, n_nts: int
+                   ) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32]]:
+    """``(cell_start, cell_actions, goto)`` from :func:`compilers.lalr.build_lalr` (the
+    twin of the kernel)."""
     end = n_terms - 1
 
     def check(phase: str, n_states: int) -> None:
         check_deadline(phase)
-        _check_cells(n_states, len(term_names), max_cells, grammar)
+        _check_cells(n_states, n_terms - 1, max_cells, grammar)
 
     check_deadline("LR(0) states")
     result = build_lalr(n_terms, lhs, rhs, start, check)
     auto = result.automaton
     n_states = len(auto.kernels)
-    _check_cells(n_states, len(term_names), max_cells, grammar)
+    _check_cells(n_states, n_terms - 1, max_cells, grammar)
     check_deadline("LR table")
 
-    root = f"$root_{grammar.start}"
-    all_nts = [*nonterms, root]
     cells: dict[int, list[int]] = {}  # cell k = state * n_terms + terminal -> actions
-    goto = np.full((n_states, len(all_nts)), -1, dtype=np.int32)
+    goto = np.full((n_states, n_nts), -1, dtype=np.int32)
     for s, row in enumerate(auto.transitions):
         for symbol, target in row.items():
             if symbol >= 0:
@@ -246,10 +248,4 @@ def _python_parse_table(grammar: Grammar, max_cells: int, lhs: list[int],
         acts = cells[k]
         flat.extend(acts)
         counts[k + 1] = len(acts)
-    cell_start = np.cumsum(counts, dtype=np.int32)
-    return ParseTable(
-        terminals=tuple(all_terms), nonterminals=tuple(all_nts), cell_start=cell_start,
-        cell_actions=np.array(flat, dtype=np.int32), goto=goto,
-        rule_lhs=np.array([-1 - x for x in lhs], dtype=np.int32),
-        rule_len=np.array([len(b) for b in rhs], dtype=np.int32), start_state=0,
-    )
+    return np.cumsum(counts, dtype=np.int32), np.array(flat, dtype=np.int32), goto

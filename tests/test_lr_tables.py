@@ -237,9 +237,7 @@ def test_lookaheads_are_canonical_lr1_merged(g: tuple[int, list[int], list[tuple
 
 
 def _python_tables(grammar: Grammar) -> ParseTable:
-    _, start, shape_rules = lr_tables._shape(grammar)
-    return lr_tables._python_parse_table(grammar, 20_000_000, [x for x, _ in shape_rules],
-                                         [b for _, b in shape_rules], start)
+    return lr_tables._build_parse_table(grammar, 20_000_000, kernel=False)
 
 
 def _assert_same_tables(got: ParseTable, want: ParseTable) -> None:
