@@ -29,10 +29,12 @@ from native.dfa_kernels import (
     byte_class_of,
     byte_classes,
     canonical_runs,
+    class_layout,
     coreachable,
     edge_byte_classes,
     joint_classes,
     json_literal_edges,
+    json_literal_table,
     minimal_product,
     minimal_union,
     state_classes,
@@ -101,7 +103,7 @@ class ByteDFA:
         h.update(np.int64(self.n_states).tobytes())
         if self.n_states:
             classes = self.byte_class_of
-            first = np.unique(classes, return_index=True)[1]  # one byte per class
+            first = class_layout(classes)[1]  # one byte per class
             h.update(classes.astype(np.int32).tobytes())
             h.update(np.ascontiguousarray(self.trans[:, first], dtype=np.int32).tobytes())
         h.update(np.ascontiguousarray(self.accept, dtype=np.bool_).tobytes())
@@ -122,7 +124,8 @@ class ByteDFA:
         if self.n_states == 0:
             return b"empty"
         code = canonical_runs(np.ascontiguousarray(self.trans, dtype=np.int32),
-                              np.ascontiguousarray(self.accept, dtype=np.bool_))
+                              np.ascontiguousarray(self.accept, dtype=np.bool_),
+                              class_layout(self.byte_class_of)[0])
         h = hashlib.blake2b(code.tobytes(), digest_size=16)
         return h.digest()
 
@@ -528,7 +531,7 @@ def _with_byte_classes(trans: NDArray[np.int32], accept: NDArray[np.bool_],
     instead of 256."""
     dfa = ByteDFA(trans, accept)
     if dfa.n_states:
-        firsts = np.unique(parts, return_index=True)[1]  # part k's first byte, increasing
+        firsts = class_layout(parts)[1]  # part k's first byte, increasing
         groups = byte_class_of(np.ascontiguousarray(trans[:, firsts]))
         dfa.__dict__["byte_class_of"] = groups[parts]  # seeds the cached property
     return dfa
@@ -651,19 +654,18 @@ def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
     A string holding a surrogate code point gets the empty automaton: like every character
     set here (see ``compilers.charset``), the engine never writes a lone surrogate.
     """
-    starts, finals, edge_start, edge_byte, edge_dst = _literal_edges([text], quoted,
-                                                                     max_states, where)
-    if starts[0] < 0:
-        return ByteDFA(np.zeros((0, 256), dtype=np.int32), np.zeros(0, dtype=np.bool_))
-    n = len(edge_start) - 1
-    trans = np.full((n, 256), DEAD, dtype=np.int32)
-    trans[np.repeat(np.arange(n), np.diff(edge_start)), edge_byte] = edge_dst
-    accept = np.zeros(n, dtype=np.bool_)
-    accept[finals[0]] = True
+    # UTF-32 keeps lone surrogates out of the encoder's way: "surrogatepass" writes them.
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    trans, accept, class_of, ok = json_literal_table(cps.astype(np.int64), quoted, max_states)
+    if not ok:
+        raise LimitExceededError("max_dfa_states", max_states, max_states + 1,
+                                 where or f"the JSON string literal {text[:40]!r}...")
     dfa = ByteDFA(trans, accept)
+    if not len(accept):
+        return dfa
     # Seeded cached properties: the classes from the edges; as cache key, the text (one
     # text, one automaton) instead of a hash of the table.
-    dfa.__dict__["byte_class_of"] = edge_byte_classes(edge_start, edge_byte, edge_dst)
+    dfa.__dict__["byte_class_of"] = class_of
     dfa.__dict__["digest"] = hashlib.blake2b(
         b"json-literal\x00" + bytes([quoted]) + text.encode("utf-8", "surrogatepass"),
         digest_size=16).digest()

@@ -260,23 +260,34 @@ def _prune_unproductive(grammar: Grammar, dfas: list[ByteDFA]) -> tuple[Grammar,
     """Drop rules that can never derive a complete string, so that every prefix the parser
     accepts can be completed. Raises if the start symbol derives nothing."""
     usable = {t.name for t, d in zip(grammar.terminals, dfas, strict=True) if not d.is_empty}
+    # Worklist: a rule's count of distinct symbols not yet known to derive a string.
+    rules = grammar.rules
+    missing: list[int] = []
+    uses: dict[str, list[int]] = {}
+    for i, r in enumerate(rules):
+        need = {s for s in r.rhs if s not in usable}
+        missing.append(len(need))
+        for s in need:
+            uses.setdefault(s, []).append(i)
     productive: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for r in grammar.rules:
-            if r.lhs not in productive and all(s in usable or s in productive for s in r.rhs):
-                productive.add(r.lhs)
-                changed = True
+    queue = [r.lhs for r, m in zip(rules, missing, strict=True) if m == 0]
+    while queue:
+        sym = queue.pop()
+        if sym in productive:
+            continue
+        productive.add(sym)
+        for i in uses.get(sym, ()):
+            missing[i] -= 1
+            if missing[i] == 0:
+                queue.append(rules[i].lhs)
     if grammar.start not in productive:
         raise GrammarSyntaxError(
             f"the language of this grammar is empty: start rule {grammar.start!r} can never "
             "derive a complete string (every alternative recurses forever or needs a terminal "
             "that matches nothing)", source=grammar.source,
         )
-    kept = tuple(r for r in grammar.rules
-                 if all(s in usable or s in productive for s in r.rhs))
-    dropped = len(grammar.rules) - len(kept)
+    kept = tuple(r for r, m in zip(rules, missing, strict=True) if m == 0)
+    dropped = len(rules) - len(kept)
     if not dropped:
         return grammar, 0
     return Grammar(grammar.terminals, kept, grammar.start, grammar.source, grammar.notes), \

@@ -8,6 +8,7 @@ Front ends (``lark_grammar``, ``regex_grammar``, later ``json_schema``) produce 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -110,7 +111,7 @@ class Grammar:
         if len(set(names)) != len(names):
             raise ValueError("terminal names must be unique")
 
-    @property
+    @cached_property
     def terminal_names(self) -> tuple[str, ...]:
         return tuple(t.name for t in self.terminals)
 

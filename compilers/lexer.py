@@ -30,12 +30,12 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from compilers.automata import ByteDFA, class_starts
+from compilers.automata import ByteDFA
 from compilers.budget import check_deadline
 from compilers.errors import LimitExceededError
 from compilers.memo import CacheDict
 from compilers.shift_classes import ShiftClasses, shift_classes
-from native.dfa_kernels import joint_classes
+from native.dfa_kernels import class_layout, joint_classes
 from native.lexer_kernels import (
     GROW_DONE,
     canonical_hash,
@@ -108,14 +108,14 @@ class ContextualLexer:
         # (eager) terminal can still match is that terminal's DFA state, a row already
         # there, so long single-terminal stretches (a string of bounded length has
         # thousands of states) cost no exploring.
-        sizes = [d.n_states for d in self.dfas]
+        sizes = np.fromiter((len(d.accept) for d in self.dfas), dtype=np.int64,
+                            count=self.n_terminals)
         self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
-        self._offset[1:] = np.cumsum(sizes)
+        np.cumsum(sizes, out=self._offset[1:])
         total = self.base = int(self._offset[-1])
         self._term_of = np.repeat(np.arange(self.n_terminals, dtype=np.int32), sizes)
         self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
-        for pos, i in enumerate(order):
-            self._rank_pos[i] = pos
+        self._rank_pos[order] = np.arange(self.n_terminals, dtype=np.int32)
         self._lazy = np.array(self.lazy, dtype=np.bool_)
         # Room for many more states, reserved rather than filled: np.empty and np.zeros
         # pages are only mapped when written, so the arrays seldom grow (growing copies
@@ -133,9 +133,9 @@ class ContextualLexer:
         self._slots = np.full(_INITIAL_SLOTS, -1, dtype=np.int32)  # explored states; grows
         if total:
             t_all = self._trans[:total]
-            np.concatenate([d.trans for d in self.dfas if d.n_states], out=t_all)
+            np.concatenate([d.trans for d in self.dfas], out=t_all)
             offset_rows(t_all, np.repeat(self._offset[:-1].astype(np.int32), sizes))
-            self._acc_all = np.concatenate([d.accept for d in self.dfas if d.n_states]
+            self._acc_all = np.concatenate([d.accept for d in self.dfas]
                                            ).astype(np.bool_, copy=False)
         else:
             self._acc_all = np.zeros(0, dtype=np.bool_)
@@ -151,12 +151,13 @@ class ContextualLexer:
         class_of = (joint_classes(np.stack(parts)) if parts
                     else np.zeros(256, dtype=np.int32))
         self._class_of = class_of
-        # Bytes where the class changes: rows are constant between them.
-        self._class_starts = class_starts(class_of)
-        self._class_rep = np.unique(class_of, return_index=True)[1].astype(np.int32)
+        # Bytes where the class changes (rows are constant between them); each class's
+        # first byte.
+        layout: tuple[NDArray[np.int32], NDArray[np.int32]] = class_layout(class_of)
+        self._class_starts, self._class_rep = layout
         self._signatures: CacheDict[tuple[int, int], tuple[bytes, tuple[int, ...]]] = \
             CacheDict()
-        self._term_keys: list[bytes] | None = None  # built with the first signature
+        self._term_keys: list[bytes | None] | None = None  # built with the first signature
         # closed_classes: per byte-class tuple, the flags of the first states and how many,
         # and the bytes to check (one per run of equal columns in each class).
         self._closed: dict[tuple[bytes, ...], tuple[NDArray[np.uint16], int]] = {}
@@ -350,8 +351,7 @@ class ContextualLexer:
         """The live terminals' DFA content hashes, laziness and DFA states, in rank order
         (and those terminals)."""
         if self._term_keys is None:
-            self._term_keys = [d.digest + (b"L" if lz else b"-")
-                               for d, lz in zip(self.dfas, self.lazy, strict=True)]
+            self._term_keys = [None] * self.n_terminals  # made when first live (hashing)
             # Arrays of machine ints: indexed like lists, invisible to the gc.
             self._term_of_ints = array("i", self._term_of.astype(np.int32).tobytes())
             self._offset_ints = array("q", self._offset.astype(np.int64).tobytes())
@@ -361,6 +361,9 @@ class ContextualLexer:
         lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
         items = sorted((rank[t], t, g - offs[t]) for g in self._vec_pool[lo:hi].tolist()
                        for t in (term_of[g],))
+        for _, t, _ in items:
+            if keys[t] is None:
+                keys[t] = self.dfas[t].digest + (b"L" if self.lazy[t] else b"-")
         # Lexers that keep every reading have other top terminals: never the same key.
         key = (b"R" if self.all_readings else b"D") + b"".join(
             keys[t] + local.to_bytes(4, "little") for _, t, local in items)

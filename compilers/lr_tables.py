@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,11 @@ class ParseTable:
     def end_terminal(self) -> int:
         return len(self.terminals) - 1
 
+    @cached_property
+    def filled_cells(self) -> NDArray[np.intp]:
+        """Indices ``k`` of the cells with at least one action, increasing."""
+        return np.flatnonzero(np.diff(self.cell_start))
+
     @property
     def n_conflicts(self) -> int:
         return int((np.diff(self.cell_start) > 1).sum())
@@ -95,12 +101,12 @@ def _shape(grammar: Grammar) -> tuple[Any, ...]:
     """The grammar with its symbols replaced by their indices: grammars of the same shape
     (JSON schemas with the same structure and other names or value types) get the same
     tables up to the symbol names."""
-    t_index = {n: i for i, n in enumerate(grammar.terminal_names)}
     nonterms = sorted({r.lhs for r in grammar.rules})
     n_index = {n: -1 - i for i, n in enumerate(nonterms)}
-    rules = tuple((n_index[r.lhs], tuple(t_index.get(x, n_index.get(x, x)) for x in r.rhs))
-                  for r in grammar.rules)
-    return (len(t_index), n_index.get(grammar.start, grammar.start), rules)
+    index = {**n_index, **{n: i for i, n in enumerate(grammar.terminal_names)}}
+    get = index.get
+    rules = tuple((n_index[r.lhs], tuple([get(x, x) for x in r.rhs])) for r in grammar.rules)
+    return (len(grammar.terminal_names), n_index.get(grammar.start, grammar.start), rules)
 
 
 def build_parse_table(grammar: Grammar, max_cells: int = 20_000_000) -> ParseTable:
@@ -115,7 +121,7 @@ def build_parse_table(grammar: Grammar, max_cells: int = 20_000_000) -> ParseTab
         States times terminals exceed ``max_cells`` (``Limits.max_parse_table_cells``), or
         the compile time budget runs out.
     """
-    key = _shape(grammar)
+    key = shape = _shape(grammar)
     with _shape_lock:
         hit = _shape_cache.get(key)
         if hit is not None:
@@ -123,7 +129,7 @@ def build_parse_table(grammar: Grammar, max_cells: int = 20_000_000) -> ParseTab
     if hit is not None:
         _check_cells(hit.goto.shape[0], len(grammar.terminal_names), max_cells, grammar)
     else:
-        hit = _build_parse_table(grammar, max_cells)
+        hit = _build_parse_table(grammar, max_cells, shape=shape)
         for arr in (hit.cell_start, hit.cell_actions, hit.goto, hit.rule_lhs, hit.rule_len):
             arr.flags.writeable = False
         with _shape_lock:
@@ -145,12 +151,15 @@ def _check_cells(n_states: int, n_terminals: int, max_cells: int, grammar: Gramm
             f"LR table of {n_states} states x {n_terminals + 1} terminals ({grammar.source})")
 
 
-def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True) -> ParseTable:
+def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True,
+                       shape: tuple[Any, ...] | None = None) -> ParseTable:
     """The tables from the kernel (``native.lr_kernels``), or from its Python twin when
-    ``kernel`` is False or the kernel stops at its state cap."""
+    ``kernel`` is False or the kernel stops at its state cap. ``shape``: the grammar's
+    :func:`_shape`, when the caller has it."""
     term_names = list(grammar.terminal_names)
     nonterms = sorted({r.lhs for r in grammar.rules})
-    _, start, shape_rules = _shape(grammar)  # symbols as integers; undefined ones as names
+    # Symbols as integers; undefined ones as names.
+    _, start, shape_rules = shape if shape is not None else _shape(grammar)
     lhs = [x for x, _ in shape_rules]
     rhs = [body for _, body in shape_rules]
     for body in rhs:

@@ -144,7 +144,7 @@ class LRParser:
         # matcher's start and traversed by every garbage collection that meets them.
         n_states, n_t = table.n_states, table.n_terminals
         starts = table.cell_start
-        full = np.flatnonzero(np.diff(starts))  # non-empty cells, row-major
+        full = table.filled_cells  # non-empty cells, row-major
         lo, hi = starts[full], starts[full + 1]
         # Python lists once (a slice of a list per row is much cheaper than of an array).
         # One action per non-empty cell: no conflicts, the grammar is LALR(1).

@@ -133,7 +133,7 @@ class GrammarRuntime:
             return
         if self.use_kernel:  # one action per cell
             act = np.full(table.n_states * table.n_terminals, ACT_ERROR, dtype=np.int32)
-            full = np.flatnonzero(np.diff(table.cell_start))  # non-empty cells
+            full = table.filled_cells
             act[full] = table.cell_actions[table.cell_start[full]]
             self.k_act = act.reshape(table.n_states, table.n_terminals)
         else:  # every action of a cell

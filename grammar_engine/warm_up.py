@@ -47,6 +47,7 @@ _SCHEMA = {
         "p": {"type": "string", "pattern": "^[a-z]+$"},
         "u": {"type": "array", "items": {"type": "integer"}, "uniqueItems": True},
     },
+    "patternProperties": {"^x": {"type": "integer"}},  # keys: automaton products
 }
 _SCHEMA_TEXT = ('{"s": "' + "lorem ipsum " * 20 + '", "n": -1.5e3, "e": null, "p": "abc", '
                 '"u": [1, 2]}')

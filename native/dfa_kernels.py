@@ -10,21 +10,25 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-__all__ = ["byte_class_of", "byte_classes", "canonical_runs", "coreachable",
-           "edge_byte_classes", "joint_classes", "json_literal_edges", "minimal_product",
-           "minimal_union", "state_classes"]
+__all__ = ["byte_class_of", "byte_classes", "canonical_runs", "class_layout", "coreachable",
+           "edge_byte_classes", "joint_classes", "json_literal_edges", "json_literal_table",
+           "minimal_product", "minimal_union", "state_classes"]
 
 
 @njit(cache=True, nogil=True)
-def canonical_runs(trans, accept):  # pragma: no cover - compiled
+def canonical_runs(trans, accept, starts):  # pragma: no cover - compiled
     """The automaton reachable from state 0 as a flat int32 code that is equal for two
     DFAs iff they are the same up to state numbering: states renumbered in breadth-first
     order (successors by column), each written as its accept flag, then ``(column, target)``
     where the target changes along the row, then ``-2``.
 
+    ``starts``: columns (0 first, increasing) such that every row is constant from one to
+    the next (``class_layout(byte_class_of(trans))[0]``); only they are read.
+
     Reference: ``canonical_runs_ref`` in ``native.reference``.
     """
-    n, width = trans.shape
+    n = trans.shape[0]
+    width = starts.shape[0]
     index = np.full(n, -1, np.int64)
     order = np.empty(max(n, 1), np.int64)
     out = np.empty(16 + 4 * n, np.int32)
@@ -44,7 +48,8 @@ def canonical_runs(trans, accept):  # pragma: no cover - compiled
         out[k] = 1 if accept[s] else 0
         k += 1
         prev = -3
-        for c in range(width):
+        for j in range(width):
+            c = starts[j]
             t = trans[s, c]
             r = -1
             if t >= 0:
@@ -329,6 +334,29 @@ def joint_classes(classes):  # pragma: no cover - compiled
     Reference: ``byte_class_of(classes)`` (the partitions as rows of a table).
     """
     return byte_class_of(classes)
+
+
+@njit(cache=True, nogil=True)
+def class_layout(class_of):  # pragma: no cover - compiled
+    """``(starts, first)`` of a byte partition numbered by first byte: the bytes where the
+    class changes (0 first), and the first byte of each class.
+
+    Reference: ``np.flatnonzero(np.diff(class_of, prepend=-1))`` and
+    ``np.unique(class_of, return_index=True)[1]``.
+    """
+    starts = np.empty(256, np.int32)
+    first = np.empty(256, np.int32)
+    n_starts = 0
+    n_classes = 0
+    for b in range(256):
+        c = class_of[b]
+        if b == 0 or c != class_of[b - 1]:
+            starts[n_starts] = b
+            n_starts += 1
+        if c == n_classes:  # classes are numbered by first byte
+            first[n_classes] = b
+            n_classes += 1
+    return starts[:n_starts].copy(), first[:n_classes].copy()
 
 
 @njit(cache=True, nogil=True)
@@ -1025,3 +1053,29 @@ def _json_short_escape(cp):  # pragma: no cover - compiled
     if cp == 0x09:
         return 0x74  # t
     return -1
+
+
+@njit(cache=True, nogil=True)
+def json_literal_table(cps, quoted, max_states):  # pragma: no cover - compiled
+    """The DFA of every JSON encoding of one string (code points ``cps``) as a table, in
+    one call: ``(trans, accept, class_of, ok)``; no states for a string holding a
+    surrogate code point; ``ok`` False past ``max_states`` states.
+
+    Reference: ``json_literal_edges`` of the one string, its edges written into a table
+    and ``edge_byte_classes`` of them.
+    """
+    offsets = np.zeros(2, np.int64)
+    offsets[1] = cps.shape[0]
+    starts, finals, edge_start, edge_byte, edge_dst, failed = json_literal_edges(
+        cps, offsets, quoted, max_states)
+    if failed >= 0 or starts[0] < 0:
+        return (np.zeros((0, 256), np.int32), np.zeros(0, np.bool_),
+                np.zeros(256, np.int32), failed < 0)
+    n = edge_start.shape[0] - 1
+    trans = np.full((n, 256), -1, np.int32)
+    for s in range(n):
+        for e in range(edge_start[s], edge_start[s + 1]):
+            trans[s, edge_byte[e]] = edge_dst[e]
+    accept = np.zeros(n, np.bool_)
+    accept[finals[0]] = True
+    return trans, accept, edge_byte_classes(edge_start, edge_byte, edge_dst), True

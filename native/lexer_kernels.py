@@ -33,8 +33,8 @@ def offset_rows(trans, row_offset):  # pragma: no cover - compiled
     for r in range(n):
         off = row_offset[r]
         for c in range(width):
-            if trans[r, c] >= 0:
-                trans[r, c] += off
+            v = trans[r, c]
+            trans[r, c] = v + off if v >= 0 else v  # a select, so the loop vectorises
 
 
 @njit(cache=True, nogil=True)

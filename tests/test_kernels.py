@@ -344,14 +344,19 @@ def test_dfa_kernels_match_reference(seed: int) -> None:
                                   reference.coreachable_ref(trans, accept))
     np.testing.assert_array_equal(dfa_kernels.state_classes(trans, accept),
                                   reference.moore_classes_ref(trans, accept))
-    assert dfa_kernels.canonical_runs(trans, accept).tolist() == \
-        reference.canonical_runs_ref(trans, accept)
+    assert dfa_kernels.canonical_runs(trans, accept, np.arange(5, dtype=np.int32)).tolist() \
+        == reference.canonical_runs_ref(trans, accept)
     np.testing.assert_array_equal(dfa_kernels.byte_classes(trans),
                                   np.sort(np.unique(trans.T, axis=0, return_index=True)[1]))
     _, first, inverse = np.unique(trans.T, axis=0, return_index=True, return_inverse=True)
     rank = np.empty(len(first), np.int64)
     rank[np.argsort(first)] = np.arange(len(first))  # classes numbered by first column
     np.testing.assert_array_equal(dfa_kernels.byte_class_of(trans), rank[inverse.ravel()])
+    wide = np.repeat(trans, 52, axis=1)[:, :256]  # classes over all 256 bytes
+    class_of = dfa_kernels.byte_class_of(np.ascontiguousarray(wide))
+    starts, first = dfa_kernels.class_layout(class_of)
+    np.testing.assert_array_equal(starts, np.flatnonzero(np.diff(class_of, prepend=-1)))
+    np.testing.assert_array_equal(first, np.unique(class_of, return_index=True)[1])
 
 
 def _random_dfa(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -607,3 +612,41 @@ def test_canonical_hash_reads_only_where_byte_classes_start(seed: int) -> None:
         full = _hash(trans, top, q)
         assert fast[:2] == full[:2] and fast[3] == full[3]
         assert fast[2].tolist() == full[2].tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_json_literal_table_matches_its_edges(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    alphabet = [*"ab\"\\/\n\x01~", "\u00e9", "\u4e2d", "\U0001f600", "\ud800"]
+    for _ in range(30):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 6))))
+        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+        cps = cps.astype(np.int64)
+        for quoted in (True, False):
+            trans, accept, class_of, ok = dfa_kernels.json_literal_table(cps, quoted, 10_000)
+            starts, finals, e_start, e_byte, e_dst, failed = dfa_kernels.json_literal_edges(
+                cps, np.array([0, len(cps)], np.int64), quoted, 10_000)
+            assert ok and failed < 0
+            if starts[0] < 0:  # a lone surrogate: no automaton
+                assert "\ud800" in text and trans.shape == (0, 256) and not len(accept)
+                continue
+            n = len(e_start) - 1
+            want = np.full((n, 256), -1, np.int32)
+            want[np.repeat(np.arange(n), np.diff(e_start)), e_byte] = e_dst
+            np.testing.assert_array_equal(trans, want)
+            assert np.flatnonzero(accept).tolist() == [finals[0]]
+            np.testing.assert_array_equal(class_of, dfa_kernels.byte_class_of(want))
+    cps = np.frombuffer("abcdef".encode("utf-32-le"), np.uint32).astype(np.int64)
+    assert not dfa_kernels.json_literal_table(cps, True, 10)[3]  # past the state limit
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_canonical_runs_reads_only_where_classes_start(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        n = int(rng.integers(1, 30))
+        trans = _interval_rows(rng, n, int(rng.integers(0, 20)), n, 0.3)
+        accept = rng.random(n) < 0.3
+        starts = dfa_kernels.class_layout(dfa_kernels.byte_class_of(trans))[0]
+        assert dfa_kernels.canonical_runs(trans, accept, starts).tolist() == \
+            reference.canonical_runs_ref(trans, accept)

@@ -39,7 +39,7 @@ bitmask = ge.allocate_token_bitmask(1, vocab.size)
 schema = {"type": "object", "required": ["name"], "properties": {
     "name": {"type": "string", "maxLength": 2000}, "mail": {"type": "string", "format": "email"},
     "tags": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-    "n": {"type": "integer", "minimum": 3}}}
+    "n": {"type": "integer", "minimum": 3}}, "patternProperties": {"^x-": {"type": "string"}}}
 doc = json.dumps({"name": "hello world " * 30, "mail": "a@b.co", "tags": ["ab", "cd"], "n": 7})
 work = [(ge.compile_grammar(ALL[g], vocab, cache=False), SAMPLES[g][:2]) for g in ALL]
 work.append((ge.compile_json_schema(schema, vocab, cache=False), [doc]))

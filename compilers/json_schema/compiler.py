@@ -171,6 +171,10 @@ class _Nested:
         self.compiler._level -= 1
 
 
+_PUNCT_NAMES = {"{": "LBRACE", "}": "RBRACE", "[": "LSQB", "]": "RSQB", ",": "COMMA",
+                ":": "COLON"}
+
+
 class _Compiler:
     def __init__(self, root: Any, options: JsonSchemaOptions, limits: Limits,
                  source: str, resolver: Resolver | None = None) -> None:
@@ -191,6 +195,8 @@ class _Compiler:
         self._unique_terms: dict[str, str] = {}  # string terminal -> its unique-item copy
         self._part_terms: dict[tuple[str, str], str] = {}  # (terminal, role) -> item part
         self._memo: dict[tuple[object, ...], str] = {}
+        self._punct: dict[str, str] = {}  # punctuation character -> its terminal
+        self._span = SourceSpan(source)
         self._keep: list[Any] = []
         self._ref_depth = 0
         self._depth = 0
@@ -210,10 +216,11 @@ class _Compiler:
             "2019-09" in declared or "2020-12" in declared)
         self._validator_cls = linear_time_validator(jsonschema.validators.validator_for(
             root if isinstance(root, dict) else {}, default=jsonschema.Draft202012Validator))
-        try:
-            self._root_validator = self._validator_cls(root)
-        except Exception as e:  # referencing errors surface when used
-            raise SchemaError(f"cannot load schema: {e}") from None
+        if isinstance(root, dict) and ("$id" in root or "id" in root):
+            try:  # a malformed root id fails here rather than in a later sub-validator
+                self._validator_cls(root)
+            except Exception as e:
+                raise SchemaError(f"cannot load schema: {e}") from None
         indent = options.indent
         self.indent = " " * indent if isinstance(indent, int) else indent
         self._level = 0  # nesting level of the value being compiled (for ``indent``)
@@ -241,7 +248,7 @@ class _Compiler:
         if len(self.rules) >= self.limits.max_rules:
             raise LimitExceededError("max_rules", self.limits.max_rules, len(self.rules) + 1,
                                      "JSON Schema grammar")
-        self.rules.append(Rule(lhs, tuple(rhs), SourceSpan(self.source)))
+        self.rules.append(Rule(lhs, rhs, self._span))
 
     def term(self, key: object, name_hint: str, describe: str,
              build: Callable[[], ByteDFA], literal: bool = False) -> str:
@@ -264,7 +271,7 @@ class _Compiler:
         name = f"{name_hint}_{len(self.terminals)}"
         self._term_by_sig[sig] = name
         self.terminals[name] = Terminal(name, describe, is_literal=literal, dfa=dfa,
-                                        span=SourceSpan(self.source))
+                                        span=self._span)
         self._term_by_key[key] = name
         return name
 
@@ -278,14 +285,16 @@ class _Compiler:
         return _cached_literal_dfa(name, self.limits.max_dfa_states)
 
     def punct(self, char: str) -> str:
-        ws = self.ws
-        c = re.escape(char)
-        pattern = {"{": f"{c}{ws}", "[": f"{c}{ws}", "}": f"{ws}{c}", "]": f"{ws}{c}",
-                   ",": f"{ws}{c}{ws}", ":": f"{ws}{c}{ws}"}[char]
-        names = {"{": "LBRACE", "}": "RBRACE", "[": "LSQB", "]": "RSQB", ",": "COMMA",
-                 ":": "COLON"}
-        return self.term(("punct", char), names[char], pattern,
-                         lambda: self.regex_dfa(pattern, f"punctuation {char!r}"), True)
+        name = self._punct.get(char)
+        if name is None:
+            ws = self.ws
+            c = re.escape(char)
+            pattern = {"{": f"{c}{ws}", "[": f"{c}{ws}", "}": f"{ws}{c}", "]": f"{ws}{c}",
+                       ",": f"{ws}{c}{ws}", ":": f"{ws}{c}{ws}"}[char]
+            name = self._punct[char] = self.term(
+                ("punct", char), _PUNCT_NAMES[char], pattern,
+                lambda: self.regex_dfa(pattern, f"punctuation {char!r}"), True)
+        return name
 
     # Containers are built from these five: with ``indent`` each is one exact terminal
     # whose whitespace depends on the nesting level; otherwise they are ``punct``s.
@@ -316,9 +325,7 @@ class _Compiler:
         return self.punct(":") if self.indent is None else self.layout_term(": ")
 
     def layout_term(self, text: str) -> str:
-        names = {"[": "LSQB", "{": "LBRACE", "]": "RSQB", "}": "RBRACE", ",": "COMMA",
-                 ":": "COLON"}
-        hint = names[text.strip(" \t\n")[0]]
+        hint = _PUNCT_NAMES[text.strip(" \t\n")[0]]
         return self.term(("layout", text), hint, json.dumps(text),
                          lambda: self.regex_dfa(re.escape(text), f"layout {text!r}"), True)
 
@@ -1168,7 +1175,7 @@ class _Compiler:
                 "of unused values", location=where)
         name = f"UNIQUE_{types[0].upper()}_{len(self.terminals)}"
         self.terminals[name] = Terminal(name, f"{base.pattern} (distinct items)", dfa=dfa,
-                                        span=SourceSpan(self.source), unique=kind)
+                                        span=self._span, unique=kind)
         self._unique_terms[base.name] = name
         comma = self.comma()
         self.terminals[comma] = replace(self.terminals[comma], unique="separator")

@@ -28,25 +28,42 @@ def check_schema_size(schema: Any, limits: Limits, source: str = "<schema>") -> 
     and objects deeper than ``max_nesting_depth`` (the pointer of the deepest node is
     reported)."""
     max_nodes, max_depth = limits.max_schema_nodes, limits.max_nesting_depth
-    stack: list[tuple[Any, int, str]] = [(schema, 0, "#")]
+    # Each entry: (node, depth, its parent's entry, its key there); pointers are spelled
+    # out only for an error.
+    stack: list[tuple[Any, int, Any, Any]] = [(schema, 0, None, None)]
     nodes = 0
     while stack:
-        node, depth, ptr = stack.pop()
-        nodes += 1
-        if nodes > max_nodes:
-            raise LimitExceededError("max_schema_nodes", max_nodes, f"more than {max_nodes}",
-                                     source)
+        entry = stack.pop()
+        node, depth = entry[0], entry[1]
         if isinstance(node, dict):
             if depth >= max_depth:
                 raise LimitExceededError("max_nesting_depth", max_depth, depth + 1,
-                                         _short(ptr))
-            _check_patterns(node, max_depth, ptr)
-            stack.extend((v, depth + 1, f"{ptr}/{_escape(str(k))}") for k, v in node.items())
+                                         _short(_pointer(entry)))
+            if "pattern" in node or "patternProperties" in node:
+                _check_patterns(node, max_depth, _pointer(entry))
+            stack.extend([(v, depth + 1, entry, k) for k, v in node.items()
+                          if isinstance(v, (dict, list))])
+            nodes += sum(1 for v in node.values() if not isinstance(v, (dict, list)))
         elif isinstance(node, list):
             if depth >= max_depth:
                 raise LimitExceededError("max_nesting_depth", max_depth, depth + 1,
-                                         _short(ptr))
-            stack.extend((v, depth + 1, f"{ptr}/{i}") for i, v in enumerate(node))
+                                         _short(_pointer(entry)))
+            stack.extend([(v, depth + 1, entry, i) for i, v in enumerate(node)
+                          if isinstance(v, (dict, list))])
+            nodes += sum(1 for v in node if not isinstance(v, (dict, list)))
+        nodes += 1  # the node itself; its scalar members or items were counted above
+        if nodes > max_nodes:
+            raise LimitExceededError("max_schema_nodes", max_nodes, f"more than {max_nodes}",
+                                     source)
+
+
+def _pointer(entry: tuple[Any, int, Any, Any]) -> str:
+    """The JSON pointer of a :func:`check_schema_size` stack entry."""
+    keys = []
+    while entry[2] is not None:
+        keys.append(entry[3])
+        entry = entry[2]
+    return "#" + "".join(f"/{_escape(str(k))}" for k in reversed(keys))
 
 
 def _check_patterns(node: dict[Any, Any], max_depth: int, ptr: str) -> None:
