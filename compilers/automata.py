@@ -37,6 +37,7 @@ from native.dfa_kernels import (
     json_literal_table,
     minimal_product,
     minimal_union,
+    quoted_repeat_table,
     state_classes,
 )
 
@@ -609,40 +610,33 @@ def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
     """``"`` + between ``lo`` and ``hi`` (None: no limit) strings of ``unit`` + ``"``.
 
     ``unit`` must be prefix-free (its accepting states have no transitions), as one
-    JSON-encoded character is; the layers are built directly, which is much faster than
-    determinising a repeated NFA.
+    JSON-encoded character is; the layers are built directly by a kernel
+    (``quoted_repeat_table``), which is much faster than determinising a repeated NFA.
+    Memoised per process (a string of at most 255 characters has about 5,000 states).
     """
-    n_u = unit.n_states
-    finals = unit.accept
-    if (unit.trans[finals] >= 0).any():
+    key = (unit.digest, lo, hi)
+    hit: ByteDFA | None = _repeat_memo.get(key)
+    if hit is not None:
+        return hit
+    if unit.n_states == 0 or unit.accept[0]:
+        raise ValueError("unit automaton must have a non-accepting start")
+    if (unit.trans[unit.accept] >= 0).any():
         raise ValueError("unit automaton must be prefix-free")
-    inner = np.flatnonzero(~finals)  # non-final unit states, start (0) first
-    pos = np.full(n_u, -1, dtype=np.int64)
-    pos[inner] = np.arange(len(inner))
-    n_layers = hi + 1 if hi is not None else lo + 1  # layer i: i characters written
-    k = len(inner)
-    # States: 0 before the opening quote; 1 + i * k + pos[s] in layer i; the last is done.
-    n_states = 2 + n_layers * k
-    done = n_states - 1
-    trans = np.full((n_states, 256), DEAD, dtype=np.int32)
-    accept = np.zeros(n_states, dtype=np.bool_)
-    accept[done] = True
-    quote = ord('"')
-    trans[0, quote] = 1
-    rows = unit.trans[inner]  # (k, 256) next unit state
-    to_inner = (rows >= 0) & ~finals[np.maximum(rows, 0)]
-    to_final = (rows >= 0) & finals[np.maximum(rows, 0)]
-    for i in range(n_layers):
-        base = 1 + i * k
-        t = np.full((k, 256), DEAD, dtype=np.int32)
-        t[to_inner] = base + pos[rows[to_inner]]
-        if hi is None or i < hi:
-            nxt = min(i + 1, n_layers - 1) if hi is None else i + 1
-            t[to_final] = 1 + nxt * k
-        trans[base : base + k] = t
-        if i >= lo:
-            trans[base, quote] = done
-    return _trim(trans, accept)  # layered: already small, no minimisation needed
+    trans, accept = quoted_repeat_table(np.ascontiguousarray(unit.trans, dtype=np.int32),
+                                        np.ascontiguousarray(unit.accept, dtype=np.bool_),
+                                        lo, -1 if hi is None else hi, ord('"'))
+    dfa = ByteDFA(trans, accept)
+    if dfa.n_states:
+        # Every layer has the columns of the first two rows' layout (the quote apart): the
+        # classes from them, not from a pass over thousands of rows.
+        k = int((~unit.accept).sum())
+        dfa.__dict__["byte_class_of"] = byte_class_of(
+            np.ascontiguousarray(trans[: min(len(trans), 1 + k)]))
+    _repeat_memo.put(key, dfa)
+    return dfa
+
+
+_repeat_memo = BytesMemo(64 << 20)
 
 
 def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,

@@ -34,7 +34,7 @@ from compilers.vocab import Vocabulary
 
 __all__ = ["FORMAT_VERSION", "CompiledGrammar", "build_compiled_grammar", "read_header"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _MAGIC = "grammar-engine compiled grammar"
 
 
@@ -59,11 +59,14 @@ class CompiledGrammar:
 
     def __init__(self, grammar: Grammar, vocab: Vocabulary, table: ParseTable,
                  dfas: list[ByteDFA], options: CompileOptions, kind: str,
-                 notes: tuple[str, ...] = ()) -> None:
+                 notes: tuple[str, ...] = (),
+                 excludes: list[tuple[ByteDFA, ...]] | None = None) -> None:
         self.grammar = grammar
         self.vocab = vocab
         self.table = table
         self.dfas = dfas
+        # Per terminal: the automata whose strings it excludes (see Terminal.exclude).
+        self.excludes = excludes if excludes is not None else [() for _ in dfas]
         self.options = options
         self.kind = kind
         self.notes = notes
@@ -72,6 +75,7 @@ class CompiledGrammar:
             [t.lazy for t in grammar.terminals], [t.ignored for t in grammar.terminals],
             options.limits.max_lexer_states,
             all_readings=kind == "json_schema",  # its terminals carry no tie-break intent
+            excludes=self.excludes,
         )
         self.index = TokenIndex(self.lexer, vocab, options.limits.max_token_table_bytes)
         self.runtime: Any = None  # set by grammar_engine on first use
@@ -91,7 +95,8 @@ class CompiledGrammar:
             "kind": self.kind,
             "format_version": FORMAT_VERSION,
             "terminals": len(self.dfas),
-            "terminal_dfa_states": int(sum(d.n_states for d in self.dfas)),
+            "terminal_dfa_states": int(sum(d.n_states for d in self.dfas)
+                                       + sum(d.n_states for ex in self.excludes for d in ex)),
             "rules": len(self.grammar.rules),
             "parser_states": self.table.n_states,
             "parser": "lalr(1)" if self.is_lalr else f"glr ({self.table.n_conflicts} conflicts)",
@@ -118,6 +123,7 @@ class CompiledGrammar:
             "grammar": _grammar_to_json(self.grammar),
             "options": {"start": self.options.start, "limits": asdict(self.options.limits)},
             "n_dfas": len(self.dfas),
+            "n_excludes": [len(ex) for ex in self.excludes],
             "stats": self.stats(),
         }
         arrays: dict[str, np.ndarray[Any, Any]] = {
@@ -128,6 +134,9 @@ class CompiledGrammar:
         for i, d in enumerate(self.dfas):
             arrays[f"dfa{i}_trans"] = d.trans
             arrays[f"dfa{i}_accept"] = d.accept
+            for j, x in enumerate(self.excludes[i]):
+                arrays[f"dfa{i}_exclude{j}_trans"] = x.trans
+                arrays[f"dfa{i}_exclude{j}_accept"] = x.accept
         meta = {"terminals": list(self.table.terminals),
                 "nonterminals": list(self.table.nonterminals),
                 "start_state": self.table.start_state}
@@ -188,12 +197,17 @@ class CompiledGrammar:
             goto=arrays["goto"].astype(np.int32), rule_lhs=arrays["rule_lhs"].astype(np.int32),
             rule_len=arrays["rule_len"].astype(np.int32), start_state=int(meta["start_state"]),
         )
+        n_dfas = int(header["n_dfas"])
         dfas = [ByteDFA(arrays[f"dfa{i}_trans"].astype(np.int32), arrays[f"dfa{i}_accept"])
-                for i in range(int(header["n_dfas"]))]
+                for i in range(n_dfas)]
+        excludes = [tuple(ByteDFA(arrays[f"dfa{i}_exclude{j}_trans"].astype(np.int32),
+                                  arrays[f"dfa{i}_exclude{j}_accept"])
+                          for j in range(int(header["n_excludes"][i])))
+                    for i in range(n_dfas)]
         opts = header["options"]
         options = CompileOptions(start=opts["start"], limits=Limits(**opts["limits"]))
         return cls(_grammar_from_json(header["grammar"]), vocab, table, dfas, options,
-                   header["kind"], tuple(header.get("notes", ())))
+                   header["kind"], tuple(header.get("notes", ())), excludes)
 
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -259,13 +273,15 @@ def _optionalize(grammar: Grammar, names: set[str]) -> Grammar:
 def _prune_unproductive(grammar: Grammar, dfas: list[ByteDFA]) -> tuple[Grammar, int]:
     """Drop rules that can never derive a complete string, so that every prefix the parser
     accepts can be completed. Raises if the start symbol derives nothing."""
-    usable = {t.name for t, d in zip(grammar.terminals, dfas, strict=True) if not d.is_empty}
+    usable = {t.name for t, d in zip(grammar.terminals, dfas, strict=True) if len(d.accept)}
     # Worklist: a rule's count of distinct symbols not yet known to derive a string.
     rules = grammar.rules
     missing: list[int] = []
     uses: dict[str, list[int]] = {}
     for i, r in enumerate(rules):
-        need = {s for s in r.rhs if s not in usable}
+        need = [s for s in r.rhs if s not in usable]
+        if len(need) > 1:
+            need = list(dict.fromkeys(need))
         missing.append(len(need))
         for s in need:
             uses.setdefault(s, []).append(i)
@@ -333,4 +349,5 @@ def build_compiled_grammar(grammar: Grammar, vocab: Vocabulary,
     if dropped:
         notes.append(f"{dropped} rule(s) can never complete (unproductive) and were dropped")
     table = build_parse_table(grammar, lim.max_parse_table_cells)
-    return CompiledGrammar(grammar, vocab, table, dfas, options, kind, tuple(notes))
+    excludes = [tuple(x for x in t.exclude if not x.is_empty) for t in grammar.terminals]
+    return CompiledGrammar(grammar, vocab, table, dfas, options, kind, tuple(notes), excludes)

@@ -69,6 +69,11 @@ class Terminal:
         with the earlier items' when a value or close part brings it back to depth 0.
         ``"separator"``: the set survives this terminal (the comma between items). ``""``:
         none of these.
+    exclude : tuple of ByteDFA
+        Automata whose strings are not this terminal's: its language is ``dfa``'s minus
+        their union. The lexer follows them alongside ``dfa`` (JSON Schema's undeclared
+        property names are any key but the declared ones: no difference automaton is
+        built).
     """
 
     name: str
@@ -80,6 +85,7 @@ class Terminal:
     span: SourceSpan = SourceSpan()
     dfa: ByteDFA | None = field(default=None, compare=False, repr=False)
     unique: str = ""
+    exclude: tuple[ByteDFA, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -86,13 +86,23 @@ class ContextualLexer:
         Limit on the number of lexer states.
     all_readings : bool
         Keep every top-priority terminal a lexeme matches, not just the first.
+    excludes : list of tuple of ByteDFA, optional
+        Per terminal: automata whose strings it does not match (``Terminal.exclude``). They
+        are followed alongside the terminal's own DFA, as rows of their own (*veto* rows):
+        a lexeme a veto row accepts is not its terminal's.
     """
 
     def __init__(self, dfas: Sequence[ByteDFA], ranks: Sequence[tuple[int, ...]],
                  lazy: Sequence[bool], ignored: Sequence[bool], max_states: int,
-                 all_readings: bool = False) -> None:
+                 all_readings: bool = False,
+                 excludes: Sequence[Sequence[ByteDFA]] | None = None) -> None:
         self.dfas = list(dfas)
         self.n_terminals = len(dfas)
+        # Units: the terminals' DFAs, then the excluded automata (each with its terminal).
+        vetoes = [(t, x) for t, ex in enumerate(excludes or ()) for x in ex if x.n_states]
+        self._unit_dfas = self.dfas + [x for _, x in vetoes]
+        unit_term = np.array([*range(self.n_terminals), *(t for t, _ in vetoes)],
+                             dtype=np.int32)
         order = sorted(range(self.n_terminals), key=lambda i: ranks[i])
         self._tier = np.array([r[0] for r in ranks], dtype=np.int32)  # priority tiers
         self.all_readings = all_readings
@@ -108,12 +118,20 @@ class ContextualLexer:
         # (eager) terminal can still match is that terminal's DFA state, a row already
         # there, so long single-terminal stretches (a string of bounded length has
         # thousands of states) cost no exploring.
-        sizes = np.fromiter((len(d.accept) for d in self.dfas), dtype=np.int64,
-                            count=self.n_terminals)
-        self._offset = np.zeros(self.n_terminals + 1, dtype=np.int64)
-        np.cumsum(sizes, out=self._offset[1:])
-        total = self.base = int(self._offset[-1])
-        self._term_of = np.repeat(np.arange(self.n_terminals, dtype=np.int32), sizes)
+        n_units = len(self._unit_dfas)
+        sizes = np.fromiter((len(d.accept) for d in self._unit_dfas), dtype=np.int64,
+                            count=n_units)
+        self._unit_offset = np.zeros(n_units + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self._unit_offset[1:])
+        self._offset = self._unit_offset[: self.n_terminals + 1]  # the terminals' DFAs
+        self._veto_base = int(self._offset[-1])  # the first veto row
+        total = self.base = int(self._unit_offset[-1])
+        self._unit_of = np.repeat(np.arange(n_units, dtype=np.int32), sizes)
+        self._term_of = unit_term[self._unit_of]
+        # Per terminal, the start rows of its vetoes.
+        self._veto_starts: dict[int, list[int]] = {}
+        for u, (t, _) in enumerate(vetoes, start=self.n_terminals):
+            self._veto_starts.setdefault(t, []).append(int(self._unit_offset[u]))
         self._rank_pos = np.zeros(self.n_terminals, dtype=np.int32)
         self._rank_pos[order] = np.arange(self.n_terminals, dtype=np.int32)
         self._lazy = np.array(self.lazy, dtype=np.bool_)
@@ -133,21 +151,28 @@ class ContextualLexer:
         self._slots = np.full(_INITIAL_SLOTS, -1, dtype=np.int32)  # explored states; grows
         if total:
             t_all = self._trans[:total]
-            np.concatenate([d.trans for d in self.dfas], out=t_all)
-            offset_rows(t_all, np.repeat(self._offset[:-1].astype(np.int32), sizes))
-            self._acc_all = np.concatenate([d.accept for d in self.dfas]
-                                           ).astype(np.bool_, copy=False)
+            np.concatenate([d.trans for d in self._unit_dfas], out=t_all)
+            offset_rows(t_all, np.repeat(self._unit_offset[:-1].astype(np.int32), sizes))
+            accept = np.concatenate([d.accept for d in self._unit_dfas]
+                                    ).astype(np.bool_, copy=False)
         else:
-            self._acc_all = np.zeros(0, dtype=np.bool_)
+            accept = np.zeros(0, dtype=np.bool_)
+        # Accepting rows: a terminal's own (``_acc_all``), and vetoes' (``_veto_acc``).
+        self._acc_all = accept.copy()
+        self._acc_all[self._veto_base:] = False
+        self._veto_acc = accept
+        self._veto_acc[: self._veto_base] = False
         # A DFA state stands for itself unless its terminal is lazy (a lazy match ends the
-        # lexeme at once, so that lexer state has no transitions: it is explored instead).
+        # lexeme at once, so that lexer state has no transitions: it is explored instead);
+        # a veto row never does.
         self._identity = ~self._lazy[self._term_of]
+        self._identity[self._veto_base:] = False
         self._top[:total] = np.where(self._acc_all & self._identity, self._term_of, -1)
         self._vec_start[: total + 1] = np.arange(total + 1)
         self._vec_pool[:total] = np.arange(total)
         self._n = total
         # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
-        parts = [d.byte_class_of for d in self.dfas if d.n_states]
+        parts = [d.byte_class_of for d in self._unit_dfas if d.n_states]
         class_of = (joint_classes(np.stack(parts)) if parts
                     else np.zeros(256, dtype=np.int32))
         self._class_of = class_of
@@ -164,6 +189,7 @@ class ContextualLexer:
         self._closed_bytes: dict[tuple[bytes, ...], tuple[NDArray[np.int32],
                                                           NDArray[np.uint16]]] = {}
         self._term_of_ints = array("i")
+        self._unit_of_ints = array("i")
         self._offset_ints = array("q")
         self._rank_ints = array("i")
 
@@ -219,7 +245,8 @@ class ContextualLexer:
         if state < 0:
             return frozenset()
         lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
-        return frozenset(self._term_of[self._vec_pool[lo:hi]].tolist())
+        ids = self._vec_pool[lo:hi]
+        return frozenset(self._term_of[ids[ids < self._veto_base]].tolist())
 
     def is_fresh(self, state: int) -> bool:
         return state >= 0 and bool(self._fresh[state])
@@ -348,26 +375,33 @@ class ContextualLexer:
         return rid
 
     def _content_signature(self, state: int) -> tuple[bytes, tuple[int, ...]]:
-        """The live terminals' DFA content hashes, laziness and DFA states, in rank order
-        (and those terminals)."""
+        """The live units' DFA content hashes (a veto's marked as such), laziness and DFA
+        states, in rank order (and the live terminals)."""
         if self._term_keys is None:
-            self._term_keys = [None] * self.n_terminals  # made when first live (hashing)
+            # Per unit, made when first live (hashing).
+            self._term_keys = [None] * len(self._unit_dfas)
             # Arrays of machine ints: indexed like lists, invisible to the gc.
             self._term_of_ints = array("i", self._term_of.astype(np.int32).tobytes())
-            self._offset_ints = array("q", self._offset.astype(np.int64).tobytes())
+            self._unit_of_ints = array("i", self._unit_of.astype(np.int32).tobytes())
+            self._offset_ints = array("q", self._unit_offset.astype(np.int64).tobytes())
             self._rank_ints = array("i", self._rank_pos.astype(np.int32).tobytes())
-        keys, term_of, offs, rank = (self._term_keys, self._term_of_ints, self._offset_ints,
-                                     self._rank_ints)
+        keys, term_of, unit_of, offs, rank = (self._term_keys, self._term_of_ints,
+                                              self._unit_of_ints, self._offset_ints,
+                                              self._rank_ints)
         lo, hi = int(self._vec_start[state]), int(self._vec_start[state + 1])
-        items = sorted((rank[t], t, g - offs[t]) for g in self._vec_pool[lo:hi].tolist()
-                       for t in (term_of[g],))
-        for _, t, _ in items:
-            if keys[t] is None:
-                keys[t] = self.dfas[t].digest + (b"L" if self.lazy[t] else b"-")
+        # (rank, unit, local state, terminal): a terminal's own unit is numbered like it,
+        # its vetoes after every terminal.
+        items = sorted((rank[term_of[g]], u, g - offs[u], term_of[g])
+                       for g in self._vec_pool[lo:hi].tolist() for u in (unit_of[g],))
+        n_terms = self.n_terminals
+        for _, u, _, t in items:
+            if keys[u] is None:
+                keys[u] = self._unit_dfas[u].digest + (
+                    b"V" if u >= n_terms else b"L" if self.lazy[t] else b"-")
         # Lexers that keep every reading have other top terminals: never the same key.
         key = (b"R" if self.all_readings else b"D") + b"".join(
-            keys[t] + local.to_bytes(4, "little") for _, t, local in items)
-        return key, tuple(t for _, t, _ in items)
+            keys[u] + local.to_bytes(4, "little") for _, u, local, _ in items)
+        return key, tuple(t for _, u, _, t in items if u < n_terms)
 
     # -- growth ------------------------------------------------------------------------
     def start_state(self, allowed: frozenset[int]) -> int:
@@ -382,7 +416,10 @@ class ContextualLexer:
             live = allowed | self.ignored
             ids = [int(self._offset[i]) for i in sorted(live)
                    if 0 <= i < self.n_terminals and self.dfas[i].n_states]
-            s = self._explore(np.array(ids, dtype=np.int32))
+            if self._veto_starts:
+                ids += [v for i in sorted(live) for v in self._veto_starts.get(i, ())
+                        if self.dfas[i].n_states]
+            s = self._explore(np.array(sorted(ids), dtype=np.int32))
             self._starts[allowed] = s
             return s
 
@@ -395,11 +432,16 @@ class ContextualLexer:
     def _mark_readings(self, lo: int, hi: int) -> None:
         """With ``all_readings``: states ``lo..hi-1`` that several top-tier terminals accept
         (``tied``) get a reading id (``>= n_terminals``) as their top."""
-        for s in (np.flatnonzero(self._tied[lo:hi]) + lo).tolist():
+        tied = self._tied[lo:hi]
+        if not tied.any():
+            return
+        for s in (np.flatnonzero(tied) + lo).tolist():
             top = int(self._top[s])
             ids = self._vec_pool[self._vec_start[s] : self._vec_start[s + 1]]
+            vetoed = set(self._term_of[ids[self._veto_acc[ids]]].tolist())
             terms = self._term_of[ids[self._acc_all[ids]]].tolist()
-            same = sorted({t for t in terms if self._tier[t] == self._tier[top]})
+            same = sorted({t for t in terms
+                           if self._tier[t] == self._tier[top] and t not in vetoed})
             self._top[s] = self.label_of(tuple(range(len(same))), tuple(same))
 
     def _grow(self, n: int) -> None:
@@ -422,7 +464,7 @@ class ContextualLexer:
             self._trans, self._top, self._tied, self._fresh = trans, top, tied, fresh
             self._vec_start = vec_start
         used = int(self._vec_start[n])
-        if used + self.n_terminals + 1 > self._vec_pool.shape[0]:  # a vector may not fit
+        if used + len(self._unit_dfas) + 1 > self._vec_pool.shape[0]:  # may not fit
             pool = np.zeros(2 * self._vec_pool.shape[0], dtype=np.int32)
             pool[:used] = self._vec_pool[:used]
             self._vec_pool = pool
@@ -448,7 +490,8 @@ class ContextualLexer:
         while True:
             check_deadline(f"contextual lexer ({n} states)")
             status, n, root, cursor = grow_lexer(
-                self._acc_all, self._term_of, self._rank_pos, self._tier, self._lazy,
+                self._acc_all, self._veto_acc, self._veto_base, self._term_of,
+                self._rank_pos, self._tier, self._lazy,
                 self._identity, self.base, self._class_of, self._class_rep, start,
                 self._trans, self._top, self._tied, self._fresh, self._vec_start,
                 self._vec_pool, self._slots, n, root, cursor)

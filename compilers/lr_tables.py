@@ -162,19 +162,19 @@ def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True,
     _, start, shape_rules = shape if shape is not None else _shape(grammar)
     lhs = [x for x, _ in shape_rules]
     rhs = [body for _, body in shape_rules]
-    for body in rhs:
-        for sym in body:
-            if isinstance(sym, str):
-                raise GrammarSyntaxError(f"symbol {sym!r} is used but not defined",
-                                         source=grammar.source)
+    lens = [len(b) for b in rhs]
+    flat = [x for b in rhs for x in b]
+    if not all(type(x) is int for x in flat):
+        sym = next(x for x in flat if isinstance(x, str))
+        raise GrammarSyntaxError(f"symbol {sym!r} is used but not defined",
+                                 source=grammar.source)
     if isinstance(start, str):
         raise GrammarSyntaxError(f"the start symbol {grammar.start!r} has no rule",
                                  source=grammar.source)
-    keys = list(zip(lhs, rhs, strict=True))
-    if len(set(keys)) != len(keys):
+    if len(set(shape_rules)) != len(shape_rules):
         seen: set[tuple[int, tuple[int, ...]]] = set()
         twice = []
-        for r, key in zip(grammar.rules, keys, strict=True):
+        for r, key in zip(grammar.rules, shape_rules, strict=True):
             if key in seen:
                 twice.append(r)
             seen.add(key)
@@ -186,8 +186,10 @@ def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True,
     n_terms = len(all_terms)
     root = f"$root_{grammar.start}"
     all_nts = [*nonterms, root]
-    rule_lhs = np.array([-1 - x for x in lhs], dtype=np.int32)
-    rule_len = np.array([len(b) for b in rhs], dtype=np.int32)
+    # The root rule ``root -> start`` last, as the kernel takes it.
+    lhs_all = np.array([-1 - x for x in lhs] + [len(nonterms)], dtype=np.int64)
+    rule_lhs = lhs_all[:-1].astype(np.int32)
+    rule_len = np.array(lens, dtype=np.int32)
 
     check_deadline("LR(0) states")
     ok = False
@@ -195,11 +197,10 @@ def _build_parse_table(grammar: Grammar, max_cells: int, kernel: bool = True,
         # The kernel stops at the state limit (then the Python path below applies the
         # limits and the time budget, and says which was exceeded).
         off = np.zeros(len(rhs) + 2, dtype=np.int64)
-        np.cumsum([len(b) for b in rhs] + [1], out=off[1:])
-        syms = np.fromiter((x for b in rhs for x in b), dtype=np.int64, count=int(off[-2]))
+        np.cumsum([*lens, 1], out=off[1:])
         ok, cell_start, cell_actions, goto = lalr_tables(
-            n_terms, len(all_nts), np.append(rule_lhs, len(nonterms)).astype(np.int64), off,
-            np.append(syms, start), start, min(max_cells // n_terms, _KERNEL_MAX_STATES))
+            n_terms, len(all_nts), lhs_all, off, np.array([*flat, start], dtype=np.int64),
+            start, min(max_cells // n_terms, _KERNEL_MAX_STATES))
     if ok:
         check_deadline("LR table")
     else:

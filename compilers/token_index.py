@@ -190,10 +190,8 @@ class TokenIndex:
         self.word_slices = word_slices(vocab, self.sorted_data, self.sorted_start,
                                        self.sorted_len)
         # Per slice, the bytes where a lexer row or a text row may change (stays_alive
-        # reads only those).
-        self._slice_starts = {id(sl): np.union1d(lexer.class_starts, sl.row_starts
-                                                 ).astype(np.int32)
-                              for sl in self.slices + self.word_slices}
+        # reads only those); made on first use.
+        self._slice_starts: dict[int, NDArray[np.int32]] = {}
         # No token reads further from a state than this: states that agree up to here
         # share tables (see ContextualLexer.signature).
         self._depth = max(int(vocab.arrays.max_token_len), SLICE_MAX_LEN, 1)
@@ -317,9 +315,12 @@ class TokenIndex:
         trans, top = self.lexer.arrays
         closed = self.lexer.closed_classes(BYTE_CLASSES)
         pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
+        starts = self._slice_starts.get(id(sl))
+        if starts is None:
+            starts = self._slice_starts[id(sl)] = np.union1d(
+                self.lexer.class_starts, sl.row_starts).astype(np.int32)
         return bool(stays_alive(trans, top, np.int32(q), sl.text_dfa, sl.max_len, pairs,
-                                self._slice_starts[id(sl)], restarts, restart_to, closed,
-                                sl.loop_bits))
+                                starts, restarts, restart_to, closed, sl.loop_bits))
 
     def _label(self, top: int, terms: tuple[int, ...] | None) -> Label:
         """Top value ``top`` relative to ``terms``: its position there, or (a reading the

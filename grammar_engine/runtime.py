@@ -338,7 +338,8 @@ class GrammarRuntime:
     def _part_word(self, terminal: int) -> bytes | None:
         """The one word of an item part's language (None: it has more words)."""
         if terminal not in self._part_words:
-            self._part_words[terminal] = _single_word(self.lexer.dfas[terminal])
+            self._part_words[terminal] = None if self.compiled.excludes[terminal] else \
+                _single_word(self.lexer.dfas[terminal])
         return self._part_words[terminal]
 
     def may_be_unique(self, q: int) -> bool:

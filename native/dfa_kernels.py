@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 __all__ = ["byte_class_of", "byte_classes", "canonical_runs", "class_layout", "coreachable",
            "edge_byte_classes", "joint_classes", "json_literal_edges", "json_literal_table",
-           "minimal_product", "minimal_union", "state_classes"]
+           "minimal_product", "minimal_union", "quoted_repeat_table", "state_classes"]
 
 
 @njit(cache=True, nogil=True)
@@ -1079,3 +1079,59 @@ def json_literal_table(cps, quoted, max_states):  # pragma: no cover - compiled
     accept = np.zeros(n, np.bool_)
     accept[finals[0]] = True
     return trans, accept, edge_byte_classes(edge_start, edge_byte, edge_dst), True
+
+
+@njit(cache=True, nogil=True)
+def quoted_repeat_table(unit_trans, unit_accept, lo, hi, quote):  # pragma: no cover
+    """``(trans, accept)``: ``quote``, then ``lo`` to ``hi`` (``-1``: no limit) strings of
+    the prefix-free ``unit`` automaton (start 0, not accepting; every state leads to
+    acceptance), then ``quote``, built layer by layer: layer ``i`` holds the unit's
+    non-accepting states after ``i`` strings. The last layer of a bounded repeat holds
+    only its first state (no further string fits), so every state leads to acceptance.
+    No states when ``lo > hi``.
+
+    Reference: ``compilers.automata.quoted_repeat_dfa`` before this kernel, trimmed.
+    """
+    n_u = unit_trans.shape[0]
+    unbounded = hi < 0
+    if not unbounded and lo > hi:
+        return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_)
+    pos = np.full(n_u, -1, np.int64)
+    k = 0
+    for s in range(n_u):
+        if not unit_accept[s]:
+            pos[s] = k
+            k += 1
+    n_layers = lo + 1 if unbounded else hi + 1
+    last = 1 + (n_layers - 1) * k  # the last layer's first state
+    n_states = last + (k if unbounded else 1) + 1
+    done = n_states - 1
+    trans = np.full((n_states, 256), -1, np.int32)
+    accept = np.zeros(n_states, np.bool_)
+    accept[done] = True
+    trans[0, quote] = 1
+    for i in range(n_layers):
+        base = 1 + i * k
+        is_last = i == n_layers - 1
+        nxt = -1  # the next layer's first state, after a whole string
+        if not is_last:
+            nxt = base + k
+        elif unbounded:
+            nxt = base
+        for s in range(n_u):
+            p = pos[s]
+            if p < 0 or (is_last and not unbounded and p > 0):
+                continue
+            row = base + p
+            for b in range(256):
+                t = unit_trans[s, b]
+                if t < 0:
+                    continue
+                if not unit_accept[t]:
+                    if not (is_last and not unbounded):
+                        trans[row, b] = base + pos[t]
+                elif nxt >= 0:
+                    trans[row, b] = nxt
+        if i >= lo:
+            trans[base, quote] = done
+    return trans, accept

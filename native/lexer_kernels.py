@@ -76,20 +76,39 @@ def rehash_lexer(base, n, fresh, vec_start, vec_pool, slots):  # pragma: no cove
 
 
 @njit(cache=True, nogil=True)
-def grow_lexer(acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of, class_rep,
-               start_vec, trans, top, tied, fresh, vec_start, vec_pool, slots, n, root,
-               cursor):  # pragma: no cover - compiled
+def _vetoed(vec_pool, lo, hi, t, veto_base, veto_acc, term_of):  # pragma: no cover
+    """Whether an accepting veto row of terminal ``t`` is among ``vec_pool[lo:hi]`` (veto
+    rows, numbered past every terminal's, come last)."""
+    p = hi - 1
+    while p >= lo and vec_pool[p] >= veto_base:
+        g = vec_pool[p]
+        if veto_acc[g] and term_of[g] == t:
+            return True
+        p -= 1
+    return False
+
+
+@njit(cache=True, nogil=True)
+def grow_lexer(acc_all, veto_acc, veto_base, term_of, rank_pos, tier, lazy, identity, base,
+               class_of, class_rep, start_vec, trans, top, tied, fresh, vec_start, vec_pool,
+               slots, n, root, cursor):  # pragma: no cover - compiled
     """Add the fresh state ``start_vec`` and every state reachable from it.
 
     Reference, with states as tuples of live global ids::
 
         work = [start (fresh)]
         for s in work:                        # states met before are not explored again
-            top[s] = live terminal of best rank_pos among accepting ids, or -1
+            vetoed = terminals of the ids >= veto_base that veto_acc
+            top[s] = live terminal of best rank_pos among accepting ids, not vetoed, or -1
             if top[s] >= 0 and lazy[top[s]]: no transitions (a lazy lexeme ends here)
             for b in range(256):
                 nxt = tuple(t_all[g, b] for g in s if t_all[g, b] >= 0)
+                drop the veto ids (>= veto_base) whose terminal has no id < veto_base left
                 trans[s, b] = index.setdefault((False, nxt), new state) if nxt else -1
+
+    Rows from ``veto_base`` on follow the automata a terminal excludes (``term_of`` names
+    the terminal; ``acc_all`` is false there): while one accepts, the lexeme is not that
+    terminal's.
 
     ``tied[s]`` tells whether another accepting terminal of ``s`` has the priority tier
     (``tier``) of ``top[s]``: a lexeme several terminals match alike.
@@ -131,13 +150,16 @@ def grow_lexer(acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of,
         s = cursor
         lo = vec_start[s]
         hi = vec_start[s + 1]
+        has_veto = vec_pool[hi - 1] >= veto_base
         best = -1
         best_rank = 1 << 30
         for p in range(lo, hi):
             g = vec_pool[p]
             if acc_all[g]:
                 t = term_of[g]
-                if rank_pos[t] < best_rank:
+                if rank_pos[t] < best_rank and not (
+                        has_veto and _vetoed(vec_pool, lo, hi, t, veto_base, veto_acc,
+                                             term_of)):
                     best_rank = rank_pos[t]
                     best = t
         top[s] = best
@@ -145,7 +167,9 @@ def grow_lexer(acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of,
         if best >= 0:
             for p in range(lo, hi):
                 g = vec_pool[p]
-                if acc_all[g] and tier[term_of[g]] == tier[best]:
+                if acc_all[g] and tier[term_of[g]] == tier[best] and not (
+                        has_veto and _vetoed(vec_pool, lo, hi, term_of[g], veto_base,
+                                             veto_acc, term_of)):
                     n_tied += 1
         tied[s] = n_tied > 1
         if best >= 0 and lazy[best]:
@@ -160,6 +184,19 @@ def grow_lexer(acc_all, term_of, rank_pos, tier, lazy, identity, base, class_of,
                 if x >= 0:
                     nxt[m] = x
                     m += 1
+            if m > 0 and nxt[m - 1] >= veto_base:  # keep the vetoes of live terminals
+                n_live = 0
+                while n_live < m and nxt[n_live] < veto_base:
+                    n_live += 1
+                w = n_live
+                for j in range(n_live, m):
+                    t = term_of[nxt[j]]
+                    for i in range(n_live):
+                        if term_of[nxt[i]] == t:
+                            nxt[w] = nxt[j]
+                            w += 1
+                            break
+                m = w if n_live > 0 else 0
             if m == 0:
                 row[c] = -1
                 continue

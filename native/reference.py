@@ -17,6 +17,7 @@ __all__ = [
     "depth_equivalent_ref",
     "moore_classes_ref",
     "product_lexer_ref",
+    "quoted_repeat_ref",
     "set_allowed_ref",
     "set_bits_ref",
     "stays_alive_ref",
@@ -144,9 +145,14 @@ def apply_token_bitmask_ref(logits: NDArray[np.floating], bitmask: NDArray[np.in
     logits[bits == 0] = -np.inf
 
 
-def product_lexer_ref(t_all, acc_all, term_of, rank_pos, tier, lazy, start_vec):
+def product_lexer_ref(t_all, acc_all, term_of, rank_pos, tier, lazy, start_vec,
+                      veto_acc=None, veto_base=None):
     """The states reachable from ``start_vec`` (state 0, fresh) as ``(trans, top, tied)``
-    in breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds."""
+    in breadth-first order: the automaton ``native.lexer_kernels.grow_lexer`` builds.
+    Rows from ``veto_base`` on are vetoes: while one accepts (``veto_acc``), the lexeme is
+    not its terminal's (``term_of``); one without a row of its terminal left is dropped."""
+    if veto_base is None:
+        veto_base = len(t_all)
     states: list[tuple[int, ...]] = [tuple(int(g) for g in start_vec)]
     index: dict[tuple[int, ...], int] = {}
     rows: list[list[int]] = []
@@ -155,7 +161,9 @@ def product_lexer_ref(t_all, acc_all, term_of, rank_pos, tier, lazy, start_vec):
     i = 0
     while i < len(states):
         vec = states[i]
-        acc = [int(term_of[g]) for g in vec if acc_all[g]]
+        vetoed = {int(term_of[g]) for g in vec if g >= veto_base and veto_acc[g]}
+        acc = [int(term_of[g]) for g in vec
+               if g < veto_base and acc_all[g] and int(term_of[g]) not in vetoed]
         top = min(acc, key=lambda t: rank_pos[t]) if acc else -1
         tops.append(top)
         tied.append(top >= 0 and sum(tier[t] == tier[top] for t in acc) > 1)
@@ -163,6 +171,8 @@ def product_lexer_ref(t_all, acc_all, term_of, rank_pos, tier, lazy, start_vec):
         if not (top >= 0 and lazy[top]):
             for b in range(256):
                 nxt = tuple(int(t_all[g, b]) for g in vec if t_all[g, b] >= 0)
+                live = {int(term_of[g]) for g in nxt if g < veto_base}
+                nxt = tuple(g for g in nxt if g < veto_base or int(term_of[g]) in live)
                 if nxt:
                     if nxt not in index:
                         index[nxt] = len(states)
@@ -316,3 +326,40 @@ def minimal_product_ref(ta, aa, tb, ab, op):
     out = np.array([[int(cls[t]) if t >= 0 else -1 for t in lt[s].tolist()] for s in first],
                    np.int32)
     return out, accept[keep][first]
+
+
+def quoted_repeat_ref(unit_trans, unit_accept, lo, hi, quote):
+    """Twin of ``dfa_kernels.quoted_repeat_table``: every layer in full, then the states
+    that cannot reach acceptance dropped."""
+    finals = unit_accept
+    inner = np.flatnonzero(~finals)
+    pos = np.full(len(finals), -1, dtype=np.int64)
+    pos[inner] = np.arange(len(inner))
+    n_layers = hi + 1 if hi >= 0 else lo + 1
+    k = len(inner)
+    n = 2 + n_layers * k
+    trans = np.full((n, 256), -1, dtype=np.int32)
+    accept = np.zeros(n, dtype=np.bool_)
+    accept[n - 1] = True
+    trans[0, quote] = 1
+    rows = unit_trans[inner]
+    to_inner = (rows >= 0) & ~finals[np.maximum(rows, 0)]
+    to_final = (rows >= 0) & finals[np.maximum(rows, 0)]
+    for i in range(n_layers):
+        base = 1 + i * k
+        t = np.full((k, 256), -1, dtype=np.int32)
+        t[to_inner] = base + pos[rows[to_inner]]
+        if hi < 0 or i < hi:
+            t[to_final] = 1 + (min(i + 1, n_layers - 1) if hi < 0 else i + 1) * k
+        trans[base : base + k] = t
+        if i >= lo:
+            trans[base, quote] = n - 1
+    live = np.array(coreachable_ref(trans, accept), dtype=np.bool_)
+    if not live[0]:
+        return np.zeros((0, 256), np.int32), np.zeros(0, np.bool_)
+    keep = np.flatnonzero(live)
+    remap = np.full(n, -1, dtype=np.int32)
+    remap[keep] = np.arange(len(keep), dtype=np.int32)
+    sub = trans[keep]
+    return (np.where(sub >= 0, remap[np.maximum(sub, 0)], -1).astype(np.int32),
+            accept[keep])

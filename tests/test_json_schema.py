@@ -44,6 +44,13 @@ CASES: list[tuple[Any, list[str], list[str]]] = [
       "additionalProperties": {"type": "boolean"}},
      ['{"a": 1, "x": true}', '{"x": false, "y": true}', '{}'],
      ['{"x": 1}', '{"a": 1, "a": true}']),
+    # Undeclared keys exclude every spelling of the declared names (Terminal.exclude).
+    ({"type": "object", "properties": {"ab": {"type": "integer"}, "b\u00e9": {"type": "null"}},
+      "additionalProperties": {"type": "boolean"}},
+     ['{"ab": 1, "a": true}', '{"abc": true}', '{"\\u0061b": 2}', '{"b\\u00E9": null}',
+      '{"": false, "b": true}'],
+     ['{"ab": true}', '{"\\u0061b": true}', '{"a\\u0062": true}', '{"b\u00e9": true}',
+      '{"b\\u00e9": true}', '{"ab": 1, "\\u0061\\u0062": 2}']),
     ({"type": "object", "patternProperties": {"^n_": {"type": "number"}},
       "additionalProperties": False}, ['{"n_1": 2.5}', '{}'], ['{"m": 1}', '{"n_1": "x"}']),
     ({"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 3},

@@ -312,14 +312,23 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
     lazy = (rng.random(5) < 0.3).tolist()
     # Two priority tiers: states that several terminals of one tier accept are tied.
     ranks = [(int(rng.integers(0, 2)), int(r)) for r in rng.permutation(5)]
-    lexer = ContextualLexer(dfas, ranks, lazy, [False] * 5, 100_000)
+    # Terminal 3 excludes the strings of other automata (veto rows); with an odd seed,
+    # terminal 1 its own, so that it never ends a lexeme.
+    excludes: list[tuple[ByteDFA, ...]] = [() for _ in range(5)]
+    excludes[3] = tuple(ByteDFA(d.trans.copy(), rng.random(d.n_states) < 0.5)
+                        for d in rng.choice(dfas, size=int(rng.integers(1, 3))))
+    if seed % 2:
+        excludes[1] = (ByteDFA(dfas[1].trans.copy(), dfas[1].accept.copy()),)
+    lexer = ContextualLexer(dfas, ranks, lazy, [False] * 5, 100_000, excludes=excludes)
     n_tied = 0
     for allowed in ({0, 1}, {0, 1, 2, 3, 4}, {2}, {1, 3, 4}, {0, 1}):
         root = lexer.start_state(frozenset(allowed))
-        start = np.array(sorted(int(lexer._offset[i]) for i in allowed), np.int32)
+        start = np.array(sorted([int(lexer._offset[i]) for i in allowed] + [
+            v for i in allowed for v in lexer._veto_starts.get(i, ())]), np.int32)
         want = reference.product_lexer_ref(lexer._trans[: lexer.base], lexer._acc_all,
                                            lexer._term_of,
-                                           lexer._rank_pos, lexer._tier, lexer._lazy, start)
+                                           lexer._rank_pos, lexer._tier, lexer._lazy, start,
+                                           lexer._veto_acc, lexer._veto_base)
         trans, top = lexer.arrays
         got = _bfs_relabel(trans, 2 * top + lexer._tied[: len(top)], root)
         # The fresh start may be re-entered as a non-fresh state: compare via BFS of both.
@@ -327,9 +336,11 @@ def test_grow_lexer_matches_reference(seed: int, monkeypatch: pytest.MonkeyPatch
         n_tied += int(want[2].sum())
         np.testing.assert_array_equal(got[0], want_r[0])
         np.testing.assert_array_equal(got[1], want_r[1])
+        if seed % 2:
+            assert 1 not in (got[1] // 2).tolist()  # excluded entirely
     cap = 64 + lexer.base
     assert lexer.n_states > cap  # the arrays grew at least once
-    assert n_tied > 0
+    assert n_tied > 0 or seed % 2
     assert lexer._trans.shape[0] > cap and lexer._slots.shape[0] > 64
 
 
@@ -650,3 +661,20 @@ def test_canonical_runs_reads_only_where_classes_start(seed: int) -> None:
         starts = dfa_kernels.class_layout(dfa_kernels.byte_class_of(trans))[0]
         assert dfa_kernels.canonical_runs(trans, accept, starts).tolist() == \
             reference.canonical_runs_ref(trans, accept)
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 0), (0, 3), (2, 2), (1, 4), (3, None),
+                                         (0, None), (4, 2)])
+def test_quoted_repeat_table_matches_reference(lo: int, hi: int | None) -> None:
+    from compilers.automata import build_byte_dfa, quoted_repeat_dfa
+    from compilers.regex import compile_regex_nfa
+
+    unit = build_byte_dfa(compile_regex_nfa("(?s:.)", json_string=True, quoted=False))
+    args = (unit.trans, unit.accept, lo, -1 if hi is None else hi, ord('"'))
+    trans, accept = dfa_kernels.quoted_repeat_table(*args)
+    want_t, want_a = reference.quoted_repeat_ref(*args)
+    np.testing.assert_array_equal(trans, want_t)
+    np.testing.assert_array_equal(accept, want_a)
+    dfa = quoted_repeat_dfa(unit, lo, hi)
+    np.testing.assert_array_equal(dfa.byte_class_of, dfa_kernels.byte_class_of(want_t)
+                                  if len(want_t) else np.zeros(256, np.int32))

@@ -75,7 +75,7 @@ def test_load_refuses_other_vocabulary(tmp_path: Path) -> None:
         ge.CompiledGrammar.load(path, other)
     header = read_header(path)
     assert header["vocab_fingerprint"] == _vocab().fingerprint
-    assert header["format_version"] == 1
+    assert header["format_version"] == 2
 
 
 def test_load_rejects_garbage_and_other_versions(tmp_path: Path) -> None:
@@ -97,6 +97,25 @@ def test_load_rejects_garbage_and_other_versions(tmp_path: Path) -> None:
         z.writestr("arrays.npz", arrays)
     with pytest.raises(ge.GrammarEngineError, match="format version 999"):
         ge.CompiledGrammar.load(path, _vocab())
+
+
+def test_round_trip_keeps_excluded_keys(tmp_path: Path) -> None:
+    """A schema whose undeclared keys exclude the declared names (``Terminal.exclude``):
+    the excluded automata are saved and loaded with the grammar."""
+    vocab = _vocab()
+    schema = {"type": "object", "properties": {"ab": {"type": "integer"}},
+              "additionalProperties": {"type": "boolean"}}
+    g = ge.compile_json_schema(schema, vocab, cache=False)
+    assert any(g.excludes)
+    path = tmp_path / "keys.geg"
+    g.save(path)
+    loaded = ge.CompiledGrammar.load(path, vocab)
+    assert [len(x) for x in loaded.excludes] == [len(x) for x in g.excludes]
+    for text, ok in (('{"ab": 1}', True), ('{"ab": true}', False), ('{"a": true}', True),
+                     ('{"\\u0061b": false}', False)):
+        for grammar in (g, loaded):
+            m = ge.Matcher(grammar)
+            assert (m.consume_string(text) and m.is_accepting()) == ok, text
 
 
 def test_loaded_grammar_masks_equal_in_process() -> None:

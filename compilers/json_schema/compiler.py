@@ -9,6 +9,7 @@ either compiled exactly, compiled to a documented narrower language, or refused 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import warnings
@@ -171,6 +172,8 @@ class _Nested:
         self.compiler._level -= 1
 
 
+_NON_NAME = re.compile(r"[^a-z0-9_]")
+_NT_TAGS: dict[str, str] = {}  # nonterminal name hint -> its tag (bounded)
 _PUNCT_NAMES = {"{": "LBRACE", "}": "RBRACE", "[": "LSQB", "]": "RSQB", ",": "COMMA",
                 ":": "COLON"}
 
@@ -239,7 +242,12 @@ class _Compiler:
     # -- grammar building helpers -------------------------------------------------------
     def new_nt(self, hint: str) -> str:
         self._n += 1
-        return f"n{self._n}_{re.sub(r'[^a-z0-9_]', '_', hint.lower())[:24]}"
+        tag = _NT_TAGS.get(hint)
+        if tag is None:
+            tag = _NON_NAME.sub("_", hint.lower())[:24]
+            if len(_NT_TAGS) < 4096:
+                _NT_TAGS[hint] = tag
+        return f"n{self._n}_{tag}"
 
     def rule(self, lhs: str, *rhs: str) -> None:
         if (lhs, rhs) in self._rule_set:
@@ -272,6 +280,28 @@ class _Compiler:
         self._term_by_sig[sig] = name
         self.terminals[name] = Terminal(name, describe, is_literal=literal, dfa=dfa,
                                         span=self._span)
+        self._term_by_key[key] = name
+        return name
+
+    def excluding_term(self, key: object, name_hint: str, describe: str, base: ByteDFA,
+                       exclude: tuple[ByteDFA, ...]) -> str:
+        """``term`` for the strings of ``base`` that no automaton of ``exclude`` accepts,
+        kept as ``base`` plus the excluded automata (``Terminal.exclude``)."""
+        exclude = tuple(d for d in exclude if not d.is_empty)
+        if not exclude:
+            return self.term(key, name_hint, describe, _constant(base))
+        name = self._term_by_key.get(key)
+        if name is not None:
+            return name
+        # The language's signature: the base's and the excluded ones', in any order.
+        sig = hashlib.blake2b(b"minus\x00" + base.signature + b"".join(
+            sorted({d.signature for d in exclude})), digest_size=16).digest()
+        name = self._term_by_sig.get(sig)
+        if name is None:
+            name = f"{name_hint}_{len(self.terminals)}"
+            self._term_by_sig[sig] = name
+            self.terminals[name] = Terminal(name, describe, dfa=base, exclude=exclude,
+                                            span=self._span)
         self._term_by_key[key] = name
         return name
 
@@ -1330,7 +1360,15 @@ class _Compiler:
                     d = subtract_dfas(d, pd, max_states=self.limits.max_dfa_states)
                 return restrict(d)
 
-            key = self.term(("akey", ptr), "AKEY", "additional key", build_additional)
+            if declared and not pattern_dfas and names_dfa is None:
+                # Any key but the declared ones: the lexer follows the names' automata
+                # alongside the string's (Terminal.exclude), no difference is built.
+                key = self.excluding_term(
+                    ("akey", ptr), "AKEY", "additional key",
+                    self.regex_dfa("(?s:.)*", ptr, json_string=True),
+                    tuple(self.key_dfa(n) for n in declared))
+            else:
+                key = self.term(("akey", ptr), "AKEY", "additional key", build_additional)
             if key != "NEVER":
                 extras.append((key, self.child_value(additional,
                                                      f"{ptr}/additionalProperties")))

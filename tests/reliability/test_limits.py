@@ -257,10 +257,11 @@ def test_json_schema_memos_are_bounded_by_bytes() -> None:
     from compilers.json_schema import compiler as jc
 
     ge.compile_json_schema({"properties": {"k" * 300: {"enum": ["v" * 300]},
-                                           "n": {"minimum": 3, "maximum": 977}}},
+                                           "n": {"minimum": 3, "maximum": 977}},
+                            "patternProperties": {"^k": {"type": "integer"}}},
                            BYTES_VOCAB, cache=False)
     assert 0 < jc._cached_literal_dfa.cache_bytes() <= 128 << 20  # type: ignore[attr-defined]
-    # The undeclared keys' automaton: any string but the two names.
+    # The pattern keys' automaton: the pattern's strings but the two names.
     assert 0 < automata._minus_literals_memo.held <= 64 << 20
     for bounded in (jc._number_memo, jc._regex_memo, automata._minus_literals_memo):
         assert 0 < bounded.max_bytes <= 256 << 20
