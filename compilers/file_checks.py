@@ -40,6 +40,17 @@ def check_compiled_arrays(path: str, header: dict[str, Any], arrays: dict[str, A
         raise GrammarEngineError(f"{path} is damaged: {e}; recompile it") from None
 
 
+def _check_automaton(arrays: dict[str, Any], prefix: str, what: str) -> None:
+    """``{prefix}_trans`` is an ``(n, 256)`` table of states below ``n`` (or -1) and
+    ``{prefix}_accept`` its ``n`` accept flags."""
+    trans = _int_array(arrays, f"{prefix}_trans", 2)
+    accept = arrays.get(f"{prefix}_accept")
+    if trans.shape[1:] != (256,) or not isinstance(accept, np.ndarray) \
+            or accept.dtype != np.bool_ or accept.shape != (trans.shape[0],):
+        raise _Damaged(f"{what} has the wrong shape")
+    _in_range(trans, -1, trans.shape[0], f"{what} state")
+
+
 def _check(header: dict[str, Any], arrays: dict[str, Any]) -> None:
     meta = header.get("table")
     grammar = header.get("grammar")
@@ -52,24 +63,15 @@ def _check(header: dict[str, Any], arrays: dict[str, Any]) -> None:
     if len(grammar.get("terminals", ())) != n_dfas or len(terminals) != n_dfas + 1:
         raise _Damaged("terminal counts disagree")
     for i in range(n_dfas):
-        trans = _int_array(arrays, f"dfa{i}_trans", 2)
-        accept = arrays.get(f"dfa{i}_accept")
-        if trans.shape[1:] != (256,) or not isinstance(accept, np.ndarray) \
-                or accept.dtype != np.bool_ or accept.shape != (trans.shape[0],):
-            raise _Damaged(f"automaton {i} has the wrong shape")
-        _in_range(trans, -1, trans.shape[0], f"automaton {i} state")
+        _check_automaton(arrays, f"dfa{i}", f"automaton {i}")
     n_excludes = header.get("n_excludes")
     if not isinstance(n_excludes, list) or len(n_excludes) != n_dfas or \
             not all(isinstance(k, int) and 0 <= k <= 1 << 16 for k in n_excludes):
         raise _Damaged("header lacks the excluded automata's counts")
     for i, k in enumerate(n_excludes):
         for j in range(k):
-            trans = _int_array(arrays, f"dfa{i}_exclude{j}_trans", 2)
-            accept = arrays.get(f"dfa{i}_exclude{j}_accept")
-            if trans.shape[1:] != (256,) or not isinstance(accept, np.ndarray) \
-                    or accept.dtype != np.bool_ or accept.shape != (trans.shape[0],):
-                raise _Damaged(f"excluded automaton {j} of terminal {i} has the wrong shape")
-            _in_range(trans, -1, trans.shape[0], f"excluded automaton {j} of terminal {i}")
+            _check_automaton(arrays, f"dfa{i}_exclude{j}",
+                             f"excluded automaton {j} of terminal {i}")
     goto = _int_array(arrays, "goto", 2)
     n_states, n_terms, n_nts = goto.shape[0], len(terminals), len(nonterminals)
     if goto.shape[1] != n_nts or n_states == 0:

@@ -259,11 +259,16 @@ class _Compiler:
         self.rules.append(Rule(lhs, rhs, self._span))
 
     def term(self, key: object, name_hint: str, describe: str,
-             build: Callable[[], ByteDFA], literal: bool = False) -> str:
+             build: Callable[[], ByteDFA], literal: bool = False,
+             exclude: tuple[ByteDFA, ...] = ()) -> str:
+        """The terminal of the language ``build()`` makes, minus the strings the automata
+        of ``exclude`` accept (kept apart: ``Terminal.exclude``); one per ``key``, and one
+        per language."""
         name = self._term_by_key.get(key)
         if name is not None:
             return name
         dfa = build()
+        exclude = tuple(d for d in exclude if not d.is_empty)
         if dfa.is_empty:
             name = "NEVER"
             if name not in self.terminals:
@@ -272,6 +277,9 @@ class _Compiler:
             return name
         # Two terminals with one language would split readings between branches.
         sig = dfa.signature
+        if exclude:  # the base's signature and the excluded ones', in any order
+            sig = hashlib.blake2b(b"minus\x00" + sig + b"".join(
+                sorted({d.signature for d in exclude})), digest_size=16).digest()
         name = self._term_by_sig.get(sig)
         if name is not None:
             self._term_by_key[key] = name
@@ -279,29 +287,7 @@ class _Compiler:
         name = f"{name_hint}_{len(self.terminals)}"
         self._term_by_sig[sig] = name
         self.terminals[name] = Terminal(name, describe, is_literal=literal, dfa=dfa,
-                                        span=self._span)
-        self._term_by_key[key] = name
-        return name
-
-    def excluding_term(self, key: object, name_hint: str, describe: str, base: ByteDFA,
-                       exclude: tuple[ByteDFA, ...]) -> str:
-        """``term`` for the strings of ``base`` that no automaton of ``exclude`` accepts,
-        kept as ``base`` plus the excluded automata (``Terminal.exclude``)."""
-        exclude = tuple(d for d in exclude if not d.is_empty)
-        if not exclude:
-            return self.term(key, name_hint, describe, _constant(base))
-        name = self._term_by_key.get(key)
-        if name is not None:
-            return name
-        # The language's signature: the base's and the excluded ones', in any order.
-        sig = hashlib.blake2b(b"minus\x00" + base.signature + b"".join(
-            sorted({d.signature for d in exclude})), digest_size=16).digest()
-        name = self._term_by_sig.get(sig)
-        if name is None:
-            name = f"{name_hint}_{len(self.terminals)}"
-            self._term_by_sig[sig] = name
-            self.terminals[name] = Terminal(name, describe, dfa=base, exclude=exclude,
-                                            span=self._span)
+                                        span=self._span, exclude=exclude)
         self._term_by_key[key] = name
         return name
 
@@ -1363,10 +1349,9 @@ class _Compiler:
             if declared and not pattern_dfas and names_dfa is None:
                 # Any key but the declared ones: the lexer follows the names' automata
                 # alongside the string's (Terminal.exclude), no difference is built.
-                key = self.excluding_term(
-                    ("akey", ptr), "AKEY", "additional key",
-                    self.regex_dfa("(?s:.)*", ptr, json_string=True),
-                    tuple(self.key_dfa(n) for n in declared))
+                key = self.term(("akey", ptr), "AKEY", "additional key",
+                                lambda: self.regex_dfa("(?s:.)*", ptr, json_string=True),
+                                exclude=tuple(self.key_dfa(n) for n in declared))
             else:
                 key = self.term(("akey", ptr), "AKEY", "additional key", build_additional)
             if key != "NEVER":
