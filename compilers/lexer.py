@@ -57,6 +57,24 @@ def _byte_flags(classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
     return flags
 
 
+def _dfa_closed_flags(dfa: ByteDFA, classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
+    """``ContextualLexer.closed_classes`` of one DFA's states, memoised on the DFA."""
+    memo = dfa.__dict__.setdefault("_closed_flags", {})
+    flags: NDArray[np.uint16] | None = memo.get(classes)
+    if flags is None:
+        flags = np.zeros(dfa.n_states, dtype=np.uint16)
+        if dfa.n_states:
+            class_of = dfa.byte_class_of
+            first = class_layout(class_of)[1]  # one byte per class of equal columns
+            meets = np.zeros(len(first), dtype=np.uint16)
+            np.bitwise_or.at(meets, class_of, _byte_flags(classes))
+            runs = np.flatnonzero(meets)
+            closed_classes(np.ascontiguousarray(dfa.trans, dtype=np.int32),
+                           first[runs].astype(np.int32), meets[runs], flags, 0, dfa.n_states)
+        memo[classes] = flags
+    return flags
+
+
 DEAD = -1
 _RESERVED_STATES = 1 << 15  # lexer states reserved up front (virtual memory, 32 MiB of rows)
 _INITIAL_SLOTS = 4096  # hash table of the explored states, doubled as they grow
@@ -270,9 +288,16 @@ class ContextualLexer:
                     grown = np.zeros(max(2 * len(flags), n, 64), dtype=np.uint16)
                     grown[:done] = flags[:done]
                     flags = grown
-                if classes not in self._closed_bytes:
-                    self._closed_bytes[classes] = self._class_reps(classes)
-                closed_classes(self._trans, *self._closed_bytes[classes], flags, done, n)
+                if done == 0 and self.base:
+                    # The DFAs' own rows lead only among themselves: each DFA's flags,
+                    # memoised on the DFA (shared by every grammar that has it).
+                    np.concatenate([_dfa_closed_flags(d, classes) for d in self._unit_dfas],
+                                   out=flags[: self.base])
+                    done = self.base
+                if done < n:
+                    if classes not in self._closed_bytes:
+                        self._closed_bytes[classes] = self._class_reps(classes)
+                    closed_classes(self._trans, *self._closed_bytes[classes], flags, done, n)
                 self._closed[classes] = (flags, n)
             return flags[:n]
 
