@@ -627,8 +627,9 @@ def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
                                         lo, -1 if hi is None else hi, ord('"'))
     dfa = ByteDFA(trans, accept)
     if dfa.n_states:
-        # Every layer has the columns of the first two rows' layout (the quote apart): the
-        # classes from them, not from a pass over thousands of rows.
+        # Every layer's columns split as the first layer's do, and the quote is a class of
+        # its own (row 0): the classes from row 0 and the first layer, not from a pass
+        # over thousands of rows.
         k = int((~unit.accept).sum())
         dfa.__dict__["byte_class_of"] = byte_class_of(
             np.ascontiguousarray(trans[: min(len(trans), 1 + k)]))
