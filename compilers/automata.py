@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,7 @@ from native.dfa_kernels import (
 __all__ = [
     "DEAD",
     "ByteDFA",
+    "RepeatLayout",
     "build_byte_dfa",
     "build_terminal_dfa",
     "class_starts",
@@ -55,6 +57,8 @@ __all__ = [
     "literal_dfa",
     "load_cached_dfa",
     "quoted_repeat_dfa",
+    "repeat_layout",
+    "seed_digest",
     "store_cached_dfa",
     "subtract_dfas",
     "subtract_json_literals",
@@ -62,6 +66,17 @@ __all__ = [
 ]
 
 DEAD = -1
+
+
+def seed_digest(dfa: ByteDFA, kind: str, key: object) -> ByteDFA:
+    """Seed ``dfa``'s digest with a hash of how it was built (``kind`` and ``key``, from
+    which the construction is deterministic) instead of a hash of its table, which costs
+    milliseconds for thousands of states. The same key builds the same automaton, so
+    equal digests still mean equal automata; an automaton built two ways may have two."""
+    if dfa.n_states:
+        dfa.__dict__["digest"] = hashlib.blake2b(
+            f"{kind}\x00{key!r}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return dfa
 
 
 def class_starts(class_of: NDArray[np.int32]) -> NDArray[np.int32]:
@@ -505,7 +520,7 @@ def _product(a: ByteDFA, b: ByteDFA, op: str, max_states: int, where: str) -> By
     key = (op, a.digest, b.digest, max_states)
     out: ByteDFA | None = _product_memo.get(key)
     if out is None:
-        out = _build_product(a, b, op, max_states, where)
+        out = seed_digest(_build_product(a, b, op, max_states, where), "product", key)
         _product_memo.put(key, out)
     return out
 
@@ -633,11 +648,40 @@ def quoted_repeat_dfa(unit: ByteDFA, lo: int, hi: int | None) -> ByteDFA:
         k = int((~unit.accept).sum())
         dfa.__dict__["byte_class_of"] = byte_class_of(
             np.ascontiguousarray(trans[: min(len(trans), 1 + k)]))
-    _repeat_memo.put(key, dfa)
+        dfa.__dict__["repeat_layout"] = RepeatLayout(unit, k, lo + 1 if hi is None else hi + 1,
+                                                     hi is not None)
+    _repeat_memo.put(key, seed_digest(dfa, "quoted-repeat", key))
     return dfa
 
 
 _repeat_memo = BytesMemo(64 << 20)
+
+
+class RepeatLayout(NamedTuple):
+    """How :func:`quoted_repeat_dfa` lays out its states: state 0 before the opening
+    quote; layer ``i`` (``0 <= i < n_layers``) holds the unit's ``k`` non-accepting states
+    after ``i`` strings, from state ``1 + i * k`` (the unit's start first); the last state
+    is after the closing quote. The last layer of a bounded repeat holds only its first
+    state; that of an unbounded one loops."""
+
+    unit: ByteDFA
+    k: int
+    n_layers: int
+    bounded: bool
+
+    def strings_left(self, state: int) -> int | None:
+        """At the start of a unit string (a character of a JSON string): how many more
+        strings fit (None: no bound), else -1 (not at a start, or not inside a layer)."""
+        i, sub = divmod(state - 1, self.k)
+        if state < 1 or sub or i >= self.n_layers:
+            return -1
+        return self.n_layers - 1 - i if self.bounded else None
+
+
+def repeat_layout(dfa: ByteDFA) -> RepeatLayout | None:
+    """The layout of an automaton :func:`quoted_repeat_dfa` built (None for others)."""
+    layout: RepeatLayout | None = dfa.__dict__.get("repeat_layout")
+    return layout
 
 
 def json_literal_dfa(text: str, quoted: bool = True, max_states: int = 20_000,
@@ -672,7 +716,8 @@ def json_literal_set_dfa(texts: Sequence[str], max_states: int = 20_000,
     """Every JSON encoding (quoted, as :func:`json_literal_dfa`) of any of ``texts``: the
     minimal DFA of their union, from one kernel call over the literals' edges
     (``native.dfa_kernels.minimal_union``) rather than a tree of pairwise products."""
-    return _literal_union(None, texts, max_states, where)
+    return seed_digest(_literal_union(None, texts, max_states, where), "literal-set",
+                       (tuple(texts), max_states))
 
 
 def subtract_json_literals(base: ByteDFA, texts: Sequence[str], max_states: int = 20_000,
@@ -685,7 +730,8 @@ def subtract_json_literals(base: ByteDFA, texts: Sequence[str], max_states: int 
     key = (base.digest, tuple(texts), max_states)
     out: ByteDFA | None = _minus_literals_memo.get(key)
     if out is None:
-        out = _literal_union(base, texts, max_states, where)
+        out = seed_digest(_literal_union(base, texts, max_states, where), "minus-literals",
+                          key)
         _minus_literals_memo.put(key, out)
     return out
 

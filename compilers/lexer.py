@@ -39,7 +39,9 @@ from native.dfa_kernels import class_layout, joint_classes
 from native.lexer_kernels import (
     GROW_DONE,
     canonical_hash,
+    class_reps,
     closed_classes,
+    dfa_closed_classes,
     grow_lexer,
     offset_rows,
     rehash_lexer,
@@ -57,28 +59,15 @@ def _byte_flags(classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
     return flags
 
 
-def _dfa_closed_flags(dfa: ByteDFA, classes: tuple[bytes, ...]) -> NDArray[np.uint16]:
-    """``ContextualLexer.closed_classes`` of one DFA's states, memoised on the DFA."""
-    memo = dfa.__dict__.setdefault("_closed_flags", {})
-    flags: NDArray[np.uint16] | None = memo.get(classes)
-    if flags is None:
-        flags = np.zeros(dfa.n_states, dtype=np.uint16)
-        if dfa.n_states:
-            class_of = dfa.byte_class_of
-            first = class_layout(class_of)[1]  # one byte per class of equal columns
-            meets = np.zeros(len(first), dtype=np.uint16)
-            np.bitwise_or.at(meets, class_of, _byte_flags(classes))
-            runs = np.flatnonzero(meets)
-            closed_classes(np.ascontiguousarray(dfa.trans, dtype=np.int32),
-                           first[runs].astype(np.int32), meets[runs], flags, 0, dfa.n_states)
-        memo[classes] = flags
-    return flags
-
-
 DEAD = -1
+_NO_FLAGS = (np.zeros(0, dtype=np.uint16), 0)  # closed_classes before its first call
 _RESERVED_STATES = 1 << 15  # lexer states reserved up front (virtual memory, 32 MiB of rows)
 _INITIAL_SLOTS = 4096  # hash table of the explored states, doubled as they grow
 _CANON_STATES = 1024  # largest automaton keyed by its canonical hash
+# States with this many live automata (an object's key: every declared name, the undeclared
+# key and its vetoes) are keyed by content alone: their canonical hash (about 80 us) almost
+# never matches another content's (MaskBench, gpt-oss: 34 of 4,500 first tables).
+_CANON_MAX_UNITS = 4
 _CANON_MEMO_BYTES = 32 << 20  # content keys grow with the live terminals: bound the bytes
 # Content signature of a lexer state -> (canonical key, positions of its labels among the
 # live terminals in rank order); shared by every grammar of the process.
@@ -276,7 +265,7 @@ class ContextualLexer:
         """Per state (every state so far), bit ``k`` set when every string of bytes of
         ``classes[k]`` (at most sixteen classes) stays inside the lexeme from that state.
         Computed for new states only: a state's rows, and so its flags, never change."""
-        flags, done = self._closed.get(classes, (np.zeros(0, dtype=np.uint16), 0))
+        flags, done = self._closed.get(classes, _NO_FLAGS)
         n = self._n
         if done >= n:
             return flags[:n]
@@ -289,10 +278,7 @@ class ContextualLexer:
                     grown[:done] = flags[:done]
                     flags = grown
                 if done == 0 and self.base:
-                    # The DFAs' own rows lead only among themselves: each DFA's flags,
-                    # memoised on the DFA (shared by every grammar that has it).
-                    np.concatenate([_dfa_closed_flags(d, classes) for d in self._unit_dfas],
-                                   out=flags[: self.base])
+                    self._dfa_flags(classes, flags)
                     done = self.base
                 if done < n:
                     if classes not in self._closed_bytes:
@@ -301,14 +287,28 @@ class ContextualLexer:
                 self._closed[classes] = (flags, n)
             return flags[:n]
 
+    def _dfa_flags(self, classes: tuple[bytes, ...], flags: NDArray[np.uint16]) -> None:
+        """Write the flags of the terminal DFAs' own rows (the first ``base`` states). Their
+        rows lead only among themselves: each DFA's flags are memoised on the DFA (shared
+        by every grammar that has it), computed at its byte classes when first met."""
+        memos = [d.__dict__.setdefault("_closed_flags", {}) for d in self._unit_dfas]
+        missing = [u for u, memo in enumerate(memos) if classes not in memo]
+        if missing:
+            offsets, byte_flags = self._unit_offset.tolist(), _byte_flags(classes)
+            for u in missing:
+                lo, hi = offsets[u], offsets[u + 1]
+                dfa_closed_classes(self._trans, self._unit_dfas[u].byte_class_of, byte_flags,
+                                   flags, lo, hi)
+                memos[u][classes] = flags[lo:hi].copy()
+        np.concatenate([memo[classes] for memo in memos], out=flags[: self.base])
+
     def _class_reps(self, classes: tuple[bytes, ...]
                     ) -> tuple[NDArray[np.int32], NDArray[np.uint16]]:
         """One byte per run of equal columns that meets some class, and the classes (bits)
         its run meets."""
-        meets = np.zeros(len(self._class_rep), dtype=np.uint16)
-        np.bitwise_or.at(meets, self._class_of, _byte_flags(classes))
-        runs = np.flatnonzero(meets)
-        return self._class_rep[runs].astype(np.int32), meets[runs]
+        reps: tuple[NDArray[np.int32], NDArray[np.uint16]] = class_reps(
+            self._class_of, _byte_flags(classes))
+        return reps
 
     def signature(self, state: int, max_depth: int = 1 << 30
                   ) -> tuple[bytes, tuple[int, ...]]:
@@ -320,10 +320,11 @@ class ContextualLexer:
         The key is a hash of the automaton reachable from ``state`` within ``max_depth``
         bytes, in canonical (breadth-first) numbering: an "additional property" key that
         has left every listed name behind and a plain string share it, and so do strings
-        with 300 and 3,000 characters left. Past ``_CANON_STATES`` states it falls back to
-        the live terminals' content hashes and DFA states, in rank order; a terminal's own
-        DFA state is then named by its shift class (:mod:`compilers.shift_classes`), so
-        that the positions of a string of at most 5,000 characters share one key.
+        with 300 and 3,000 characters left. With ``_CANON_MAX_UNITS`` live automata or more,
+        or past ``_CANON_STATES`` states, it is the live automata's content hashes and DFA
+        states, in rank order. Past ``_CANON_STATES``, a terminal's own DFA state is named
+        by its shift class (:mod:`compilers.shift_classes`), so that the positions of a
+        string of at most 5,000 characters share one key.
         """
         sig = self._signatures.get((state, max_depth))
         if sig is None:
@@ -336,7 +337,9 @@ class ContextualLexer:
             # before, in this process, for any grammar.
             content, terms = self._content_signature(key_state)
             hit = _canonical_of.get((content, max_depth))
-            if hit is None:
+            if hit is None and self._n_units(key_state) >= _CANON_MAX_UNITS:
+                hit = (content, tuple(range(len(terms))))
+            elif hit is None:
                 trans, top = self.arrays
                 h1, h2, labels, m = canonical_hash(trans, top, np.int32(key_state),
                                                    _CANON_STATES, self._class_starts,
@@ -359,6 +362,18 @@ class ContextualLexer:
             sig = (hit[0], tuple(self.label_of(ref, terms) for ref in hit[1]))
             self._signatures[(state, max_depth)] = sig
         return sig
+
+    def _n_units(self, state: int) -> int:
+        """Number of live automata (terminal and veto rows) in ``state``."""
+        return int(self._vec_start[state + 1] - self._vec_start[state])
+
+    def own_dfa_state(self, state: int) -> tuple[ByteDFA, int] | None:
+        """``(dfa, local state)`` when ``state`` is a state of one terminal's own DFA (the
+        lexeme can only be that terminal's from here on), else None."""
+        if not 0 <= state < self.base or not self._identity[state]:
+            return None
+        term = int(self._term_of[state])
+        return self.dfas[term], state - int(self._offset[term])
 
     def _shift_classes(self, state: int, depth: int, create: bool) -> ShiftClasses | None:
         """The shift classes of the DFA ``state`` belongs to, if it is a terminal's own

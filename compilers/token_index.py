@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from compilers.automata import ByteDFA, repeat_layout
 from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
@@ -162,6 +163,33 @@ def _sorted_layout(vocab: Vocabulary) -> tuple[NDArray[np.int64], NDArray[np.uin
         return _layouts[vocab.fingerprint]
 
 
+def _reads_text_chars(unit: ByteDFA, sl: TokenSlice) -> bool:
+    """Whether ``unit`` reads every character of the text slice ``sl`` as one whole string
+    of its own (accepting at the character's last byte, not before): a search over pairs
+    (unit state, text state) from both starts. Memoised on the unit."""
+    memo = unit.__dict__.setdefault("_reads_text_chars", {})
+    key = id(sl.text_dfa)
+    hit: bool | None = memo.get(key)
+    if hit is None:
+        hit = True
+        text, trans, accept = sl.text_dfa, unit.trans, unit.accept
+        todo, seen = [(0, 0)], {(0, 0)}
+        while todo and hit:
+            s, u = todo.pop()
+            read = np.flatnonzero(text[u] >= 0)
+            nxt_s, nxt_u = trans[s, read], text[u, read]
+            if (nxt_s < 0).any() or (accept[np.maximum(nxt_s, 0)] != (nxt_u == 0)).any():
+                hit = False
+                break
+            inner = nxt_u != 0  # inside a character: go on
+            for pair in set(zip(nxt_s[inner].tolist(), nxt_u[inner].tolist(), strict=True)):
+                if pair not in seen:
+                    seen.add(pair)
+                    todo.append(pair)
+        memo[key] = hit
+    return hit
+
+
 class TokenIndex:
     """Lazily built :class:`StateTokens` for every lexer state a matcher reaches."""
 
@@ -268,15 +296,19 @@ class TokenIndex:
         restarts = self._restarts if restart_to >= 0 else _NO_RESTARTS
         target = np.int32(restart_to if restart_to >= 0 else q)
         closed = self.lexer.closed_classes(BYTE_CLASSES)
-        sl = self.slice_for(q, restarts, target)
+        sl, fitting = self._counted_slice(q)
+        if sl is None:
+            sl = self.slice_for(q, restarts, target)
+            fitting = sl.mask if sl is not None else None
         if sl is not None:
-            # Every token of the slice stays inside: walk only the rest of the vocabulary.
+            # The slice's tokens stay inside (those that fit, in a string of bounded
+            # length; the others die): walk only the rest of the vocabulary.
             tr = sl.rest_trie
             inside, first_dead, b_pos, b_off, b_term = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_bounds, self.vocab.n_words,
                 va.max_token_len, restarts, target, tr.tok_info, tr.nodes, closed,
                 tr.all_bits)
-            inside |= sl.mask
+            inside |= fitting
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
         else:
             tr = self.trie
@@ -292,6 +324,23 @@ class TokenIndex:
             groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
         return StateTokens(inside=_shared_if_empty(inside),
                            first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
+
+    def _counted_slice(self, q: int) -> tuple[TokenSlice | None, NDArray[np.uint32] | None]:
+        """For a state of a JSON string of bounded length (``quoted_repeat_dfa`` of any
+        character) at a character's start: the widest text slice and the bits of its
+        tokens that fit in the characters left. They stay inside; the slice's longer ones
+        die there, since no character of text ends the string. (None, None) elsewhere:
+        ``slice_for``'s search would give up on such a string, whose count makes every
+        position a state of its own."""
+        own = self.lexer.own_dfa_state(q)
+        layout = repeat_layout(own[0]) if own is not None else None
+        if layout is None or not self.slices:
+            return None, None
+        left = layout.strings_left(own[1])  # type: ignore[index]
+        sl = self.slices[0]
+        if left == -1 or sl.max_len < self._depth or not _reads_text_chars(layout.unit, sl):
+            return None, None
+        return sl, sl.fitting(left)
 
     def slice_for(self, q: int, restarts: NDArray[np.bool_] = _NO_RESTARTS,
                   restart_to: np.int32 | None = None) -> TokenSlice | None:
@@ -317,8 +366,10 @@ class TokenIndex:
         pairs = _LONG_SLICE_PAIRS if sl.max_len > SLICE_MAX_LEN else 1 << 30
         starts = self._slice_starts.get(id(sl))
         if starts is None:
-            starts = self._slice_starts[id(sl)] = np.union1d(
-                self.lexer.class_starts, sl.row_starts).astype(np.int32)
+            marks = np.zeros(256, dtype=np.bool_)
+            marks[self.lexer.class_starts] = True
+            marks[sl.row_starts] = True
+            starts = self._slice_starts[id(sl)] = np.flatnonzero(marks).astype(np.int32)
         return bool(stays_alive(trans, top, np.int32(q), sl.text_dfa, sl.max_len, pairs,
                                 starts, restarts, restart_to, closed, sl.loop_bits))
 

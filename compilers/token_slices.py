@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -109,6 +110,29 @@ class TokenSlice:
     rest_start: NDArray[np.int64]  # offsets into the full sorted byte array
     rest_len: NDArray[np.int32]
     rest_trie: TokenTrie
+    # The slice's tokens (ids) and their characters (a character cut at the end counts).
+    member_ids: NDArray[np.int64]
+    member_chars: NDArray[np.int32]
+
+    @cached_property
+    def count_masks(self) -> NDArray[np.uint32]:
+        """Row ``c``: the bits of the slice's tokens of at most ``c`` characters, up to the
+        most any has (made on first use: a table inside a JSON string of bounded length
+        takes the row of the characters left, see ``TokenIndex``)."""
+        most = int(self.member_chars.max()) if len(self.member_chars) else 0
+        rows = np.zeros((most + 1, len(self.mask)), dtype=np.uint32)
+        bits = (np.uint32(1) << (self.member_ids & 31).astype(np.uint32))
+        np.bitwise_or.at(rows, (self.member_chars, self.member_ids >> 5), bits)
+        np.bitwise_or.accumulate(rows, axis=0, out=rows)
+        return read_only(rows)
+
+    def fitting(self, n_chars: int | None) -> NDArray[np.uint32]:
+        """The bits of the slice's tokens of at most ``n_chars`` characters (None: all)."""
+        rows = self.count_masks
+        if n_chars is None or n_chars >= len(rows):
+            return self.mask
+        row: NDArray[np.uint32] = rows[max(n_chars, 0)]
+        return row
 
 
 _slices: dict[str, tuple[TokenSlice, ...]] = {}
@@ -180,6 +204,10 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
     mask = np.zeros(vocab.n_words, dtype=np.uint32)
     ids = va.sorted_ids[member].astype(np.int64)
     np.bitwise_or.at(mask, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+    # Characters per token: its bytes that are no UTF-8 continuation byte.
+    starts_char = np.concatenate(([0], np.cumsum((sorted_data & 0xC0) != 0x80)))
+    first = sorted_start[member]
+    chars = (starts_char[first + sorted_len[member]] - starts_char[first]).astype(np.int32)
     rest_pos = np.flatnonzero(~member)
     # Common prefix of consecutive rest tokens: the minimum of lcp over the tokens
     # between them in the full order.
@@ -203,4 +231,5 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
         rest_start=rest_start, rest_len=rest_len,
         rest_trie=token_trie((vocab.fingerprint, 1 + number), rest_ids, rest_lcp, rest_len,
                              sorted_data, rest_start, vocab.n_words),
+        member_ids=read_only(ids), member_chars=read_only(chars),
     )

@@ -176,6 +176,9 @@ class LRParser:
         # object, so comparisons and dictionary lookups stop at once. Best effort (bounded,
         # cleared when full); equality stays structural.
         self._intern: dict[tuple[object, ...], StackNode] = {}
+        # Per state, for ``allowed``: the terminals its row shifts outright (after any
+        # stack) and the others (reductions or conflicts: checked per stack).
+        self._shift_split: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
 
     def _seen_after(self, seen: Values, terminal: int,
                     value: str | bytes | None) -> Values | None:
@@ -339,11 +342,26 @@ class LRParser:
 
     def allowed(self, stacks: Stacks) -> frozenset[int]:
         """Terminals (not ``$END``) that some stack can shift next."""
+        if len(stacks) == 1:
+            shifts, others = self._split(stacks[0].state)
+            if not others:
+                return shifts
+            return shifts | frozenset(t for t in others if self.can_shift(stacks, t))
         cand: set[int] = set()
         for node in stacks:
             cand.update(self.cells[node.state])
         cand.discard(self.end)
         return frozenset(t for t in cand if self.can_shift(stacks, t))
+
+    def _split(self, state: int) -> tuple[frozenset[int], tuple[int, ...]]:
+        hit = self._shift_split.get(state)
+        if hit is None:
+            row = self.cells[state]
+            shifts = frozenset(t for t, acts in row.items()
+                               if t != self.end and len(acts) == 1 and acts[0] >= 0)
+            others = tuple(t for t in row if t != self.end and t not in shifts)
+            hit = self._shift_split[state] = (shifts, others)
+        return hit
 
     def accepts_end(self, stacks: Stacks) -> bool:
         return self.can_shift(stacks, self.end)

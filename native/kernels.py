@@ -266,6 +266,31 @@ def walk_bytes(trans, top, q, data, start, offset, length):  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
+def _first_at_least(toks, i, end):  # pragma: no cover - compiled
+    """The first index ``j >= i`` with ``toks[j] >= end`` (``toks`` increasing), by
+    galloping: a dead subtree of a boundary group of tens of thousands of tokens (every
+    word led by a space) is skipped in a few steps, a short run in one or two."""
+    n = toks.shape[0]
+    if i >= n or toks[i] >= end:
+        return i
+    lo = i  # toks[lo] < end
+    step = 1
+    hi = i + 1
+    while hi < n and toks[hi] < end:
+        lo = hi
+        step *= 2
+        hi = lo + step
+    hi = min(hi, n)  # toks[hi] >= end, or hi == n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if toks[mid] < end:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+@njit(cache=True, nogil=True)
 def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len, restarts,
                 tok_info, nodes, closed):  # pragma: no cover - compiled
     """Walk each token ``toks[i]`` (a position in sorted order) from byte ``offs[i]``
@@ -294,10 +319,7 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
     cross = np.empty(n, np.int32)
     cross_at = np.empty(n, np.int32)
     cross_term = np.empty(n, np.int32)
-    height = 1
-    for i in range(n):
-        height = max(height, sorted_len[toks[i]] + 1)
-    states = np.empty(height, np.int32)
+    states = np.empty(64, np.int32)  # grown for a longer token
     n_in = 0
     n_cross = 0
     prev = -2
@@ -312,6 +334,10 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
         owned = (info >> 16) & 0xFFFF  # the token owns its nodes from this depth on
         length = info & 0xFFFF
         start = sorted_start[p]
+        if length >= states.shape[0]:
+            grown = np.empty(2 * length, np.int32)
+            grown[: states.shape[0]] = states
+            states = grown
         depth = off
         if p == prev + 1 and off == prev_off:
             depth = max(off, min(owned, valid))
@@ -344,8 +370,7 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
         if k != KIND_INSIDE and depth >= owned:
             end = np.int64(nodes[at + depth] & _LOW32)
         if k == KIND_DEAD:
-            while i < n and toks[i] < end:
-                i += 1
+            i = _first_at_least(toks, i, end)
         elif k == KIND_BOUNDARY:
             t = top[c]
             while i < n and toks[i] < end:

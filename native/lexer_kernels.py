@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "closed_classes", "grow_lexer",
-           "offset_rows", "rehash_lexer", "stays_alive"]
+__all__ = ["GROW_DONE", "GROW_FULL", "canonical_hash", "class_reps", "closed_classes",
+           "dfa_closed_classes", "grow_lexer", "offset_rows", "rehash_lexer", "stays_alive"]
 
 GROW_DONE = 0
 GROW_FULL = 1  # out of room in trans / vec_pool / slots: grow them and call again
@@ -475,3 +475,48 @@ def closed_classes(trans, rep_bytes, rep_classes, flags, lo, hi):  # pragma: no 
                     queued[p - lo] = True
                     todo[n_todo] = p
                     n_todo += 1
+
+
+@njit(cache=True, nogil=True)
+def class_reps(class_of, byte_flags):  # pragma: no cover - compiled
+    """For a byte partition ``class_of`` (class ids from 0), one byte per class that
+    meets some class of ``byte_flags`` (per byte, its classes as bits) and the classes
+    (bits) its class meets: ``(rep_bytes int32, rep_classes uint16)``, for
+    ``closed_classes``.
+
+    Reference: ``meets = zeros; bitwise_or.at(meets, class_of, byte_flags)``, then the
+    first byte of each class with ``meets != 0``.
+    """
+    n_cls = 0
+    for b in range(256):
+        n_cls = max(n_cls, class_of[b] + 1)
+    meets = np.zeros(n_cls, np.uint16)
+    first = np.full(n_cls, -1, np.int32)
+    for b in range(256):
+        c = class_of[b]
+        meets[c] |= byte_flags[b]
+        if first[c] < 0:
+            first[c] = b
+    n_reps = 0
+    for c in range(n_cls):
+        if meets[c]:
+            n_reps += 1
+    rep_bytes = np.empty(n_reps, np.int32)
+    rep_classes = np.empty(n_reps, np.uint16)
+    j = 0
+    for c in range(n_cls):
+        if meets[c]:
+            rep_bytes[j] = first[c]
+            rep_classes[j] = meets[c]
+            j += 1
+    return rep_bytes, rep_classes
+
+
+@njit(cache=True, nogil=True)
+def dfa_closed_classes(trans, class_of, byte_flags, flags, lo, hi):  # pragma: no cover
+    """``closed_classes`` for the rows ``lo..hi-1`` of one DFA stacked in ``trans`` (they
+    lead only among themselves), read at one byte per class of ``class_of`` (the DFA's
+    byte classes) that meets some class of ``byte_flags``: a DFA has a few byte classes,
+    a lexer many more."""
+    rep_bytes, rep_classes = class_reps(class_of, byte_flags)
+    closed_classes(trans, rep_bytes, rep_classes, flags, lo, hi)

@@ -119,6 +119,47 @@ def test_closed_classes_matches_reference() -> None:
         assert want[0] & 1  # the old state 4 loops on a/b
 
 
+def _classed_dfa(rng: np.random.Generator, n_states: int, offset: int
+                 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
+    """A random DFA with a few byte classes (numbered by first byte) among the test
+    classes' bytes, its rows shifted to global ids from ``offset``."""
+    raw = rng.integers(0, 4, size=256)
+    raw[[0x61, 0x62]] = rng.integers(0, 4, size=2)
+    _, first, class_of = np.unique(raw, return_index=True, return_inverse=True)
+    class_of = np.argsort(np.argsort(first))[class_of].astype(np.int32)
+    cols = rng.integers(-1, n_states, size=(n_states, class_of.max() + 1))
+    cols[rng.random(cols.shape) < 0.3] = -1
+    trans = cols[:, class_of]
+    return np.where(trans >= 0, trans + offset, -1).astype(np.int32), class_of
+
+
+def test_dfa_closed_classes_matches_reference() -> None:
+    """The flags of one DFA stacked among others (its rows lead only among themselves),
+    read at its own byte classes, equal a search from each of its states; class_reps
+    equals its reference."""
+    byte_flags = _test_byte_flags()
+    n_closed = 0
+    for seed in range(20):
+        rng = np.random.default_rng(900 + seed)
+        dfa, class_of = _classed_dfa(rng, 6, offset=5)
+        trans = np.vstack([np.full((5, 256), -1, np.int32), dfa,
+                           np.full((3, 256), 7, np.int32)])
+        flags = np.full(len(trans), 0xFFFF, dtype=np.uint16)
+        lexer_kernels.dfa_closed_classes(trans, class_of, byte_flags, flags, 5, 11)
+        want = _closed_ref(trans, _TEST_CLASSES)
+        np.testing.assert_array_equal(flags[5:11], want[5:11])
+        assert (flags[:5] == 0xFFFF).all() and (flags[11:] == 0xFFFF).all()  # untouched
+        n_closed += int((want[5:11] != 0).sum())
+        rep_bytes, rep_classes = lexer_kernels.class_reps(class_of, byte_flags)
+        meets = np.zeros(class_of.max() + 1, dtype=np.uint16)
+        np.bitwise_or.at(meets, class_of, byte_flags)
+        runs = np.flatnonzero(meets)
+        firsts = np.array([np.flatnonzero(class_of == c)[0] for c in runs])
+        np.testing.assert_array_equal(rep_bytes, firsts)
+        np.testing.assert_array_equal(rep_classes, meets[runs])
+    assert n_closed > 0  # some states were closed under some class
+
+
 def test_trie_nodes_matches_reference() -> None:
     """The trie spells the tokens; each node's subtree end and the AND of the byte flags
     below it equal a scan of every token that has the node's bytes."""

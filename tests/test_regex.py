@@ -207,3 +207,25 @@ def test_code_point_construction_matches_byte_nfa_reference(lazy: bool) -> None:
         got = build_byte_dfa(nfa, lazy=lazy)
         want = byte_nfa_dfa(nfa, lazy=lazy)
         assert got.signature == want.signature, pattern
+
+
+def test_built_automata_digests_name_their_construction(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """Products carry a digest of how they were built (operation and operands), not a hash
+    of their table: the same construction gives the same digest and the same table,
+    different ones give different digests."""
+    import numpy as np
+
+    from compilers import automata
+    from compilers.memo import BytesMemo
+
+    da, db = build_terminal_dfa(r"[a-z]+", False), build_terminal_dfa(r"a.*", False)
+    built = [automata.intersect_dfas(da, db), automata.union_dfas(da, db),
+             automata.subtract_dfas(da, db), automata.subtract_dfas(db, da)]
+    assert len({d.digest for d in built}) == len(built)
+    monkeypatch.setattr(automata, "_product_memo", BytesMemo(1 << 20))  # build it again
+    again = automata.intersect_dfas(da, db)
+    assert again is not built[0] and again.digest == built[0].digest
+    np.testing.assert_array_equal(again.trans, built[0].trans)
+    np.testing.assert_array_equal(again.accept, built[0].accept)
+    assert again.digest != automata.ByteDFA(again.trans, again.accept).digest  # seeded

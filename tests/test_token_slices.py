@@ -29,6 +29,7 @@ SCHEMAS = [
 
 
 PREFIXES = ['{"a": "x y', '{"d": "x y', '{"e": "x y', '{"c": "ab', '["re', '{"name": "me@ex',
+            '{"b": "', '{"b": "abcd', '{"b": "é€', '{"e": "' + "ab " * 12,
             '{"zz": 1', "SELECT a", "SELECT abc FROM t", "int x", "int x = y"]
 
 
@@ -51,6 +52,7 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
     # identifier characters) or none.
     every = compiled[0].index.slices + compiled[0].index.word_slices
     used = [0] * (len(every) + 1)
+    counted = 0
     for c in compiled:
         for prefix in PREFIXES:  # create some lexer states
             m = Matcher(c)
@@ -60,12 +62,64 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
             terms = c.lexer.signature(q, c.index._depth)[1]  # as the index keys it
             with monkeypatch.context() as mp:
                 mp.setattr(token_index, "stays_alive", lambda *a: False)
+                mp.setattr(token_index, "repeat_layout", lambda dfa: None)
                 full = c.index._build(q, terms)
             fast = c.index._build(q, terms)
             assert _same(fast, full), (tok, q)
+            counted += c.index._counted_slice(q)[0] is not None
             taken = c.index.slice_for(q)
             used[-1 if taken is None else every.index(taken)] += 1
     assert used[0] > 10 and all(used[1:-1]), used  # each slice was taken
+    assert counted >= 10  # states of bounded strings took the count of characters left
+
+
+@pytest.mark.real_tokenizer
+def test_count_masks_hold_the_tokens_that_fit(tokenizer_dir: Callable[[str], Path]) -> None:
+    """Row ``n`` of the widest text slice's count masks holds exactly its tokens of at most
+    ``n`` characters, a character cut at the token's end counted."""
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("qwen3"))
+    c = compile_json_schema({"type": "string", "maxLength": 3}, vocab, cache=False)
+    sl = c.index.slices[0]
+    ids = np.flatnonzero(np.unpackbits(sl.mask.view(np.uint8), bitorder="little"))
+    chars = np.array([sum((b & 0xC0) != 0x80 for b in vocab.token_bytes[int(t)])
+                      for t in ids])
+    assert chars.max() > 20 and (chars == 1).sum() > 1000
+    for n in (0, 1, 2, 5, 17, None):
+        got = np.flatnonzero(np.unpackbits(sl.fitting(n).view(np.uint8), bitorder="little"))
+        want = ids if n is None else ids[chars <= n]
+        np.testing.assert_array_equal(got, want)
+
+
+def test_only_units_of_every_character_count_characters() -> None:
+    """The count of characters stands for a bounded string's states only when its unit
+    reads every text character as one string: not for a narrower unit, nor for two
+    characters at a time."""
+    from compilers.automata import (
+        build_byte_dfa,
+        build_terminal_dfa,
+        quoted_repeat_dfa,
+        repeat_layout,
+    )
+    from compilers.regex import compile_regex_nfa
+    from compilers.token_slices import _utf8_text_dfa
+
+    class _Slice:  # what _reads_text_chars reads of a slice
+        text_dfa = _utf8_text_dfa()
+
+    def unit(pattern: str):  # type: ignore[no-untyped-def]
+        return build_byte_dfa(compile_regex_nfa(pattern, json_string=True, quoted=False))
+
+    any_char, letters = unit("(?s:.)"), unit("[a-z]")
+    assert token_index._reads_text_chars(any_char, _Slice())  # type: ignore[arg-type]
+    assert not token_index._reads_text_chars(letters, _Slice())  # type: ignore[arg-type]
+    pairs = build_terminal_dfa("(?s:..)", False)
+    assert not token_index._reads_text_chars(pairs, _Slice())  # type: ignore[arg-type]
+    layout = repeat_layout(quoted_repeat_dfa(any_char, 1, 3))
+    assert layout is not None and layout.bounded and layout.n_layers == 4
+    starts = [layout.strings_left(s) for s in range(1 + 4 * layout.k)]
+    assert [x for x in starts if x != -1] == [3, 2, 1, 0]
+    assert repeat_layout(quoted_repeat_dfa(any_char, 2, None)).strings_left(  # type: ignore[union-attr]
+        1 + 2 * layout.k) is None
 
 
 READINGS_SCHEMA = {  # two string terminals that match the same lexemes: reading ids

@@ -30,6 +30,7 @@ from compilers.automata import (
     json_literal_dfa,
     load_cached_dfa,
     quoted_repeat_dfa,
+    seed_digest,
     store_cached_dfa,
     subtract_dfas,
     subtract_json_literals,
@@ -1553,7 +1554,7 @@ def _cached_regex_dfa(pattern: str, json_string: bool, quoted: bool, max_nfa: in
             raise
         if dfa.n_states > 64:  # small automata are cheaper to rebuild than to read
             store_cached_dfa(key, dfa)
-    _regex_memo.put(key, dfa)
+    _regex_memo.put(key, seed_digest(dfa, "regex", key))
     return dfa
 
 
@@ -1563,7 +1564,7 @@ def _cached_number_dfa(kind: str, keywords: str, ptr: str, max_states: int) -> B
     if hit is None:
         schema = json.loads(keywords)
         build = integer_dfa if kind == "integer" else number_dfa
-        hit = build(schema, ptr, max_states)
+        hit = seed_digest(build(schema, ptr, max_states), "number", key)
         _number_memo.put(key, hit)
     return hit
 
