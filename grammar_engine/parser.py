@@ -179,6 +179,7 @@ class LRParser:
         # Per state, for ``allowed``: the terminals its row shifts outright (after any
         # stack) and the others (reductions or conflicts: checked per stack).
         self._shift_split: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
+        self._defaults: dict[int, int] = {}  # per state, see _default_rule
 
     def _seen_after(self, seen: Values, terminal: int,
                     value: str | bytes | None) -> Values | None:
@@ -236,9 +237,9 @@ class LRParser:
                     if self.tracks_values:
                         values = self._seen_after(node.seen, terminal, value)
                         if values is not None:
-                            out.setdefault(self._push(a, node, values), None)
+                            out.setdefault(self._settle(self._push(a, node, values)), None)
                     else:
-                        out.setdefault(self._push(a, node), None)
+                        out.setdefault(self._settle(self._push(a, node)), None)
                 else:
                     r = -1 - a
                     base: StackNode | None = node
@@ -276,6 +277,42 @@ class LRParser:
         self._intern[key] = node
         return node
 
+    def _settle(self, node: StackNode) -> StackNode:
+        """``node`` after its *default* reductions: while the top state's every action is
+        one and the same reduction, it is made now rather than at the next terminal. The
+        next terminal would make it anyway, and a terminal it then shifts is one the
+        reduction's lookaheads hold, so the language is the same; but the reductions
+        that close a container of many members (a chain as long as its members) are made
+        once, not again by every look at what may follow."""
+        goto, lhs, rlen = self.goto, self.rule_lhs, self.rule_len
+        for _ in range(self.max_depth):
+            r = self._default_rule(node.state)
+            if r < 0:
+                return node
+            base: StackNode | None = node
+            for _ in range(rlen[r]):
+                base = base.parent  # type: ignore[union-attr]
+            if base is None:
+                return node
+            g = goto[base.state].get(lhs[r], -1)
+            if g < 0:
+                return node
+            node = self._push(g, base, node.seen)
+        return node
+
+    def _default_rule(self, state: int) -> int:
+        """The rule of a state whose every action is to reduce by it, else -1."""
+        rule = self._defaults.get(state)
+        if rule is None:
+            actions = set(self.cells[state].values())
+            rule = -1
+            if len(actions) == 1:
+                (only,) = actions
+                if len(only) == 1 and only[0] < 0:
+                    rule = -1 - only[0]
+            self._defaults[state] = rule
+        return rule
+
     def _feed_one(self, node: StackNode, terminal: int, value: str | bytes | None = None
                   ) -> StackNode | object | None:
         """``feed`` of one stack while every cell on the way has one action (always, in an
@@ -291,8 +328,8 @@ class LRParser:
             if a >= 0:
                 if self.tracks_values:
                     seen = self._seen_after(node.seen, terminal, value)
-                    return None if seen is None else self._push(a, node, seen)
-                return self._push(a, node)
+                    return None if seen is None else self._settle(self._push(a, node, seen))
+                return self._settle(self._push(a, node))
             r = -1 - a
             base: StackNode | None = node
             for _ in range(rlen[r]):

@@ -150,6 +150,7 @@ class GrammarRuntime:
         self.k_ignored = ignored
         # (count, keys, vals), replaced whole so that threads never see keys of one
         # snapshot with values of another.
+        self._start_bits: dict[frozenset[int], int] = {}  # allowed set -> its bits
         self._start_snapshot: tuple[int, NDArray[np.uint64], NDArray[np.int32]] = (
             -1, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
         if self.use_glr_kernel:
@@ -164,8 +165,11 @@ class GrammarRuntime:
         starts = self.lexer.starts
         count, keys, vals = self._start_snapshot
         if len(starts) != count:
-            items = sorted((sum(1 << t for t in allowed), q) for allowed, q in
-                           list(starts.items()))
+            bits = self._start_bits
+            for allowed in list(starts):
+                if allowed not in bits:
+                    bits[allowed] = sum(1 << t for t in allowed)
+            items = sorted((bits[allowed], q) for allowed, q in list(starts.items()))
             keys = np.array([k for k, _ in items], dtype=np.uint64)
             vals = np.array([v for _, v in items], dtype=np.int32)
             self._start_snapshot = (len(items), keys, vals)

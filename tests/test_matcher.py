@@ -479,6 +479,39 @@ def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
         parser.cells[table.n_states]
 
 
+def test_default_reductions_close_a_container_once(vocab: Vocabulary,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shifting the brace that closes an object of thirty members makes the reductions
+    that need no lookahead at once: the stack comes back to the array's level (not a
+    chain of members 120 deep), and the same terminals follow as after the unreduced
+    stack."""
+    import json
+
+    from grammar_engine.runtime import runtime_for
+
+    props = {f"p{i}": {"type": "integer"} for i in range(30)}
+    c = ge.compile_json_schema({"type": "array", "items": {"type": "object",
+                                                           "properties": props}},
+                               vocab, cache=False)
+    rt, names = runtime_for(c), c.grammar.terminal_names
+    parser = rt.parser
+    m = Matcher(c)
+    assert m.consume_string("[" + json.dumps({f"p{i}": i for i in range(30)})[:-1])
+    stacks = parser.feed(m._state.stacks, rt.lexer.top(m._state.q))  # the last value
+    assert stacks is not None and stacks[0].depth > 100
+    rbrace = next(t for t, n in enumerate(names) if n.startswith("RBRACE"))
+    eager = parser.feed(stacks, rbrace)
+    with monkeypatch.context() as mp:
+        mp.setattr(parser, "_default_rule", lambda state: -1)
+        lazy = parser.feed(stacks, rbrace)
+    assert eager is not None and lazy is not None
+    assert eager[0].depth < 10 < 100 < lazy[0].depth
+    follow = [t for t in range(len(names) + 1) if parser.feed(lazy, t) is not None]
+    assert follow and follow == [t for t in range(len(names) + 1)
+                                 if parser.feed(eager, t) is not None]
+    assert m.consume_string("}, {}]") and m.is_accepting()
+
+
 def test_process_wide_memos_stay_in_the_oldest_generation(vocab: Vocabulary) -> None:
     """The lexer's memo of canonical keys keeps being tracked by the garbage collector
     after a full collection: a plain dict of untracked entries would be untracked, then
