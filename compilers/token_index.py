@@ -349,11 +349,15 @@ class TokenIndex:
         the widest text slice (they are nested: the narrowest is checked first), else the
         wider word slice."""
         target = np.int32(q) if restart_to is None else restart_to
+        trans = self.lexer.arrays[0]
+        if trans[q, 0x61] < 0:  # every slice holds "a": most states end here, unsearched
+            return None
         best = None
-        for sl in reversed(self.slices):
-            if not self._stays_alive(q, sl, restarts, target):
-                break
-            best = sl
+        if trans[q, 0x20] >= 0:  # every text slice holds " "
+            for sl in reversed(self.slices):
+                if not self._stays_alive(q, sl, restarts, target):
+                    break
+                best = sl
         if best is None:
             best = next((sl for sl in self.word_slices
                          if self._stays_alive(q, sl, restarts, target)), None)

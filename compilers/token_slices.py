@@ -158,6 +158,7 @@ def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
             hit = _slices[vocab.fingerprint] = tuple(
                 _slice(vocab, dfa, max_len, loops, sorted_data, sorted_start, sorted_len, i)
                 for i, (dfa, max_len, loops) in enumerate(tiers))
+            hit[0].count_masks  # noqa: B018 - now (4 ms, 3 MB for 200k tokens), not in a mask
         return hit
 
 

@@ -119,6 +119,23 @@ class _Rows(dict[int, dict[int, Any]]):
         return [self[s] for s in range(self._n_rows)]
 
 
+def _default_rules(rows: NDArray[np.intp], first_actions: NDArray[np.int32],
+                   n_actions: NDArray[np.intp], n_states: int) -> list[int]:
+    """Per state, the rule by which every action of its row reduces (one action per
+    cell), else -1; from the non-empty cells (row-major: their rows, first actions and
+    numbers of actions)."""
+    out = np.full(n_states, -1, dtype=np.int64)
+    if len(rows):
+        heads = np.flatnonzero(np.diff(rows, prepend=-1))  # each non-empty row's first cell
+        low = np.minimum.reduceat(first_actions, heads)
+        high = np.maximum.reduceat(first_actions, heads)
+        single = np.maximum.reduceat(n_actions, heads) == 1
+        ok = (low == high) & (low < 0) & single
+        out[rows[heads][ok]] = -1 - low[ok].astype(np.int64)
+    result: list[int] = out.tolist()
+    return result
+
+
 class LRParser:
     """Parse-table interpreter shared by all matchers of a compiled grammar."""
 
@@ -161,6 +178,10 @@ class LRParser:
                 return [tuple(acts[x:y]) for x, y in zip(los[a:b], his[a:b], strict=True)]
 
         self.cells: _Rows = _Rows(full // n_t, (full % n_t).tolist(), actions, n_states)
+        # Per state, the rule of its default reduction (every action of its row is to
+        # reduce by that rule), else -1: see _settle.
+        self._defaults = _default_rules(full // n_t, table.cell_actions[lo], hi - lo,
+                                        n_states)
         # goto[state].get(nonterminal, -1).
         flat_goto = table.goto.ravel()
         entries = np.flatnonzero(flat_goto >= 0)
@@ -179,7 +200,6 @@ class LRParser:
         # Per state, for ``allowed``: the terminals its row shifts outright (after any
         # stack) and the others (reductions or conflicts: checked per stack).
         self._shift_split: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
-        self._defaults: dict[int, int] = {}  # per state, see _default_rule
 
     def _seen_after(self, seen: Values, terminal: int,
                     value: str | bytes | None) -> Values | None:
@@ -229,7 +249,7 @@ class LRParser:
         out: dict[StackNode, None] = {}
         work = list(stacks)
         seen = set(work)
-        cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
+        cells = self.cells
         while work:
             node = work.pop()
             for a in cells[node.state].get(terminal, ()):
@@ -241,17 +261,8 @@ class LRParser:
                     else:
                         out.setdefault(self._settle(self._push(a, node)), None)
                 else:
-                    r = -1 - a
-                    base: StackNode | None = node
-                    for _ in range(rlen[r]):
-                        base = base.parent  # type: ignore[union-attr]
-                    if base is None:
-                        continue
-                    g = goto[base.state].get(lhs[r], -1)
-                    if g < 0:
-                        continue
-                    new = self._push(g, base, node.seen)
-                    if new not in seen:
+                    new = self._reduced(node, -1 - a)
+                    if new is not None and new not in seen:
                         if len(seen) > self.max_stacks * 16:
                             raise LimitExceededError("max_parser_stacks", self.max_stacks,
                                                      len(seen), "GLR reductions")
@@ -284,40 +295,33 @@ class LRParser:
         reduction's lookaheads hold, so the language is the same; but the reductions
         that close a container of many members (a chain as long as its members) are made
         once, not again by every look at what may follow."""
-        goto, lhs, rlen = self.goto, self.rule_lhs, self.rule_len
+        defaults = self._defaults
         for _ in range(self.max_depth):
-            r = self._default_rule(node.state)
-            if r < 0:
+            r = defaults[node.state]
+            reduced = self._reduced(node, r) if r >= 0 else None
+            if reduced is None:
                 return node
-            base: StackNode | None = node
-            for _ in range(rlen[r]):
-                base = base.parent  # type: ignore[union-attr]
-            if base is None:
-                return node
-            g = goto[base.state].get(lhs[r], -1)
-            if g < 0:
-                return node
-            node = self._push(g, base, node.seen)
+            node = reduced
         return node
 
-    def _default_rule(self, state: int) -> int:
-        """The rule of a state whose every action is to reduce by it, else -1."""
-        rule = self._defaults.get(state)
-        if rule is None:
-            actions = set(self.cells[state].values())
-            rule = -1
-            if len(actions) == 1:
-                (only,) = actions
-                if len(only) == 1 and only[0] < 0:
-                    rule = -1 - only[0]
-            self._defaults[state] = rule
-        return rule
+    def _reduced(self, node: StackNode, rule: int) -> StackNode | None:
+        """``node`` after reducing by ``rule`` (None: the stack is too short for it, or
+        the state below has no goto on its left-hand side)."""
+        base: StackNode | None = node
+        for _ in range(self.rule_len[rule]):
+            if base is None:
+                return None
+            base = base.parent
+        if base is None:
+            return None
+        g = self.goto[base.state].get(self.rule_lhs[rule], -1)
+        return None if g < 0 else self._push(g, base, node.seen)
 
     def _feed_one(self, node: StackNode, terminal: int, value: str | bytes | None = None
                   ) -> StackNode | object | None:
         """``feed`` of one stack while every cell on the way has one action (always, in an
         LALR(1) table); ``_BRANCHES`` where one has more, for the general path."""
-        cells, goto, lhs, rlen = self.cells, self.goto, self.rule_lhs, self.rule_len
+        cells = self.cells
         while True:
             acts = cells[node.state].get(terminal)
             if not acts:
@@ -330,16 +334,10 @@ class LRParser:
                     seen = self._seen_after(node.seen, terminal, value)
                     return None if seen is None else self._settle(self._push(a, node, seen))
                 return self._settle(self._push(a, node))
-            r = -1 - a
-            base: StackNode | None = node
-            for _ in range(rlen[r]):
-                base = base.parent  # type: ignore[union-attr]
-            if base is None:
+            reduced = self._reduced(node, -1 - a)
+            if reduced is None:
                 return None
-            g = goto[base.state].get(lhs[r], -1)
-            if g < 0:
-                return None
-            node = self._push(g, base, node.seen)
+            node = reduced
 
     def can_shift(self, stacks: Stacks, terminal: int) -> bool:
         """True if some stack can shift ``terminal`` (no new nodes while one stack meets

@@ -196,8 +196,8 @@ class GrammarRuntime:
         if terminal < self.n_terminals:  # without a lexeme (the common path) no check
             if lexeme is not None:
                 return self._feed(stacks, terminal, lexeme)
-            if self.parser.deterministic and len(stacks) == 1:
-                return self.parser.feed(stacks, terminal)
+            # Cached: a mask feeds one lexeme's terminal to the same stacks for each group
+            # of tokens that end it, and a closing bracket's feed reduces a whole chain.
             key = (stacks, terminal)
             hit = self._feed_cache.get(key, _NOT_CACHED)
             if hit is not _NOT_CACHED:

@@ -475,6 +475,13 @@ def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
             assert parser.goto[s].get(nt, -1) == table.goto[s, nt]
     assert any(len(a) > 1 for row in parser.cells.all_rows() for a in row.values()) == \
         (name == "ambiguous")
+    # A state's default reduction: its row's every cell holds that one reduction.
+    for s, row in enumerate(parser.cells.all_rows()):
+        kinds = set(row.values())
+        rule = -1 - next(iter(kinds))[0] if len(kinds) == 1 and len(next(iter(kinds))) == 1 \
+            and next(iter(kinds))[0] < 0 else -1
+        assert parser._defaults[s] == rule, s
+    assert any(r >= 0 for r in parser._defaults) and any(r < 0 for r in parser._defaults)
     with pytest.raises(KeyError):  # a state past the table has no row
         parser.cells[table.n_states]
 
@@ -502,7 +509,7 @@ def test_default_reductions_close_a_container_once(vocab: Vocabulary,
     rbrace = next(t for t, n in enumerate(names) if n.startswith("RBRACE"))
     eager = parser.feed(stacks, rbrace)
     with monkeypatch.context() as mp:
-        mp.setattr(parser, "_default_rule", lambda state: -1)
+        mp.setattr(parser, "_defaults", [-1] * len(parser._defaults))
         lazy = parser.feed(stacks, rbrace)
     assert eager is not None and lazy is not None
     assert eager[0].depth < 10 < 100 < lazy[0].depth
