@@ -115,25 +115,12 @@ class _Rows(dict[int, dict[int, Any]]):
         self[state] = row
         return row
 
+    def span(self, state: int) -> tuple[int, int]:
+        """The range of ``state``'s entries among the non-empty ones."""
+        return self._bounds[state], self._bounds[state + 1]
+
     def all_rows(self) -> list[dict[int, Any]]:
         return [self[s] for s in range(self._n_rows)]
-
-
-def _default_rules(rows: NDArray[np.intp], first_actions: NDArray[np.int32],
-                   n_actions: NDArray[np.intp], n_states: int) -> list[int]:
-    """Per state, the rule by which every action of its row reduces (one action per
-    cell), else -1; from the non-empty cells (row-major: their rows, first actions and
-    numbers of actions)."""
-    out = np.full(n_states, -1, dtype=np.int64)
-    if len(rows):
-        heads = np.flatnonzero(np.diff(rows, prepend=-1))  # each non-empty row's first cell
-        low = np.minimum.reduceat(first_actions, heads)
-        high = np.maximum.reduceat(first_actions, heads)
-        single = np.maximum.reduceat(n_actions, heads) == 1
-        ok = (low == high) & (low < 0) & single
-        out[rows[heads][ok]] = -1 - low[ok].astype(np.int64)
-    result: list[int] = out.tolist()
-    return result
 
 
 class LRParser:
@@ -179,9 +166,9 @@ class LRParser:
 
         self.cells: _Rows = _Rows(full // n_t, (full % n_t).tolist(), actions, n_states)
         # Per state, the rule of its default reduction (every action of its row is to
-        # reduce by that rule), else -1: see _settle.
-        self._defaults = _default_rules(full // n_t, table.cell_actions[lo], hi - lo,
-                                        n_states)
+        # reduce by that rule), else -1, found on first use: see _settle.
+        self._defaults: list[int | None] = [None] * n_states
+        self._first_actions = first if self.deterministic else None
         # goto[state].get(nonterminal, -1).
         flat_goto = table.goto.ravel()
         entries = np.flatnonzero(flat_goto >= 0)
@@ -298,11 +285,28 @@ class LRParser:
         defaults = self._defaults
         for _ in range(self.max_depth):
             r = defaults[node.state]
+            if r is None:
+                r = self._default_rule(node.state)
             reduced = self._reduced(node, r) if r >= 0 else None
             if reduced is None:
                 return node
             node = reduced
         return node
+
+    def _default_rule(self, state: int) -> int:
+        """The rule by which every action of ``state``'s row reduces, else -1."""
+        first = self._first_actions
+        if first is not None:  # one action per cell: read the row's slice of them
+            a, b = self.cells.span(state)
+            acts = first[a:b]
+            rule = -1 - acts[0] if acts and acts[0] < 0 and acts.count(acts[0]) == len(acts) \
+                else -1
+        else:
+            kinds = set(self.cells[state].values())
+            only: tuple[int, ...] = next(iter(kinds)) if len(kinds) == 1 else ()
+            rule = -1 - only[0] if len(only) == 1 and only[0] < 0 else -1
+        self._defaults[state] = rule
+        return rule
 
     def _reduced(self, node: StackNode, rule: int) -> StackNode | None:
         """``node`` after reducing by ``rule`` (None: the stack is too short for it, or

@@ -480,8 +480,8 @@ def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
         kinds = set(row.values())
         rule = -1 - next(iter(kinds))[0] if len(kinds) == 1 and len(next(iter(kinds))) == 1 \
             and next(iter(kinds))[0] < 0 else -1
-        assert parser._defaults[s] == rule, s
-    assert any(r >= 0 for r in parser._defaults) and any(r < 0 for r in parser._defaults)
+        assert parser._default_rule(s) == rule == parser._defaults[s], s
+    assert any(r >= 0 for r in parser._defaults) and any(r < 0 for r in parser._defaults)  # type: ignore[operator]
     with pytest.raises(KeyError):  # a state past the table has no row
         parser.cells[table.n_states]
 
