@@ -378,9 +378,8 @@ class ContextualLexer:
     def _shift_classes(self, state: int, depth: int, create: bool) -> ShiftClasses | None:
         """The shift classes of the DFA ``state`` belongs to, if it is a terminal's own
         DFA state (None otherwise, or when not created yet and ``create`` is false)."""
-        if state >= self.base or not self._identity[state]:
-            return None
-        return shift_classes(self.dfas[int(self._term_of[state])], depth, create)
+        own = self.own_dfa_state(state)
+        return None if own is None else shift_classes(own[0], depth, create)
 
     def _shift_rep(self, state: int, classes: ShiftClasses) -> int:
         offset = int(self._offset[self._term_of[state]])
