@@ -117,8 +117,9 @@ class TokenSlice:
     @cached_property
     def count_masks(self) -> NDArray[np.uint32]:
         """Row ``c``: the bits of the slice's tokens of at most ``c`` characters, up to the
-        most any has (made on first use: a table inside a JSON string of bounded length
-        takes the row of the characters left, see ``TokenIndex``)."""
+        most any has (the widest slice's are made with the slices: a table inside a JSON
+        string of bounded length takes the row of the characters left, see
+        ``TokenIndex``)."""
         most = int(self.member_chars.max()) if len(self.member_chars) else 0
         rows = np.zeros((most + 1, len(self.mask)), dtype=np.uint32)
         bits = (np.uint32(1) << (self.member_ids & 31).astype(np.uint32))
