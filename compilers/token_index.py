@@ -213,10 +213,8 @@ class TokenIndex:
         va = vocab.arrays
         self.trie = token_trie((vocab.fingerprint, 0), va.sorted_ids, va.lcp, self.sorted_len,
                                self.sorted_data, self.sorted_start, vocab.n_words)
-        self.slices = text_slices(vocab, self.sorted_data, self.sorted_start,
-                                  self.sorted_len)
-        self.word_slices = word_slices(vocab, self.sorted_data, self.sorted_start,
-                                       self.sorted_len)
+        self.slices = text_slices(vocab, layout)
+        self.word_slices = word_slices(vocab, layout)
         # Per slice, the bytes where a lexer row or a text row may change (stays_alive
         # reads only those); made on first use.
         self._slice_starts: dict[int, NDArray[np.int32]] = {}

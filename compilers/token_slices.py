@@ -10,9 +10,10 @@ string of a slice's language, up to its longest token, stays inside the lexeme
 the whole slice is allowed at once, with one precomputed bitmask, and only the rest of the
 vocabulary is walked: llguidance's "slicer" idea, in our table builder.
 
-Two more slices serve code grammars (:func:`word_slices`): words with or without a
-leading space, and runs of identifier characters. Their check uses the lexer's closed byte
-classes (``compilers.token_trie``), so their unbounded length costs nothing.
+Four more serve code grammars (:func:`word_slices`): words with or without a leading
+space, and runs of identifier characters, each also in lower case only. Their check uses
+the lexer's closed byte classes (``compilers.token_trie``), so their unbounded length
+costs nothing.
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import NDArray
 
-from compilers.token_trie import IDENTIFIER, STRING_TEXT, TokenTrie, class_bit, token_trie
+from compilers.token_trie import (
+    IDENTIFIER,
+    LOWER_IDENTIFIER,
+    STRING_TEXT,
+    TokenTrie,
+    class_bit,
+    token_trie,
+)
 from compilers.vocab import Vocabulary
-from native.kernels import read_only
+from native.kernels import classify_tokens, read_only, set_bits
 
-__all__ = ["SLICE_MAX_LEN", "TokenSlice", "row_starts", "text_slices", "word_slices"]
+__all__ = ["SLICE_MAX_LEN", "Layout", "TokenSlice", "row_starts", "text_slices", "word_slices"]
 
 SLICE_MAX_LEN = 16
+
+# The vocabulary in sorted order (``token_index._sorted_layout``): each first byte's range
+# of tokens, the tokens' bytes one after another, and each token's offset and length.
+Layout = tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64], NDArray[np.int32]]
 
 
 def _ascii_text_dfa() -> NDArray[np.int32]:
@@ -65,22 +77,23 @@ def _utf8_text_dfa() -> NDArray[np.int32]:
     return dfa
 
 
-def _word_dfa() -> NDArray[np.int32]:
-    """A word, with or without one leading space: `` ?[A-Za-z_][A-Za-z0-9_]*``. State 0:
-    start; 1: after the space; 2: in the word."""
+def _word_dfa(chars: bytes) -> NDArray[np.int32]:
+    """A word of ``chars``, with or without one leading space and not led by a digit:
+    `` ?[A-Za-z_][A-Za-z0-9_]*`` for IDENTIFIER. State 0: start; 1: after the space; 2:
+    in the word."""
     dfa = np.full((3, 256), -1, dtype=np.int32)
-    starts = [b for b in IDENTIFIER if not 0x30 <= b <= 0x39]
+    starts = [b for b in chars if not 0x30 <= b <= 0x39]
     dfa[0, 0x20] = 1
     dfa[0, starts] = 2
     dfa[1, starts] = 2
-    dfa[2, list(IDENTIFIER)] = 2
+    dfa[2, list(chars)] = 2
     return dfa
 
 
-def _identifier_dfa() -> NDArray[np.int32]:
-    """Identifier characters only: ``[A-Za-z0-9_]+``."""
+def _identifier_dfa(chars: bytes) -> NDArray[np.int32]:
+    """Runs of ``chars`` only: ``[A-Za-z0-9_]+`` for IDENTIFIER."""
     dfa = np.full((1, 256), -1, dtype=np.int32)
-    dfa[0, list(IDENTIFIER)] = 0
+    dfa[0, list(chars)] = 0
     return dfa
 
 
@@ -141,9 +154,7 @@ _word_slices: dict[str, tuple[TokenSlice, ...]] = {}
 _lock = threading.Lock()
 
 
-def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
-                sorted_start: NDArray[np.int64], sorted_len: NDArray[np.int32]
-                ) -> tuple[TokenSlice, ...]:
+def text_slices(vocab: Vocabulary, layout: Layout) -> tuple[TokenSlice, ...]:
     """The slices of ``vocab``, widest first (built once per vocabulary and process)."""
     with _lock:
         hit = _slices.get(vocab.fingerprint)
@@ -157,57 +168,71 @@ def text_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
             if longest > SLICE_MAX_LEN:
                 tiers.insert(0, (utf8_text, longest, no_class))
             hit = _slices[vocab.fingerprint] = tuple(
-                _slice(vocab, dfa, max_len, loops, sorted_data, sorted_start, sorted_len, i)
+                _slice(vocab, dfa, max_len, loops, layout, i)
                 for i, (dfa, max_len, loops) in enumerate(tiers))
             hit[0].count_masks  # noqa: B018 - now (4 ms, 3 MB for 200k tokens), not in a mask
         return hit
 
 
-def word_slices(vocab: Vocabulary, sorted_data: NDArray[np.uint8],
-                sorted_start: NDArray[np.int64], sorted_len: NDArray[np.int32]
-                ) -> tuple[TokenSlice, ...]:
-    """Two slices for code, not nested, the wider first: words with or without a leading
-    space (60% of Llama 3's vocabulary), and runs of identifier characters (27%). Where
-    the lexer state is closed under identifier characters after any first letter, a
-    fresh state of an identifier-and-keyword grammar, or inside an identifier, they stay
-    inside whatever their length (built once per vocabulary and process)."""
+def word_slices(vocab: Vocabulary, layout: Layout) -> tuple[TokenSlice, ...]:
+    """Four slices for code, in the order they are tried: words with or without a leading
+    space (60% of Llama 3's vocabulary), the same in lower case (37%), runs of identifier
+    characters (27%), and lower-case runs (17%). Where the lexer state is closed under
+    identifier characters after any first letter (a fresh state of an
+    identifier-and-keyword grammar) or inside an identifier, they stay inside whatever
+    their length; the lower-case ones serve grammars whose names are lower case, such as
+    ``/[a-z_][a-z0-9_]*/`` (built once per vocabulary and process)."""
     with _lock:
         hit = _word_slices.get(vocab.fingerprint)
         if hit is None:
             longest = max(int(vocab.arrays.max_token_len), 1)
-            bit = class_bit(IDENTIFIER)
-            tiers = [(_word_dfa(), np.array([0, 0, bit], dtype=np.uint16)),
-                     (_identifier_dfa(), np.array([bit], dtype=np.uint16))]
+            word, lower = class_bit(IDENTIFIER), class_bit(LOWER_IDENTIFIER)
+            tiers = [(_word_dfa(IDENTIFIER), [0, 0, word]),
+                     (_word_dfa(LOWER_IDENTIFIER), [0, 0, lower]),
+                     (_identifier_dfa(IDENTIFIER), [word]),
+                     (_identifier_dfa(LOWER_IDENTIFIER), [lower])]
             hit = _word_slices[vocab.fingerprint] = tuple(
-                _slice(vocab, dfa, longest, loops, sorted_data, sorted_start, sorted_len,
-                       10 + i) for i, (dfa, loops) in enumerate(tiers))
+                _slice(vocab, dfa, longest, np.array(loops, dtype=np.uint16), layout, 10 + i)
+                for i, (dfa, loops) in enumerate(tiers))
         return hit
 
 
+_char_start_arrays: dict[str, NDArray[np.int64]] = {}
+_NO_RESTARTS = read_only(np.zeros(0, dtype=np.bool_))
+
+
+def _char_starts(fingerprint: str, sorted_data: NDArray[np.uint8]) -> NDArray[np.int64]:
+    """Per byte offset of ``sorted_data``, how many UTF-8 characters start before it (once
+    per vocabulary: every slice counts its tokens' characters from it)."""
+    hit = _char_start_arrays.get(fingerprint)
+    if hit is None:
+        hit = _char_start_arrays[fingerprint] = np.concatenate(
+            ([0], np.cumsum((sorted_data & 0xC0) != 0x80)))
+    return hit
+
+
 def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
-           loop_bits: NDArray[np.uint16], sorted_data: NDArray[np.uint8],
-           sorted_start: NDArray[np.int64], sorted_len: NDArray[np.int32],
-           number: int) -> TokenSlice:
+           loop_bits: NDArray[np.uint16], layout: Layout, number: int) -> TokenSlice:
     if loop_bits.shape != (len(text_dfa),):
         raise ValueError("loop_bits needs one entry per state of text_dfa")
+    first_byte_bounds, sorted_data, sorted_start, sorted_len = layout
     va = vocab.arrays
-    n = len(va.sorted_ids)
-    # Run text_dfa over every token at once, one byte position at a time, on the tokens
-    # still being read.
-    state = np.zeros(n, dtype=np.int32)
-    short = (sorted_len <= max_len) & (sorted_len > 0)
-    pos = np.flatnonzero(short)
-    for depth in range(max_len):
-        pos = pos[(sorted_len[pos] > depth) & (state[pos] >= 0)]
-        if not len(pos):
-            break
-        state[pos] = text_dfa[state[pos], sorted_data[sorted_start[pos] + depth]]
-    member = short & (state >= 0)
+    # Read every token in text_dfa at once: a walk of the vocabulary's trie from state 0,
+    # with no accepting state (a token is inside iff text_dfa reads all of it).
+    trie = token_trie((vocab.fingerprint, 0), va.sorted_ids, va.lcp, sorted_len,
+                      sorted_data, sorted_start, vocab.n_words)
+    read, _, _, _, _ = classify_tokens(
+        text_dfa, np.full(len(text_dfa), -1, dtype=np.int32), np.int32(0), va.sorted_ids,
+        first_byte_bounds, vocab.n_words, va.max_token_len, _NO_RESTARTS, np.int32(0),
+        trie.tok_info, trie.nodes, np.zeros(len(text_dfa), dtype=np.uint16), trie.all_bits)
+    sorted_ids = va.sorted_ids.astype(np.int64)
+    member = (((read[sorted_ids >> 5] >> (sorted_ids & 31).astype(np.uint32)) & 1) != 0)
+    member &= (sorted_len <= max_len) & (sorted_len > 0)
+    ids = sorted_ids[member]
     mask = np.zeros(vocab.n_words, dtype=np.uint32)
-    ids = va.sorted_ids[member].astype(np.int64)
-    np.bitwise_or.at(mask, ids >> 5, (np.uint32(1) << (ids & 31).astype(np.uint32)))
+    set_bits(mask, va.sorted_ids[member])
     # Characters per token: its bytes that are no UTF-8 continuation byte.
-    starts_char = np.concatenate(([0], np.cumsum((sorted_data & 0xC0) != 0x80)))
+    starts_char = _char_starts(vocab.fingerprint, sorted_data)
     first = sorted_start[member]
     chars = (starts_char[first + sorted_len[member]] - starts_char[first]).astype(np.int32)
     rest_pos = np.flatnonzero(~member)

@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 
 from native.kernels import read_only, trie_nodes
 
-__all__ = ["BYTE_CLASSES", "IDENTIFIER", "STRING_TEXT", "TokenTrie", "class_bit", "token_trie"]
+__all__ = ["BYTE_CLASSES", "IDENTIFIER", "LOWER_IDENTIFIER", "STRING_TEXT", "TokenTrie",
+           "class_bit", "token_trie"]
 
 
 def _span(lo: str, hi: str) -> bytes:
@@ -29,6 +30,7 @@ def _span(lo: str, hi: str) -> bytes:
 _LOWER, _UPPER, _DIGITS = _span("a", "z"), _span("A", "Z"), _span("0", "9")
 _PRINTABLE = _span(" ", "~")
 IDENTIFIER = _LOWER + _UPPER + _DIGITS + b"_"
+LOWER_IDENTIFIER = _LOWER + _DIGITS + b"_"
 STRING_TEXT = bytes(b for b in _PRINTABLE if b not in b'"\\')  # printable, no " or \
 
 
@@ -53,7 +55,7 @@ BYTE_CLASSES: tuple[bytes, ...] = (
     _printable_but(b"'"),  # SQL string contents
     _printable_but(b"'\\"),
     _PRINTABLE,  # comments
-    _LOWER + _DIGITS + b"_",  # lower-case identifiers
+    LOWER_IDENTIFIER,
 )
 def class_bit(members: bytes) -> int:
     """The bit of a class of :data:`BYTE_CLASSES` in node and state flags."""

@@ -3,6 +3,7 @@ table equals the one a full walk of the vocabulary gives."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,7 +31,7 @@ SCHEMAS = [
 
 PREFIXES = ['{"a": "x y', '{"d": "x y', '{"e": "x y', '{"c": "ab', '["re', '{"name": "me@ex',
             '{"b": "', '{"b": "abcd', '{"b": "é€', '{"e": "' + "ab " * 12,
-            '{"zz": 1', "SELECT a", "SELECT abc FROM t", "int x", "int x = y"]
+            '{"zz": 1', "SELECT a", "SELECT a,", "SELECT abc FROM t", "int x", "int x = y"]
 
 
 def _same(a: StateTokens, b: StateTokens) -> bool:
@@ -48,8 +49,8 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
     compiled = [compile_json_schema(s, vocab, cache=False) for s in SCHEMAS]
     compiled += [compile_grammar(ALL[g], vocab, cache=False)
                  for g in ("json", "sql", "c_like")]
-    # States that took each slice (long UTF-8, short UTF-8, short ASCII; words,
-    # identifier characters) or none.
+    # States that took each slice (long UTF-8, short UTF-8, short ASCII; words, lower-case
+    # words, identifier characters, lower-case ones) or none.
     every = compiled[0].index.slices + compiled[0].index.word_slices
     used = [0] * (len(every) + 1)
     counted = 0
@@ -60,15 +61,19 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
                 m.fill_next_token_bitmask(m.next_token_bitmask())
         for q in c.lexer.reachable_states():
             terms = c.lexer.signature(q, c.index._depth)[1]  # as the index keys it
-            with monkeypatch.context() as mp:
-                mp.setattr(token_index, "stays_alive", lambda *a: False)
-                mp.setattr(token_index, "repeat_layout", lambda dfa: None)
-                full = c.index._build(q, terms)
-            fast = c.index._build(q, terms)
-            assert _same(fast, full), (tok, q)
+            # Fresh states also with ignored lexemes restarting in them (see TokenIndex.get).
+            restart = c.lexer.is_fresh(q) and bool(c.lexer.ignored)
+            for restart_to in (-1, q) if restart else (-1,):
+                with monkeypatch.context() as mp:
+                    mp.setattr(token_index, "stays_alive", lambda *a: False)
+                    mp.setattr(token_index, "repeat_layout", lambda dfa: None)
+                    full = c.index._build(q, terms, restart_to)
+                fast = c.index._build(q, terms, restart_to)
+                assert _same(fast, full), (tok, q, restart_to)
+                taken = (c.index.slice_for(q) if restart_to < 0 else
+                         c.index.slice_for(q, c.index._restarts, np.int32(q)))
+                used[-1 if taken is None else every.index(taken)] += 1
             counted += c.index._counted_slice(q)[0] is not None
-            taken = c.index.slice_for(q)
-            used[-1 if taken is None else every.index(taken)] += 1
     assert used[0] > 10 and all(used[1:-1]), used  # each slice was taken
     assert counted >= 10  # states of bounded strings took the count of characters left
 
@@ -183,3 +188,38 @@ def test_tables_shared_by_depth_bounded_keys_equal_own_builds(
             own = StateTokens(own.inside, own.first_dead, c.index._relabel(own.groups, terms))
             assert _same(c.index._fetch(q, restart_to), own), (q, restart_to)
     assert len(keys) < len(reached) - 300  # long strings' states share keys
+
+
+def _reads_all(dfa: np.ndarray, data: bytes) -> bool:
+    state = 0
+    for b in data:
+        state = int(dfa[state, b])
+        if state < 0:
+            return False
+    return True
+
+
+@pytest.mark.real_tokenizer
+@pytest.mark.parametrize("tok", ["qwen3", "gemma3"])
+def test_slice_members_are_the_tokens_their_language_reads(
+        tok: str, tokenizer_dir: Callable[[str], Path]) -> None:
+    """Every slice holds exactly the tokens of at most its longest length that its text
+    automaton reads whole, byte by byte (the slices are made by one walk of the trie); the
+    word slices are also checked against their regular expressions."""
+    vocab = Vocabulary.from_tokenizer_json(tokenizer_dir(tok))
+    index = compile_grammar('start: "a"', vocab, cache=False).index
+    # Prefixes of words: a lone space is one.
+    patterns = [rb" ?([A-Za-z_][A-Za-z0-9_]*)?", rb" ?([a-z_][a-z0-9_]*)?", rb"[A-Za-z0-9_]+",
+                rb"[a-z0-9_]+"]
+    text = vocab.token_bytes
+    ids = vocab.arrays.sorted_ids.tolist()
+    for n, sl in enumerate(index.slices + index.word_slices):
+        got = set(np.flatnonzero(np.unpackbits(sl.mask.view(np.uint8), bitorder="little"))
+                  .tolist())
+        want = {t for t in ids if len(text[t]) <= sl.max_len
+                and _reads_all(sl.text_dfa, text[t])}
+        assert got == want, (n, sorted(got ^ want)[:10])
+        assert len(sl.rest_ids) + len(got) == len(ids)
+        if n >= len(index.slices):
+            pattern = patterns[n - len(index.slices)]
+            assert want == {t for t in ids if re.fullmatch(pattern, text[t])}, n
