@@ -472,7 +472,7 @@ class ContextualLexer:
         """With ``all_readings``: states ``lo..hi-1`` that several top-tier terminals accept
         (``tied``) get a reading id (``>= n_terminals``) as their top."""
         tied = self._tied[lo:hi]
-        if not tied.any():
+        if not np.count_nonzero(tied):
             return
         for s in (np.flatnonzero(tied) + lo).tolist():
             top = int(self._top[s])

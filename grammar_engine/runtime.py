@@ -150,9 +150,8 @@ class GrammarRuntime:
         self.k_ignored = ignored
         # (count, keys, vals), replaced whole so that threads never see keys of one
         # snapshot with values of another.
-        self._start_bits: dict[frozenset[int], int] = {}  # allowed set -> its bits
         self._start_snapshot: tuple[int, NDArray[np.uint64], NDArray[np.int32]] = (
-            -1, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
+            0, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
         if self.use_glr_kernel:
             # Load (or, the first time after an install, compile: about 15 s) the GLR
             # kernel here rather than inside a mask, whose time budget it would spend.
@@ -161,17 +160,19 @@ class GrammarRuntime:
                                 empty, np.zeros(compiled.vocab.n_words, dtype=np.uint32))
 
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
-        """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key."""
+        """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key. The
+        lexer only ever adds fresh states, in order: the new ones are merged in."""
         starts = self.lexer.starts
         count, keys, vals = self._start_snapshot
         if len(starts) != count:
-            bits = self._start_bits
-            for allowed in list(starts):
-                if allowed not in bits:
-                    bits[allowed] = sum(1 << t for t in allowed)
-            items = sorted((bits[allowed], q) for allowed, q in list(starts.items()))
-            keys = np.array([k for k, _ in items], dtype=np.uint64)
-            vals = np.array([v for _, v in items], dtype=np.int32)
+            items = list(starts.items())
+            new_keys = np.array([sum(1 << t for t in allowed) for allowed, _ in items[count:]],
+                                dtype=np.uint64)
+            new_vals = np.array([q for _, q in items[count:]], dtype=np.int32)
+            order = np.argsort(new_keys)
+            new_keys, new_vals = new_keys[order], new_vals[order]
+            at = np.searchsorted(keys, new_keys)
+            keys, vals = np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
             self._start_snapshot = (len(items), keys, vals)
         return keys, vals
 
@@ -394,7 +395,7 @@ class GrammarRuntime:
                 bits = self._compute_mask(state.q, state.stacks)
                 if self.tracks_values:
                     self._drop_repeated_values(state, bits)
-            if not bits.any():
+            if not np.count_nonzero(bits):  # (faster than bits.any())
                 if len(self.empty_masks) >= _CACHE_LIMIT:
                     self.empty_masks = set()
                 self.empty_masks.add(state)

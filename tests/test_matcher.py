@@ -380,6 +380,10 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
                 q = rt.lex_start(stacks)
                 stack = np.array(stacks[0].states(), dtype=np.int32)
                 keys, vals = rt._start_arrays()
+                # Every fresh state so far, keyed by its allowed terminals' bits, sorted.
+                assert bool(np.all(keys[1:] > keys[:-1]))
+                assert dict(zip(keys.tolist(), vals.tolist(), strict=True)) == {
+                    sum(1 << t for t in allowed): q for allowed, q in rt.lexer.starts.items()}
                 trans, top = rt.lexer.arrays
 
                 def run(positions: np.ndarray, q: int = q, stack: np.ndarray = stack,
