@@ -33,7 +33,13 @@ from compilers.automata import ByteDFA, repeat_layout
 from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
-from compilers.token_slices import SLICE_MAX_LEN, TokenSlice, text_slices, word_slices
+from compilers.token_slices import (
+    SLICE_MAX_LEN,
+    TokenSlice,
+    quote_free_slice,
+    text_slices,
+    word_slices,
+)
 from compilers.token_trie import BYTE_CLASSES, token_trie
 from compilers.vocab import Vocabulary
 from native.kernels import classify_tokens, group_by_label, set_bits, walk_tokens
@@ -215,6 +221,7 @@ class TokenIndex:
                                self.sorted_data, self.sorted_start, vocab.n_words)
         self.slices = text_slices(vocab, layout)
         self.word_slices = word_slices(vocab, layout)
+        self.quote_free_slice = quote_free_slice(vocab, layout)
         # Per slice, the bytes where a lexer row or a text row may change (stays_alive
         # reads only those); made on first use.
         self._slice_starts: dict[int, NDArray[np.int32]] = {}
@@ -345,7 +352,8 @@ class TokenIndex:
         """The widest slice whose tokens all stay inside the lexeme from ``q`` (ignored
         lexemes restarting in ``restart_to``, by default ``q``, per ``restarts``), if any:
         the widest text slice (they are nested: the narrowest is checked first), else the
-        wider word slice."""
+        text slice without ``'`` (where ``'`` may end the lexeme), else the first word slice
+        (see ``word_slices``)."""
         target = np.int32(q) if restart_to is None else restart_to
         trans = self.lexer.arrays[0]
         if trans[q, 0x61] < 0:  # every slice holds "a": most states end here, unsearched
@@ -356,6 +364,8 @@ class TokenIndex:
                 if not self._stays_alive(q, sl, restarts, target):
                     break
                 best = sl
+            if best is None and self._stays_alive(q, self.quote_free_slice, restarts, target):
+                best = self.quote_free_slice
         if best is None:
             best = next((sl for sl in self.word_slices
                          if self._stays_alive(q, sl, restarts, target)), None)

@@ -31,7 +31,8 @@ SCHEMAS = [
 
 PREFIXES = ['{"a": "x y', '{"d": "x y', '{"e": "x y', '{"c": "ab', '["re', '{"name": "me@ex',
             '{"b": "', '{"b": "abcd', '{"b": "é€', '{"e": "' + "ab " * 12,
-            '{"zz": 1', "SELECT a", "SELECT a,", "SELECT abc FROM t", "int x", "int x = y"]
+            '{"zz": 1', "SELECT a", "SELECT a,", "SELECT abc FROM t",
+            "SELECT a FROM t WHERE b = 'x y", "int x", "int x = y"]
 
 
 def _same(a: StateTokens, b: StateTokens) -> bool:
@@ -50,8 +51,9 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
     compiled += [compile_grammar(ALL[g], vocab, cache=False)
                  for g in ("json", "sql", "c_like")]
     # States that took each slice (long UTF-8, short UTF-8, short ASCII; words, lower-case
-    # words, identifier characters, lower-case ones) or none.
-    every = compiled[0].index.slices + compiled[0].index.word_slices
+    # words, identifier characters, lower-case ones; text without ') or none.
+    index = compiled[0].index
+    every = index.slices + index.word_slices + (index.quote_free_slice,)
     used = [0] * (len(every) + 1)
     counted = 0
     for c in compiled:
@@ -213,13 +215,13 @@ def test_slice_members_are_the_tokens_their_language_reads(
                 rb"[a-z0-9_]+"]
     text = vocab.token_bytes
     ids = vocab.arrays.sorted_ids.tolist()
-    for n, sl in enumerate(index.slices + index.word_slices):
+    for n, sl in enumerate(index.slices + index.word_slices + (index.quote_free_slice,)):
         got = set(np.flatnonzero(np.unpackbits(sl.mask.view(np.uint8), bitorder="little"))
                   .tolist())
         want = {t for t in ids if len(text[t]) <= sl.max_len
                 and _reads_all(sl.text_dfa, text[t])}
         assert got == want, (n, sorted(got ^ want)[:10])
         assert len(sl.rest_ids) + len(got) == len(ids)
-        if n >= len(index.slices):
+        if len(index.slices) <= n < len(index.slices) + len(patterns):
             pattern = patterns[n - len(index.slices)]
             assert want == {t for t in ids if re.fullmatch(pattern, text[t])}, n
