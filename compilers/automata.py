@@ -506,9 +506,11 @@ def _trim(trans: NDArray[np.int32], accept: NDArray[np.bool_]) -> ByteDFA:
 @byte_bounded_cache(256 << 20)  # 256 MiB of automata at most, whatever the patterns
 def build_terminal_dfa(pattern: str, lazy: bool, max_nfa_states: int = 100_000,
                        max_dfa_states: int = 20_000, where: str = "") -> ByteDFA:
-    """Regex text -> trimmed byte DFA, cached by (pattern, laziness, limits)."""
+    """Regex text -> trimmed byte DFA, cached by (pattern, laziness, limits); its digest
+    seeded from them (a grammar's terminals are keyed in its first masks)."""
     nfa = compile_regex_nfa(pattern, max_states=max_nfa_states, where=where)
-    return build_byte_dfa(nfa, lazy=lazy, max_states=max_dfa_states, where=where)
+    dfa = build_byte_dfa(nfa, lazy=lazy, max_states=max_dfa_states, where=where)
+    return seed_digest(dfa, "terminal", (pattern, lazy, max_nfa_states, max_dfa_states))
 
 
 _product_memo = BytesMemo(128 << 20)

@@ -29,7 +29,7 @@ from compilers.compiled import CompiledGrammar
 from compilers.lexer import DEAD
 from compilers.token_index import Groups, GroupWalk
 from compilers.vocab import Vocabulary
-from grammar_engine.parser import LRParser, Stacks
+from grammar_engine.parser import LRParser, StackNode, Stacks
 from native.glr_kernels import GLR_EXTRA_DEPTH, GLR_POOL, resolve_with_glr
 from native.kernels import (
     ACT_ERROR,
@@ -110,6 +110,8 @@ class GrammarRuntime:
         self._walk_cache: dict[tuple[object, int], GroupWalk] = {}
         self._glr_stack_cache: dict[Stacks, tuple[NDArray[np.int32], NDArray[np.int32],
                                                   tuple[np.int32, np.int32, np.int32]]] = {}
+        # A stack's states as the LR kernel reads them (it copies them, never writes).
+        self._lr_stack_cache: dict[StackNode, NDArray[np.int32]] = {}
         # States whose mask came out empty (no text token fits); the matcher reports the
         # ones that are not complete as a VocabularyError.
         self.empty_masks: set[MatchState] = set()
@@ -563,7 +565,12 @@ class GrammarRuntime:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
         one kernel call (LR simulation on a scratch stack); see :meth:`_kernel_rounds`."""
         idx = self.index
-        stack = np.array(stacks[0].states(), dtype=np.int32)
+        stack = self._lr_stack_cache.get(stacks[0])
+        if stack is None:
+            stack = np.array(stacks[0].states(), dtype=np.int32)
+            if len(self._lr_stack_cache) >= _CACHE_LIMIT:
+                self._lr_stack_cache = {}
+            self._lr_stack_cache[stacks[0]] = stack
         state = MatchState(q, stacks)
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],

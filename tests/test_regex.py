@@ -211,9 +211,9 @@ def test_code_point_construction_matches_byte_nfa_reference(lazy: bool) -> None:
 
 def test_built_automata_digests_name_their_construction(monkeypatch: pytest.MonkeyPatch
                                                        ) -> None:
-    """Products carry a digest of how they were built (operation and operands), not a hash
-    of their table: the same construction gives the same digest and the same table,
-    different ones give different digests."""
+    """Products and terminals carry a digest of how they were built (operation and
+    operands, pattern and limits), not a hash of their table: the same construction gives
+    the same digest and the same table, different ones give different digests."""
     import numpy as np
 
     from compilers import automata
@@ -229,3 +229,8 @@ def test_built_automata_digests_name_their_construction(monkeypatch: pytest.Monk
     np.testing.assert_array_equal(again.trans, built[0].trans)
     np.testing.assert_array_equal(again.accept, built[0].accept)
     assert again.digest != automata.ByteDFA(again.trans, again.accept).digest  # seeded
+    # Terminals too, by pattern, laziness and limits.
+    assert da.digest != automata.ByteDFA(da.trans, da.accept).digest
+    other = build_terminal_dfa.__wrapped__(r"[a-z]+", False)  # built again, not cached
+    assert other is not da and other.digest == da.digest
+    assert build_terminal_dfa(r"[a-z]+", True).digest != da.digest
