@@ -177,7 +177,8 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
     work_len = np.empty(work_cap, np.int32)
     row = np.empty(depth_cap + 1, np.int32)
     path = np.empty(max_len + 2, np.int32)
-    memo_child = np.full((_MEMO_NODES, n_terms), -1, np.int32)
+    memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)  # rows filled as made
+    memo_child[0, :] = -1
     memo_q = np.empty(_MEMO_NODES, np.int32)
     n_nodes = 1  # node 0: no boundary yet
     n_start = stacks.shape[0]
@@ -266,6 +267,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
                 cur_len, nxt_len = nxt_len, cur_len
                 if node >= 0 and n_nodes < _MEMO_NODES:
                     memo_child[node, t] = n_nodes
+                    memo_child[n_nodes, :] = -1
                     memo_q[n_nodes] = q
                     node = n_nodes
                     n_nodes += 1

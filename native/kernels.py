@@ -558,7 +558,8 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     for i in range(n):
         max_len = max(max_len, token_len[toks[i]] - offs[i])
     path = np.empty(max_len + 2, np.int32)
-    memo_child = np.full((_LR_MEMO_NODES, n_terms), -1, np.int32)
+    memo_child = np.empty((_LR_MEMO_NODES, n_terms), np.int32)  # rows filled as made
+    memo_child[0, :] = -1
     memo_q = np.empty(_LR_MEMO_NODES, np.int32)
     n_nodes = 1  # node 0: no boundary yet
     # State on arriving at each byte of the previous token's remainder.
@@ -631,6 +632,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
                                         end_term, start_keys, start_vals)
                 if node >= 0 and n_nodes < _LR_MEMO_NODES:
                     memo_child[node, t] = n_nodes
+                    memo_child[n_nodes, :] = -1
                     memo_q[n_nodes] = q
                     node = n_nodes
                     n_nodes += 1
