@@ -53,7 +53,9 @@ code cannot be interrupted by the timer), that grows past ``--memory-limit-gb``,
 (segfault, abort). The schema in flight is recorded as a timeout (overrun) or a crash (death,
 memory), and a new child resumes at the next schema. Peak memory is the peak RSS of the
 engine's children (``wait4``), so it includes the Python interpreter, the tokenizer and
-whatever each engine imports (torch for xgrammar).
+whatever each engine imports (torch for xgrammar). Memory per compiled schema is what the
+engine reports a compiled schema holds once its instances are walked (ours and xgrammar;
+llguidance and outlines-core report none).
 
     python benchmarks/maskbench.py --subsets Github_trivial,Glaiveai2K --progress \\
         [--engines ours,llguidance,xgrammar,outlines] [--limit N] [--json out.json]
@@ -206,6 +208,8 @@ class Engine:
     accepting: Callable[[Any], bool]  # matcher -> complete document (EOS allowed)
     bits: np.ndarray  # int32 view of the bitmask, shape (1, ceil(V / 32))
     info: dict[str, Any] = field(default_factory=dict)
+    # compiled -> bytes it holds (after its instances), where the engine reports it
+    memory: Callable[[Any], int | None] = lambda compiled: None
 
 
 def _engine_ours(folder: Path, hf_tok: Any, compile_budget: float = 30.0) -> Engine:
@@ -229,6 +233,7 @@ def _engine_ours(folder: Path, hf_tok: Any, compile_budget: float = 30.0) -> Eng
         consume=lambda m, t: bool(m.consume_token(t)),
         accepting=lambda m: bool(m.is_accepting()),
         bits=np.asarray(bm), info={"eos_ids": [int(e) for e in vocab.eos_token_ids]},
+        memory=lambda compiled: int(compiled.nbytes),
     )
 
 
@@ -284,6 +289,7 @@ def _engine_xgrammar(folder: Path, hf_tok: Any) -> Engine:
         consume=lambda m, t: bool(m.accept_token(t)),
         accepting=lambda m: bool(m.accept_token(eos)) and bool(m.is_terminated()),
         bits=bm.numpy(), info={"eos_ids": list(info.stop_token_ids)},
+        memory=lambda compiled: int(compiled.memory_size_bytes),
     )
 
 
@@ -444,6 +450,10 @@ def run_schema(eng: Engine, hf_tok: Any, row: dict[str, Any], i: int, args: argp
         rec["error"] = f"{type(e).__name__}: {_first_line(str(e))}"
         rec["traceback"] = traceback.format_exc()[-2000:]
     rec["fn_examples"], rec["fp_examples"] = fn_examples, fp_examples
+    try:  # what the compiled schema holds now, its instances walked (not timed)
+        rec["mem_bytes"] = eng.memory(compiled)
+    except Exception as e:
+        rec["mem_error"] = f"{type(e).__name__}: {_first_line(str(e))}"
 
     # --- 3. soundness: jsonschema on every accepted document (not an engine cost) ------
     emit({"event": "checking", "i": i})
@@ -684,6 +694,8 @@ def summarize(run: EngineRun, ids: set[int] | None = None) -> dict[str, Any]:
     st = Counter(r["status"] for r in recs)
     tbm = np.fromiter((t for r in recs for t in r.get("tbm_ns", ())), dtype=np.float64) / 1e3
     ttfm = np.array([r["ttfm_s"] for r in recs if "ttfm_s" in r], dtype=np.float64) * 1e3
+    mem = np.array([r["mem_bytes"] for r in recs if r.get("mem_bytes") is not None],
+                   dtype=np.float64) / 1024
 
     def pcts(a: np.ndarray, qs: Sequence[float]) -> dict[str, float]:
         out = {f"p{q:g}": float(np.percentile(a, q)) if len(a) else float("nan") for q in qs}
@@ -702,6 +714,7 @@ def summarize(run: EngineRun, ids: set[int] | None = None) -> dict[str, Any]:
         "mask_consume_disagreements": sum(r.get("disagreements", 0) for r in recs),
         "tokens": len(tbm), "compiled": len(ttfm),
         "tbm_us": pcts(tbm, TBM_QUANTILES), "ttfm_ms": pcts(ttfm, TTFM_QUANTILES),
+        "memory_kb": pcts(mem, TTFM_QUANTILES) if len(mem) else None,
     }
 
 
@@ -809,6 +822,23 @@ def print_report(runs: dict[str, EngineRun], env: dict[str, Any], command: str,
               + " | ".join(_fmt(tf[k]) for k in ("p50", "p90", "p99", "max"))
               + f" | {r.peak_rss_kb / 1024:,.0f} | {r.launches} | {_fmt(setup, 2)} | "
                 f"{r.wall_s / 60:.1f} |")
+
+    print("\nMemory per compiled schema (KiB), after its instances, where the engine "
+          "reports it (ours: `CompiledGrammar.nbytes`, its automata, parse table, lexer "
+          "rows and the token tables built, a table shared with other schemas counted in "
+          "each; xgrammar: `memory_size_bytes`; llguidance and outlines-core: not "
+          "reported):\n")
+    print("| engine | schemas | p50 | p90 | p99 | max |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for e in engines:
+        mk = full[e]["memory_kb"]
+        if mk is None:
+            print(f"| {e} | - | - | - | - | - |")
+        else:
+            n_mem = sum(1 for rec in runs[e].records.values()
+                        if rec.get("mem_bytes") is not None)
+            print(f"| {e} | {n_mem} | "
+                  + " | ".join(_fmt(mk[k]) for k in ("p50", "p90", "p99", "max")) + " |")
 
     common = set(range(len(rows)))
     for e in engines:

@@ -89,6 +89,15 @@ class CompiledGrammar:
     def is_lalr(self) -> bool:
         return self.table.is_deterministic
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the arrays this grammar holds now: terminal automata, parse table, the
+        lexer's rows and the token tables built so far (a table shared with other grammars
+        of the process is counted in each). The vocabulary is not counted."""
+        automata = sum(d.nbytes for d in self.dfas) + \
+            sum(d.nbytes for ex in self.excludes for d in ex)
+        return automata + _arrays_nbytes(self.table) + self.lexer.nbytes + self.index.nbytes
+
     def stats(self) -> dict[str, Any]:
         """Sizes for ``grammar-engine inspect`` and benchmarks."""
         return {
@@ -103,6 +112,7 @@ class CompiledGrammar:
             "lexer_states_built": self.lexer.n_explored,
             "token_tables_built": self.index.n_built,
             "token_tables_bytes": self.index.nbytes,
+            "bytes": self.nbytes,
             "vocab_name": self.vocab.name,
             "vocab_size": self.vocab.size,
             "vocab_fingerprint": self.vocab.fingerprint,
@@ -242,6 +252,11 @@ def _grammar_from_json(d: dict[str, Any]) -> Grammar:
     terms = tuple(Terminal(**{**t, "span": SourceSpan(**t["span"])}) for t in d["terminals"])
     rules = tuple(Rule(r["lhs"], tuple(r["rhs"])) for r in d["rules"])
     return Grammar(terminals=terms, rules=rules, start=d["start"], source=d["source"])
+
+
+def _arrays_nbytes(obj: object) -> int:
+    """Bytes of the NumPy arrays among ``obj``'s own attributes."""
+    return sum(int(v.nbytes) for v in vars(obj).values() if isinstance(v, np.ndarray))
 
 
 def _without_empty(d: ByteDFA) -> ByteDFA:

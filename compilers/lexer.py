@@ -219,6 +219,19 @@ class ContextualLexer:
         return self._n
 
     @property
+    def nbytes(self) -> int:
+        """Bytes of the lexer's arrays, the per-state ones up to the states made so far
+        (their spare capacity is allocated but not written)."""
+        n = self._n
+        per_state = {"_trans": self._trans, "_top": self._top, "_tied": self._tied,
+                     "_fresh": self._fresh, "_vec_start": self._vec_start[: n + 1],
+                     "_vec_pool": self._vec_pool[: int(self._vec_start[n])]}
+        used = sum(int(a[:n].nbytes if name != "_vec_pool" else a.nbytes)
+                   for name, a in per_state.items())
+        return used + sum(int(v.nbytes) for name, v in vars(self).items()
+                          if isinstance(v, np.ndarray) and name not in per_state)
+
+    @property
     def n_explored(self) -> int:
         """States made by exploring (fresh lexemes and several live terminals)."""
         return self._n - self.base

@@ -543,3 +543,28 @@ def test_process_wide_memos_stay_in_the_oldest_generation(vocab: Vocabulary) -> 
     plain = dict(lexer_module._canonical_of)
     gc.collect()
     assert not gc.is_tracked(plain)  # what the memo's type prevents
+
+
+def test_compiled_grammar_reports_the_bytes_it_holds() -> None:
+    """``CompiledGrammar.nbytes`` (MaskBench's memory per compiled schema): its automata,
+    parse table and lexer rows from the start, then also every token table a matcher
+    builds; the lexer counts the rows of the states it made, not its spare capacity."""
+    from compilers.compiled import _arrays_nbytes
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = _sample_pieces_vocab("json")
+    compiled = ge.compile_grammar(ALL["json"], vocab, cache=False)
+    automata = sum(d.nbytes for d in compiled.dfas)
+    assert compiled.index.nbytes == 0
+    before = compiled.nbytes
+    assert before == automata + _arrays_nbytes(compiled.table) + compiled.lexer.nbytes
+    assert compiled.lexer.nbytes < _arrays_nbytes(compiled.lexer)  # capacity not counted
+    m = Matcher(compiled)
+    bitmask = ge.allocate_token_bitmask(1, vocab.size)
+    for ch in SAMPLES["json"][0]:
+        m.fill_next_token_bitmask(bitmask)
+        assert m.consume_string(ch)
+    assert compiled.index.nbytes > 0
+    assert compiled.nbytes == automata + _arrays_nbytes(compiled.table) + \
+        compiled.lexer.nbytes + compiled.index.nbytes > before
+    assert compiled.stats()["bytes"] == compiled.nbytes
