@@ -11,10 +11,10 @@ the whole slice is allowed at once, with one precomputed bitmask, and only the r
 vocabulary is walked: llguidance's "slicer" idea, in our table builder.
 
 Four more serve code grammars (:func:`word_slices`): words with or without a leading
-space, and runs of identifier characters, each also in lower case only; and one single-quoted
-strings (:func:`quote_free_slice`). Their check uses
+space, and runs of identifier characters, each also in lower case only. Their check uses
 the lexer's closed byte classes (``compilers.token_trie``), so their unbounded length
-costs nothing.
+costs nothing. One more, text without ``'``, serves single-quoted strings
+(:func:`quote_free_slice`).
 """
 
 from __future__ import annotations
