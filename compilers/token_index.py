@@ -34,6 +34,7 @@ from compilers.errors import LimitExceededError
 from compilers.lexer import ContextualLexer
 from compilers.shared_tables import shared_tables
 from compilers.token_slices import (
+    NO_RESTARTS,
     SLICE_MAX_LEN,
     TokenSlice,
     quote_free_slice,
@@ -136,8 +137,6 @@ def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     a.flags.writeable = False
     return a
 
-
-_NO_RESTARTS = _readonly(np.zeros(0, dtype=np.bool_))
 
 _layouts: dict[str, tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64],
                           NDArray[np.int32]]] = {}
@@ -298,7 +297,7 @@ class TokenIndex:
         state's live terminals in rank order), by terminal id when ``terms`` is None."""
         va = self.vocab.arrays
         trans, top = self.lexer.arrays
-        restarts = self._restarts if restart_to >= 0 else _NO_RESTARTS
+        restarts = self._restarts if restart_to >= 0 else NO_RESTARTS
         target = np.int32(restart_to if restart_to >= 0 else q)
         closed = self.lexer.closed_classes(BYTE_CLASSES)
         sl, fitting = self._counted_slice(q)
@@ -347,7 +346,7 @@ class TokenIndex:
             return None, None
         return sl, sl.fitting(left)
 
-    def slice_for(self, q: int, restarts: NDArray[np.bool_] = _NO_RESTARTS,
+    def slice_for(self, q: int, restarts: NDArray[np.bool_] = NO_RESTARTS,
                   restart_to: np.int32 | None = None) -> TokenSlice | None:
         """The widest slice whose tokens all stay inside the lexeme from ``q`` (ignored
         lexemes restarting in ``restart_to``, by default ``q``, per ``restarts``), if any:

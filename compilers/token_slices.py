@@ -37,8 +37,8 @@ from compilers.token_trie import (
 from compilers.vocab import Vocabulary
 from native.kernels import classify_tokens, read_only, set_bits
 
-__all__ = ["SLICE_MAX_LEN", "Layout", "TokenSlice", "quote_free_slice", "row_starts", "text_slices",
-           "word_slices"]
+__all__ = ["NO_RESTARTS", "SLICE_MAX_LEN", "Layout", "TokenSlice", "quote_free_slice",
+           "row_starts", "text_slices", "word_slices"]
 
 SLICE_MAX_LEN = 16
 
@@ -216,7 +216,8 @@ def quote_free_slice(vocab: Vocabulary, layout: Layout) -> TokenSlice:
 
 
 _char_start_arrays: dict[str, NDArray[np.int64]] = {}
-_NO_RESTARTS = read_only(np.zeros(0, dtype=np.bool_))
+# The kernels' ``restarts`` argument where no lexeme restarts (read-only, like the others).
+NO_RESTARTS = read_only(np.zeros(0, dtype=np.bool_))
 
 
 def _char_starts(fingerprint: str, sorted_data: NDArray[np.uint8]) -> NDArray[np.int64]:
@@ -241,7 +242,7 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
                       sorted_data, sorted_start, vocab.n_words)
     read, _, _, _, _ = classify_tokens(
         text_dfa, np.full(len(text_dfa), -1, dtype=np.int32), np.int32(0), va.sorted_ids,
-        first_byte_bounds, vocab.n_words, va.max_token_len, _NO_RESTARTS, np.int32(0),
+        first_byte_bounds, vocab.n_words, va.max_token_len, NO_RESTARTS, np.int32(0),
         trie.tok_info, trie.nodes, np.zeros(len(text_dfa), dtype=np.uint16), trie.all_bits)
     sorted_ids = va.sorted_ids.astype(np.int64)
     member = (((read[sorted_ids >> 5] >> (sorted_ids & 31).astype(np.uint32)) & 1) != 0)
