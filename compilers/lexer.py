@@ -120,6 +120,8 @@ class ContextualLexer:
         self.max_states = max_states
         self._lock = threading.RLock()
         self._starts: dict[frozenset[int], int] = {}
+        # The same, in the order made, keyed by bit set (bit t: terminal t allowed).
+        self._start_bits: list[tuple[int, int]] = []
         # Every terminal DFA in one table of global state ids (see native.lexer_kernels),
         # the first rows of the lexer's own table: the state of a lexeme that only one
         # (eager) terminal can still match is that terminal's DFA state, a row already
@@ -255,6 +257,11 @@ class ContextualLexer:
     def starts(self) -> dict[frozenset[int], int]:
         """Fresh-lexeme state of every allowed-terminal set met so far (do not modify)."""
         return self._starts
+
+    def starts_since(self, count: int) -> list[tuple[int, int]]:
+        """``(allowed-terminal bit set, fresh state)`` of the sets met after the first
+        ``count``, in the order met."""
+        return self._start_bits[count:]
 
     def top(self, state: int) -> int:
         return int(self._top[state]) if state >= 0 else -1
@@ -472,6 +479,7 @@ class ContextualLexer:
                 ids += [v for i in sorted(live) for v in self._veto_starts.get(i, ())
                         if self.dfas[i].n_states]
             s = self._explore(np.array(sorted(ids), dtype=np.int32))
+            self._start_bits.append((sum(1 << t for t in allowed), s))
             self._starts[allowed] = s
             return s
 

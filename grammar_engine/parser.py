@@ -187,6 +187,8 @@ class LRParser:
         # Per state, for ``allowed``: the terminals its row shifts outright (after any
         # stack) and the others (reductions or conflicts: checked per stack).
         self._shift_split: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
+        # Per stack (top node) whose state's row reduces or conflicts: ``allowed``.
+        self._allowed_cache: dict[StackNode, frozenset[int]] = {}
 
     def _seen_after(self, seen: Values, terminal: int,
                     value: str | bytes | None) -> Values | None:
@@ -356,8 +358,8 @@ class LRParser:
             acts = cells[top].get(terminal)
             if not acts:
                 return False
-            if len(acts) > 1:
-                return self.feed(stacks, terminal) is not None
+            if len(acts) > 1:  # a conflict: shifting is one of its paths, or follow all
+                return max(acts) >= 0 or self.feed(stacks, terminal) is not None
             a = acts[0]
             if a >= 0:
                 return True
@@ -380,17 +382,26 @@ class LRParser:
             extra.append(g)
 
     def allowed(self, stacks: Stacks) -> frozenset[int]:
-        """Terminals (not ``$END``) that some stack can shift next."""
+        """Terminals (not ``$END``) that some stack can shift next: the union over the
+        stacks (each is fed on its own), each stack's set cached by its top node."""
         if len(stacks) == 1:
-            shifts, others = self._split(stacks[0].state)
-            if not others:
-                return shifts
-            return shifts | frozenset(t for t in others if self.can_shift(stacks, t))
-        cand: set[int] = set()
+            return self._allowed_one(stacks[0])
+        out: frozenset[int] = frozenset()
         for node in stacks:
-            cand.update(self.cells[node.state])
-        cand.discard(self.end)
-        return frozenset(t for t in cand if self.can_shift(stacks, t))
+            out |= self._allowed_one(node)
+        return out
+
+    def _allowed_one(self, node: StackNode) -> frozenset[int]:
+        shifts, others = self._split(node.state)
+        if not others:
+            return shifts
+        hit = self._allowed_cache.get(node)
+        if hit is None:
+            hit = shifts | frozenset(t for t in others if self.can_shift((node,), t))
+            if len(self._allowed_cache) >= _INTERN_LIMIT:
+                self._allowed_cache = {}
+            self._allowed_cache[node] = hit
+        return hit
 
     def _split(self, state: int) -> tuple[frozenset[int], tuple[int, ...]]:
         hit = self._shift_split.get(state)

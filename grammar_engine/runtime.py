@@ -35,6 +35,7 @@ from native.kernels import (
     ACT_ERROR,
     KIND_BOUNDARY,
     KIND_INSIDE,
+    merge_sorted,
     read_only,
     resolve_with_parser,
     set_allowed,
@@ -164,18 +165,13 @@ class GrammarRuntime:
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
         """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key. The
         lexer only ever adds fresh states, in order: the new ones are merged in."""
-        starts = self.lexer.starts
         count, keys, vals = self._start_snapshot
-        if len(starts) != count:
-            items = list(starts.items())
-            new_keys = np.array([sum(1 << t for t in allowed) for allowed, _ in items[count:]],
-                                dtype=np.uint64)
-            new_vals = np.array([q for _, q in items[count:]], dtype=np.int32)
-            order = np.argsort(new_keys)
-            new_keys, new_vals = new_keys[order], new_vals[order]
-            at = np.searchsorted(keys, new_keys)
-            keys, vals = np.insert(keys, at, new_keys), np.insert(vals, at, new_vals)
-            self._start_snapshot = (len(items), keys, vals)
+        if len(self.lexer.starts) != count:
+            new = sorted(self.lexer.starts_since(count))
+            keys, vals = merge_sorted(keys, vals,
+                                      np.array([k for k, _ in new], dtype=np.uint64),
+                                      np.array([q for _, q in new], dtype=np.int32))
+            self._start_snapshot = (count + len(new), keys, vals)
         return keys, vals
 
     # -- parser + lexer glue -----------------------------------------------------------
@@ -434,18 +430,19 @@ class GrammarRuntime:
         direct: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
         batch = self.use_glr_kernel and len(stacks) <= GLR_POOL
         for gi, (term, toks, offs) in enumerate(table.groups):
+            small = len(toks) <= self.direct_group_limit
+            # A reading (id >= n_terminals) the GLR kernel would leave to Python token by
+            # token: such a group is walked. The kernel feeds the group's terminal itself.
+            if small and batch and term < self.n_terminals:
+                direct.append((term, toks, offs))
+                continue
             after = self.end_lexeme(stacks, term)
             if after is None:
                 continue
             q2 = self.lex_start(after)
             if q2 == DEAD:
                 continue
-            small = len(toks) <= self.direct_group_limit
-            # A reading (id >= n_terminals) the GLR kernel would leave to Python token by
-            # token: such a group is walked.
-            if small and batch and term < self.n_terminals:
-                direct.append((term, toks, offs))
-            elif small and self.use_kernel and len(after) == 1:
+            if small and self.use_kernel and len(after) == 1:
                 self._resolve_in_kernel(q2, after, toks, offs, bits)
             else:
                 self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
@@ -574,13 +571,13 @@ class GrammarRuntime:
         state = MatchState(q, stacks)
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
-                _: NDArray[np.int32] | None) -> NDArray[np.int8]:
+                _: NDArray[np.int32] | None, need: NDArray[np.uint64]) -> NDArray[np.int8]:
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
             verdict: NDArray[np.int8] = resolve_with_parser(
                 trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
                 idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
-                self.k_ignored, np.int32(self.parser.end), keys, vals)
+                self.k_ignored, np.int32(self.parser.end), keys, vals, need)
             return verdict
 
         def finish(p: int, off: int, _: int) -> bool:
@@ -596,9 +593,6 @@ class GrammarRuntime:
         from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
         followed through every further boundary by one ``resolve_with_glr`` call (the
         kernel feeds each group's terminal itself); see :meth:`_kernel_rounds`."""
-        crossing = tuple(g for g in crossing if self._lex_start_after(stacks, g[0]) != DEAD)
-        if not crossing:
-            return
         if len(crossing) == 1:
             term, toks, offs = crossing[0]
             firsts = np.full(len(toks), term, dtype=np.int32)
@@ -611,7 +605,8 @@ class GrammarRuntime:
 
         def finish(p: int, off: int, first: int) -> bool:
             after = self.end_lexeme(stacks, first)
-            assert after is not None  # the groups the parser refuses are gone
+            if after is None:
+                return False
             start = int(idx.sorted_start[p]) + off
             return self._advance(MatchState(self.lex_start(after), after), idx.sorted_data,
                                  start, int(idx.sorted_len[p]) - off) is not None
@@ -624,7 +619,8 @@ class GrammarRuntime:
         idx = self.index
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
-                firsts: NDArray[np.int32] | None) -> NDArray[np.int8]:
+                firsts: NDArray[np.int32] | None, need: NDArray[np.uint64]
+                ) -> NDArray[np.int8]:
             assert firsts is not None
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
@@ -633,7 +629,7 @@ class GrammarRuntime:
                 idx.sorted_start, idx.sorted_len, self.k_max_len, padded, lengths,
                 self.k_cell_start, self.k_cell_actions, self.k_n_terms, self.k_goto,
                 self.k_lhs, self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals,
-                *caps)
+                need, *caps)
             return verdict
         return run
 
@@ -642,33 +638,33 @@ class GrammarRuntime:
                        firsts: NDArray[np.int32] | None, bits: NDArray[np.uint32]) -> None:
         """Resolve token remainders (sorted positions ``toks`` from byte ``offs``, after a
         lexeme read as ``firsts``, for the GLR kernel) with ``run``, and set the bits of
-        those it allows. A token it leaves undecided needs a lexer state not created
-        yet: ``finish`` decides it in Python, which creates that state, and the kernel
-        then runs again over the other such tokens (most need the same states), a few
-        rounds at most; the rest are finished in Python."""
+        those it allows. A token it leaves undecided for want of a fresh lexer state
+        (verdict 3) names the set of allowed terminals that state is for: the lexer
+        creates the states named, and the kernel runs again over those tokens, a few
+        rounds at most. The other undecided tokens, and those left after the last round,
+        are decided by ``finish`` in Python."""
         sorted_ids = self.varrays.sorted_ids
         for rounds in range(_KERNEL_ROUNDS + 1):
             toks = read_only(toks)  # read-only lists: one kernel specialization
-            verdict = run(toks, read_only(offs), firsts)
+            need = np.empty(len(toks), dtype=np.uint64)
+            verdict = run(toks, read_only(offs), firsts, need)
             pending = set_allowed(bits, sorted_ids, toks, verdict)
             if not len(pending):
                 return
-            last = rounds == _KERNEL_ROUNDS
-            for i in (pending if last else pending[:1]).tolist():
+            missing = verdict[pending] == 3
+            again = pending[missing] if rounds < _KERNEL_ROUNDS else pending[:0]
+            for key in np.unique(need[again]).tolist():
+                self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
+            rest = pending[~missing] if len(again) else pending
+            for i in rest.tolist():
                 first = int(firsts[i]) if firsts is not None else -1
                 if finish(int(toks[i]), int(offs[i]), first):
                     tid = int(sorted_ids[toks[i]])
                     bits[tid >> 5] |= np.uint32(1 << (tid & 31))
-            keep = pending[1:]
-            toks, offs = toks[keep], offs[keep]
-            firsts = firsts[keep] if firsts is not None else None
-            if not len(toks):
+            if not len(again):
                 return
-
-    def _lex_start_after(self, stacks: Stacks, terminal: int) -> int:
-        """Fresh lexer state after a lexeme read as ``terminal`` ends (DEAD: none)."""
-        after = self.end_lexeme(stacks, terminal)
-        return DEAD if after is None else self.lex_start(after)
+            toks, offs = toks[again], offs[again]
+            firsts = firsts[again] if firsts is not None else None
 
     def _glr_stacks(self, stacks: Stacks) -> tuple[NDArray[np.int32], NDArray[np.int32],
                                                    tuple[np.int32, np.int32, np.int32]]:
@@ -698,9 +694,10 @@ def _never(p: int, off: int, first: int) -> bool:
     raise AssertionError("no token to finish")
 
 
-# A resolve kernel bound to its parser state: (toks, offs, firsts) -> verdict per token.
-_KernelRun = Callable[[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32] | None],
-                      NDArray[np.int8]]
+# A resolve kernel bound to its parser state: (toks, offs, firsts, need) -> verdict per
+# token (``need``: filled with the allowed-terminal sets of missing fresh states).
+_KernelRun = Callable[[NDArray[np.int32], NDArray[np.int32], NDArray[np.int32] | None,
+                       NDArray[np.uint64]], NDArray[np.int8]]
 
 
 def _json_item_key(text: bytes) -> str | None:

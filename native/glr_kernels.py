@@ -105,13 +105,14 @@ def _glr_boundary(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, got
                   rule_len, end_term, start_keys, start_vals, work, work_len, nxt, nxt_len,
                   row):  # pragma: no cover - compiled
     """Feed terminal ``t`` to ``cur[:n_cur]``, leaving the result in ``nxt``; returns its
-    number of stacks and the fresh lexer state for what they can shift next (-1: the
-    parser takes no ``t``, or that state is dead; -2: undecided here)."""
+    number of stacks, the fresh lexer state for what they can shift next (-1: the parser
+    takes no ``t``, or that state is dead; -2: undecided here; -3: no lexer state exists
+    yet for that set) and the set as a bit set."""
+    key = np.uint64(0)
     n_nxt = _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto,
                       rule_lhs, rule_len, work, work_len, nxt, nxt_len, row, False)
     if n_nxt <= 0:
-        return 0, -1 if n_nxt == 0 else -2
-    key = np.uint64(0)
+        return 0, (-1 if n_nxt == 0 else -2), key
     for u in range(n_terms):
         if u == end_term:
             continue
@@ -127,26 +128,28 @@ def _glr_boundary(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, got
         shifts = _glr_feed(nxt, nxt_len, n_nxt, u, cell_start, cell_actions, n_terms, goto,
                            rule_lhs, rule_len, work, work_len, cur, cur_len, row, True)
         if shifts < 0:
-            return n_nxt, -2
+            return n_nxt, -2, key
         if shifts > 0:
             key |= np.uint64(1) << np.uint64(u)
     k = np.searchsorted(start_keys, key)
     if k >= start_keys.shape[0] or start_keys[k] != key:
-        return n_nxt, -2
+        return n_nxt, -3, key
     q = start_vals[k]
-    return n_nxt, q if q >= 0 else -1
+    return n_nxt, (q if q >= 0 else -1), key
 
 
 @njit(cache=True, nogil=True)
 def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_start,
                      token_len, max_len, stacks, stack_len, cell_start, cell_actions, n_terms,
                      goto, rule_lhs, rule_len, ignored, end_term, start_keys, start_vals,
-                     out_cap, work_cap, depth_cap):  # pragma: no cover - compiled
+                     need, out_cap, work_cap, depth_cap):  # pragma: no cover - compiled
     """Verdict for each token remainder ``toks[i]`` from byte ``offs[i]``, where a lexeme
     read as terminal ``firsts[i]`` has just ended, before it the parser stacks
     ``stacks[j, :stack_len[j]]`` (``q_start``: their fresh lexer state): 1 allowed,
-    0 rejected, 2 undecided here (a lexer state not created yet, a lexeme with several
-    readings, or more stacks than the pools hold: the caller decides in Python).
+    0 rejected, 3 undecided until the lexer has a fresh state for the set of allowed
+    terminals ``need[i]`` (a bit set: the caller creates it and runs again), 2 undecided
+    here for another reason (a lexeme with several readings, more stacks than the pools
+    hold: the caller decides in Python).
 
     At each boundary the lexeme's terminal is fed to every stack (``cell_start`` /
     ``cell_actions``: the actions of cell ``state * n_terms + terminal``), the terminals
@@ -180,6 +183,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
     memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)  # rows filled as made
     memo_child[0, :] = -1
     memo_q = np.empty(_MEMO_NODES, np.int32)
+    memo_key = np.empty(_MEMO_NODES, np.uint64)  # the missing set, where memo_q is -3
     n_nodes = 1  # node 0: no boundary yet
     n_start = stacks.shape[0]
     n_cur = 0
@@ -193,6 +197,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
     prev_first = -1
     prev_end = 0  # where its walk stopped (the byte it broke at, or its length)
     prev_verdict = 1
+    prev_need = np.uint64(0)
     for i in range(n):
         tid = toks[i]
         start = token_start[tid] + offs[i]
@@ -206,6 +211,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
         prev_start, prev_len, prev_first = start, length, firsts[i]
         if prev_verdict != 1 and shared > prev_end:  # it broke on a byte this one shares
             out_verdict[i] = prev_verdict
+            need[i] = prev_need
             continue
         if shared > 0:
             j = shared
@@ -219,6 +225,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
             t = firsts[i]  # the boundary the remainder starts at
         stale = True  # ``cur`` does not hold the stacks after ``path`` yet
         verdict = 1
+        key = np.uint64(0)
         while True:
             if t < 0:
                 if j >= length:
@@ -244,6 +251,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
             child = memo_child[node, t] if node >= 0 else -1
             if child >= 0:
                 q = memo_q[child]
+                key = memo_key[child]
                 node = child
                 stale = True
             else:
@@ -259,7 +267,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
                         cur, nxt = nxt, cur
                         cur_len, nxt_len = nxt_len, cur_len
                     stale = False
-                n_cur, q = _glr_boundary(
+                n_cur, q, key = _glr_boundary(
                     cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto,
                     rule_lhs, rule_len, end_term, start_keys, start_vals, work, work_len,
                     nxt, nxt_len, row)
@@ -269,12 +277,13 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
                     memo_child[node, t] = n_nodes
                     memo_child[n_nodes, :] = -1
                     memo_q[n_nodes] = q
+                    memo_key[n_nodes] = key
                     node = n_nodes
                     n_nodes += 1
                 else:
                     node = -1
             if q < 0:
-                verdict = 0 if q == -1 else 2
+                verdict = 0 if q == -1 else (3 if q == -3 else 2)
                 break
             path[n_path] = t
             n_path += 1
@@ -282,5 +291,7 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
             t = -1
         prev_end = j
         prev_verdict = verdict
+        prev_need = key
         out_verdict[i] = verdict
+        need[i] = key
     return out_verdict

@@ -34,6 +34,7 @@ __all__ = [
     "apply_token_bitmask_kernel",
     "classify_tokens",
     "group_by_label",
+    "merge_sorted",
     "read_only",
     "resolve_with_parser",
     "set_allowed",
@@ -436,7 +437,7 @@ def group_by_label(labels):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True)
 def set_allowed(words, sorted_ids, toks, verdict):  # pragma: no cover - compiled
     """Set the bits of the tokens (sorted positions ``toks``) whose ``verdict`` is 1 and
-    return the indices of those whose verdict is 2 (undecided, see
+    return the indices of those whose verdict is 2 or 3 (undecided, see
     ``resolve_with_parser``)."""
     pending = np.empty(toks.shape[0], np.int64)
     n = 0
@@ -445,10 +446,28 @@ def set_allowed(words, sorted_ids, toks, verdict):  # pragma: no cover - compile
         if v == 1:
             t = sorted_ids[toks[i]]
             words[t >> 5] |= np.uint32(1) << np.uint32(t & 31)
-        elif v == 2:
+        elif v >= 2:
             pending[n] = i
             n += 1
     return pending[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def merge_sorted(keys, vals, new_keys, new_vals):  # pragma: no cover - compiled
+    """New arrays holding ``keys`` (sorted) and ``new_keys`` (sorted, none of them in
+    ``keys``) in order, with their ``vals`` and ``new_vals`` beside them."""
+    n, m = keys.shape[0], new_keys.shape[0]
+    out_keys = np.empty(n + m, keys.dtype)
+    out_vals = np.empty(n + m, vals.dtype)
+    i = j = 0
+    for k in range(n + m):
+        if j >= m or (i < n and keys[i] < new_keys[j]):
+            out_keys[k], out_vals[k] = keys[i], vals[i]
+            i += 1
+        else:
+            out_keys[k], out_vals[k] = new_keys[j], new_vals[j]
+            j += 1
+    return out_keys, out_vals
 
 
 @njit(cache=True, nogil=True)
@@ -531,11 +550,13 @@ _LR_MEMO_NODES = 512  # paths of terminals remembered per resolve_with_parser ca
 @njit(cache=True, nogil=True)
 def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start, token_len,
                         stack, act, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
-                        start_vals):  # pragma: no cover - compiled
+                        start_vals, need):  # pragma: no cover - compiled
     """Verdict for each token remainder ``toks[i]`` from byte ``offs[i]``, starting in fresh
     lexer state ``q_start`` with LR stack ``stack`` (deterministic tables), following every
-    lexeme boundary inside the token: 1 allowed, 0 rejected, 2 undecided here (a lexer
-    state for a new set of allowed terminals is needed: the caller decides in Python).
+    lexeme boundary inside the token: 1 allowed, 0 rejected, 3 undecided until the lexer
+    has a fresh state for the set of allowed terminals ``need[i]`` (a bit set; the caller
+    creates it and runs again), 2 undecided here for another reason (a lexeme with
+    several readings, a full scratch stack: the caller decides in Python).
 
     At a boundary the lexeme's terminal is shifted on a scratch copy of the stack, the
     terminals that can be shifted next are collected as a bit set, and the fresh lexer
@@ -561,6 +582,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     memo_child = np.empty((_LR_MEMO_NODES, n_terms), np.int32)  # rows filled as made
     memo_child[0, :] = -1
     memo_q = np.empty(_LR_MEMO_NODES, np.int32)
+    memo_key = np.empty(_LR_MEMO_NODES, np.uint64)  # the missing set, where memo_q is -3
     n_nodes = 1  # node 0: no boundary yet
     # State on arriving at each byte of the previous token's remainder.
     at_q = np.empty(max_len + 1, np.int32)
@@ -571,6 +593,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     prev_len = -1  # no previous token
     prev_end = 0  # where its walk stopped (the byte it broke at, or its length)
     prev_verdict = 1
+    prev_need = np.uint64(0)
     sp = depth0
     for i in range(n):
         tid = toks[i]
@@ -583,6 +606,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
         prev_start, prev_len = start, length
         if prev_verdict != 1 and shared > prev_end:  # it broke on a byte this one shares
             out[i] = prev_verdict
+            need[i] = prev_need
             continue
         if shared > 0:
             j = shared
@@ -594,6 +618,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
             n_path = 0
         stale = True  # ``scratch`` does not hold the stack after ``path`` yet
         verdict = 1
+        key = np.uint64(0)
         while j < length:
             nx = trans[q, token_data[start + j]]
             if nx >= 0:
@@ -615,6 +640,7 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
             child = memo_child[node, t] if node >= 0 else -1
             if child >= 0:
                 q = memo_q[child]
+                key = memo_key[child]
                 node = child
                 stale = True
             else:
@@ -628,33 +654,36 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
                 if sp < 0:  # the scratch stack is spoilt, but the token ends here
                     q = -1 if sp == -1 else -2
                 else:
-                    q = _lr_fresh_state(scratch, sp, act, goto, rule_lhs, rule_len, extra,
-                                        end_term, start_keys, start_vals)
+                    q, key = _lr_fresh_state(scratch, sp, act, goto, rule_lhs, rule_len,
+                                             extra, end_term, start_keys, start_vals)
                 if node >= 0 and n_nodes < _LR_MEMO_NODES:
                     memo_child[node, t] = n_nodes
                     memo_child[n_nodes, :] = -1
                     memo_q[n_nodes] = q
+                    memo_key[n_nodes] = key
                     node = n_nodes
                     n_nodes += 1
                 else:
                     node = -1
             if q < 0:
-                verdict = 0 if q == -1 else 2
+                verdict = 0 if q == -1 else (3 if q == -3 else 2)
                 break
             path[n_path] = t
             n_path += 1
             q_fresh = q
         prev_end = j
         prev_verdict = verdict
+        prev_need = key
         out[i] = verdict
+        need[i] = key
     return out
 
 
 @njit(cache=True, nogil=True)
 def _lr_fresh_state(stack, sp, act, goto, rule_lhs, rule_len, extra, end_term, start_keys,
                     start_vals):  # pragma: no cover - compiled
-    """The fresh lexer state for the terminals that can be shifted on ``stack[:sp]``: -1
-    if it is dead, -2 if no lexer state exists yet for that set (undecided here)."""
+    """The fresh lexer state for the terminals that can be shifted on ``stack[:sp]`` (-1:
+    it is dead; -3: no lexer state exists yet for that set) and the set as a bit set."""
     key = np.uint64(0)
     s_top = stack[sp - 1]
     for u in range(act.shape[1]):
@@ -664,6 +693,6 @@ def _lr_fresh_state(stack, sp, act, goto, rule_lhs, rule_len, extra, end_term, s
             key |= np.uint64(1) << np.uint64(u)
     k = np.searchsorted(start_keys, key)
     if k >= start_keys.shape[0] or start_keys[k] != key:
-        return -2
+        return -3, key
     q = start_vals[k]
-    return q if q >= 0 else -1
+    return (q if q >= 0 else -1), key

@@ -129,7 +129,7 @@ def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
 
 def set_allowed_ref(words, sorted_ids, toks, verdict):
     set_bits_ref(words, sorted_ids[toks[verdict == 1]])
-    return np.flatnonzero(verdict == 2)
+    return np.flatnonzero(verdict >= 2)
 
 
 def set_bits_ref(words: NDArray[np.uint32], toks: NDArray[np.int32]) -> None:

@@ -292,13 +292,13 @@ def test_set_bits_and_apply_bitmask(vocab: int) -> None:
     kernels.set_bits(w1, toks)
     reference.set_bits_ref(w2, toks)
     np.testing.assert_array_equal(w1, w2)
-    # Verdicts of resolve kernels: 1 sets the token's bit, 2 is returned as pending.
+    # Verdicts of resolve kernels: 1 sets the token's bit, 2 and 3 are returned as pending.
     ids = rng.permutation(vocab).astype(np.int32)
-    verdict = rng.integers(0, 3, size=len(toks)).astype(np.int8)
+    verdict = rng.integers(0, 4, size=len(toks)).astype(np.int8)
     for words, fn in ((w1, kernels.set_allowed), (w2, reference.set_allowed_ref)):
         words[:] = 0
         pending = fn(words, ids, toks, verdict)
-        np.testing.assert_array_equal(pending, np.flatnonzero(verdict == 2))
+        np.testing.assert_array_equal(pending, np.flatnonzero(verdict >= 2))
     np.testing.assert_array_equal(w1, w2)
     assert w1.any()
 
@@ -719,3 +719,20 @@ def test_quoted_repeat_table_matches_reference(lo: int, hi: int | None) -> None:
     dfa = quoted_repeat_dfa(unit, lo, hi)
     np.testing.assert_array_equal(dfa.byte_class_of, dfa_kernels.byte_class_of(want_t)
                                   if len(want_t) else np.zeros(256, np.int32))
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (0, 3), (5, 0), (1, 1), (40, 7), (300, 1)])
+def test_merge_sorted_matches_numpy(sizes: tuple[int, int]) -> None:
+    """The fresh-state keys the resolve kernels search: old and new sorted keys merged,
+    values beside them (as ``np.insert`` at the sorted positions gives)."""
+    n, m = sizes
+    rng = np.random.default_rng(n * 31 + m)
+    both = rng.choice(2**62, size=n + m, replace=False).astype(np.uint64) << np.uint64(1)
+    keys, new_keys = np.sort(both[:n]), np.sort(both[n:])
+    vals = rng.integers(-1, 1000, size=n).astype(np.int32)
+    new_vals = rng.integers(-1, 1000, size=m).astype(np.int32)
+    got_keys, got_vals = kernels.merge_sorted(keys, vals, new_keys, new_vals)
+    at = np.searchsorted(keys, new_keys)
+    np.testing.assert_array_equal(got_keys, np.insert(keys, at, new_keys))
+    np.testing.assert_array_equal(got_vals, np.insert(vals, at, new_vals))
+    assert got_keys.dtype == np.uint64 and got_vals.dtype == np.int32

@@ -393,7 +393,8 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
                         trans, top, np.int32(q), positions, offs[:len(positions)],
                         idx.sorted_data, idx.sorted_start, idx.sorted_len, stack, rt.k_act,
                         rt.k_goto, rt.k_lhs, rt.k_len, rt.k_ignored,
-                        np.int32(rt.parser.end), keys, vals)
+                        np.int32(rt.parser.end), keys, vals,
+                        np.empty(len(positions), dtype=np.uint64))
 
                 every = np.arange(n_sorted, dtype=np.int32)
                 batch = run(every)
@@ -403,6 +404,53 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
                 checked += 1
             assert m.consume_string(ch)
     assert checked > 5
+
+
+def test_lr_kernel_names_the_fresh_states_it_lacks() -> None:
+    """Given no fresh lexer states at all, ``resolve_with_parser`` leaves each token that
+    crosses a lexeme boundary the parser takes undecided (verdict 3), naming the set of
+    terminals the parser allows after that lexeme: the set ``lex_start`` creates its
+    fresh state for."""
+    from grammar_engine.runtime import runtime_for
+    from native.kernels import resolve_with_parser
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = _sample_pieces_vocab("json")
+    compiled = ge.compile_grammar(ALL["json"], vocab, cache=False)
+    rt = runtime_for(compiled)
+    idx = rt.index
+    every = np.arange(len(idx.sorted_len), dtype=np.int32)
+    no_keys, no_vals = np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32)
+    named = 0
+    m = Matcher(compiled)
+    for ch in SAMPLES["json"][0]:
+        stacks = m._state.stacks
+        q0 = rt.lex_start(stacks)
+        trans, top = rt.lexer.arrays
+        need = np.zeros(len(every), dtype=np.uint64)
+        verdict = resolve_with_parser(
+            trans, top, np.int32(q0), every, np.zeros(len(every), dtype=np.int32),
+            idx.sorted_data, idx.sorted_start, idx.sorted_len,
+            np.array(stacks[0].states(), dtype=np.int32), rt.k_act, rt.k_goto, rt.k_lhs,
+            rt.k_len, rt.k_ignored, np.int32(rt.parser.end), no_keys, no_vals, need)
+        for p in np.flatnonzero(verdict == 3).tolist():
+            data = bytes(idx.sorted_data[idx.sorted_start[p]:][:idx.sorted_len[p]])
+            q = q0
+            for byte in data:  # the first boundary whose lexeme is not ignored
+                nxt = int(trans[q, byte])
+                if nxt >= 0:
+                    q = nxt
+                    continue
+                term = int(top[q])
+                if term not in rt.ignored:
+                    break
+                q = int(trans[q0, byte])
+            after = rt.end_lexeme(stacks, term)
+            assert after is not None
+            assert int(need[p]) == sum(1 << t for t in rt.parser.allowed(after)), data
+            named += 1
+        assert m.consume_string(ch)
+    assert named > 20
 
 
 @pytest.mark.parametrize("name", ["json", "arithmetic", "sql", "c_like", "ambiguous"])
