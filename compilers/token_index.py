@@ -354,20 +354,32 @@ class TokenIndex:
         text slice without ``'`` (where ``'`` may end the lexeme), else the first word slice
         (see ``word_slices``)."""
         target = np.int32(q) if restart_to is None else restart_to
-        trans = self.lexer.arrays[0]
+        trans, top = self.lexer.arrays
         if trans[q, 0x61] < 0:  # every slice holds "a": most states end here, unsearched
             return None
+        # A slice whose tokens begin with a byte that ends the lexeme at q fails (unless
+        # the lexeme at q is one that restarts: the byte may begin the next one).
+        t = int(top[q])
+        restarting = t >= 0 and len(restarts) > 0 and bool(restarts[t])
+
+        def holds(sl: TokenSlice) -> bool:
+            return (restarting or bool((trans[q, sl.first_bytes] >= 0).all())) and \
+                self._stays_alive(q, sl, restarts, target)
+
         best = None
         if trans[q, 0x20] >= 0:  # every text slice holds " "
-            for sl in reversed(self.slices):
-                if not self._stays_alive(q, sl, restarts, target):
+            # They are nested (widest first), and where one holds, the widest mostly
+            # does: it is tried first, then the others from the narrowest up.
+            if holds(self.slices[0]):
+                return self.slices[0]
+            for sl in reversed(self.slices[1:]):
+                if not holds(sl):
                     break
                 best = sl
-            if best is None and self._stays_alive(q, self.quote_free_slice, restarts, target):
+            if best is None and holds(self.quote_free_slice):
                 best = self.quote_free_slice
         if best is None:
-            best = next((sl for sl in self.word_slices
-                         if self._stays_alive(q, sl, restarts, target)), None)
+            best = next((sl for sl in self.word_slices if holds(sl)), None)
         return best
 
     def _stays_alive(self, q: int, sl: TokenSlice, restarts: NDArray[np.bool_],

@@ -118,6 +118,7 @@ class TokenSlice:
     row_starts: NDArray[np.int32]  # bytes where a row of text_dfa may change value
     max_len: int  # its longest token
     mask: NDArray[np.uint32]  # bits of the slice's tokens
+    first_bytes: NDArray[np.intp]  # the bytes its tokens begin with
     rest_pos: NDArray[np.int64]
     rest_ids: NDArray[np.int32]
     rest_lcp: NDArray[np.int32]  # common prefix with the previous rest token
@@ -272,6 +273,7 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
     return TokenSlice(
         text_dfa=text_dfa, loop_bits=read_only(loop_bits), row_starts=row_starts(text_dfa),
         max_len=max_len, mask=mask,
+        first_bytes=read_only(np.unique(sorted_data[first]).astype(np.intp)),
         rest_pos=rest_pos, rest_ids=rest_ids, rest_lcp=rest_lcp,
         rest_bounds=read_only(np.searchsorted(firsts, np.arange(257)).astype(np.int64)),
         rest_start=rest_start, rest_len=rest_len,

@@ -12,6 +12,7 @@ import pytest
 
 import compilers.token_index as token_index
 from compilers.token_index import StateTokens
+from compilers.token_slices import NO_RESTARTS, TokenSlice
 from compilers.vocab import Vocabulary
 from grammar_engine import Matcher, compile_grammar, compile_json_schema
 from tests.grammars import ALL
@@ -40,6 +41,26 @@ def _same(a: StateTokens, b: StateTokens) -> bool:
             and len(a.groups) == len(b.groups)
             and all(x[0] == y[0] and np.array_equal(x[1], y[1]) and np.array_equal(x[2], y[2])
                     for x, y in zip(a.groups, b.groups, strict=True)))
+
+
+def _slice_by_every_check(index: token_index.TokenIndex, q: int,
+                          restarts: np.ndarray, target: np.int32) -> TokenSlice | None:
+    """``slice_for``'s choice by the exact check of each slice, with no shortcut: the widest
+    text slice whose narrower ones all hold, else the quote-free one, else the first word
+    slice that holds."""
+    def holds(sl: TokenSlice) -> bool:
+        return index._stays_alive(q, sl, restarts, target)
+
+    best = None
+    for sl in reversed(index.slices):
+        if not holds(sl):
+            break
+        best = sl
+    if best is None and holds(index.quote_free_slice):
+        best = index.quote_free_slice
+    if best is None:
+        best = next((sl for sl in index.word_slices if holds(sl)), None)
+    return best
 
 
 @pytest.mark.real_tokenizer
@@ -72,8 +93,10 @@ def test_slice_tables_equal_full_walk(tok: str, tokenizer_dir: Callable[[str], P
                     full = c.index._build(q, terms, restart_to)
                 fast = c.index._build(q, terms, restart_to)
                 assert _same(fast, full), (tok, q, restart_to)
-                taken = (c.index.slice_for(q) if restart_to < 0 else
-                         c.index.slice_for(q, c.index._restarts, np.int32(q)))
+                args = (NO_RESTARTS, np.int32(q)) if restart_to < 0 else \
+                    (c.index._restarts, np.int32(q))
+                taken = c.index.slice_for(q, *args)
+                assert taken is _slice_by_every_check(c.index, q, *args), (tok, q, restart_to)
                 used[-1 if taken is None else every.index(taken)] += 1
             counted += c.index._counted_slice(q)[0] is not None
     assert used[0] > 10 and all(used[1:-1]), used  # each slice was taken
