@@ -24,7 +24,7 @@ from compilers import charset as cs
 from compilers.budget import check_deadline
 from compilers.errors import GrammarSyntaxError, LimitExceededError, UnsupportedFeatureError
 
-__all__ = ["NFA", "compile_regex_nfa", "has_lazy_quantifier"]
+__all__ = ["NFA", "absorb_repeats", "compile_regex_nfa", "has_lazy_quantifier"]
 
 
 @dataclass
@@ -135,7 +135,8 @@ def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "
     parsed = _parse(pattern, where, max_depth)
     nfa = NFA(max_states=max_states, where=where or f"regex {pattern!r}")
     builder = _Builder(nfa, pattern, where, json_string)
-    start, end = builder.seq(parsed.data, parsed.state.flags, True, True)
+    flags = parsed.state.flags
+    start, end = builder.seq(absorb_repeats(parsed.data, flags), flags, True, True)
     if json_string and quoted:
         q0, q1 = builder.raw_chars(_QUOTE), builder.raw_chars(_QUOTE)
         nfa.eps[q0[1]].append(start)
@@ -143,6 +144,58 @@ def compile_regex_nfa(pattern: str, *, max_states: int = 100_000, where: str = "
         start, end = q0[0], q1[1]
     nfa.start, nfa.accept = start, end
     return nfa
+
+
+def _is_any_string(op: Any, av: Any, flags: int) -> bool:
+    """Whether the item is ``(?s:.)*``: any string at all (lazy or not)."""
+    if op not in (C.MAX_REPEAT, C.MIN_REPEAT) or av[0] != 0 or av[1] < C.MAXREPEAT:
+        return False
+    sub = list(av[2])
+    if len(sub) == 1 and sub[0][0] is C.SUBPATTERN:
+        _group, add, rem, inner = sub[0][1]
+        flags, sub = (flags | add) & ~rem, list(inner)
+    return len(sub) == 1 and sub[0][0] is C.ANY and bool(flags & re.DOTALL)
+
+
+def absorb_repeats(items: Any, flags: int, left: bool = False,
+                   right: bool = False) -> list[tuple[Any, Any]]:
+    """A sequence of the same language, in which a repetition beside an "any string"
+    item is cut to its least count: ``(?s:.)*x{1,255}`` is ``(?s:.)*x``, since any string
+    ``x`` repeated follows can be read as ``x`` and more of the any string; a repetition
+    that may be empty goes. ``left`` / ``right``: the sequence is itself preceded /
+    followed by any string. Plain groups are flattened; alternatives and flag groups
+    beside any string are cut inside. This is what a JSON Schema ``pattern`` becomes as a
+    search (``(?s:.)*(?:...)(?s:.)*``): its counts would otherwise make thousands of
+    states for nothing."""
+    out: list[tuple[Any, Any]] = []
+    for op, av in items:  # flatten plain groups: (?:a)(?:b) reads as ab
+        if op is C.SUBPATTERN and av[1] == 0 and av[2] == 0:
+            out.extend(absorb_repeats(av[3], flags))
+        else:
+            out.append((op, av))
+    i = 0
+    while i < len(out):
+        op, av = out[i]
+        before = left if i == 0 else _is_any_string(*out[i - 1], flags)
+        after = right if i == len(out) - 1 else _is_any_string(*out[i + 1], flags)
+        if not (before or after):
+            i += 1
+            continue
+        if op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[1] > av[0]:
+            if av[0] == 0:  # may be empty: any string beside it reads it too
+                del out[i]
+                i = max(i - 1, 0)  # the item before may now stand beside any string
+                continue
+            out[i] = (op, (av[0], av[0], av[2]))
+        elif op is C.BRANCH:
+            out[i] = (op, (av[0], [absorb_repeats(alt, flags, before, after)
+                                   for alt in av[1]]))
+        elif op is C.SUBPATTERN:
+            group, add, rem, sub = av
+            out[i] = (op, (group, add, rem,
+                           absorb_repeats(sub, (flags | add) & ~rem, before, after)))
+        i += 1
+    return out
 
 
 _QUOTE = cs.from_chars([ord('"')])

@@ -234,3 +234,44 @@ def test_built_automata_digests_name_their_construction(monkeypatch: pytest.Monk
     other = build_terminal_dfa.__wrapped__(r"[a-z]+", False)  # built again, not cached
     assert other is not da and other.digest == da.digest
     assert build_terminal_dfa(r"[a-z]+", True).digest != da.digest
+
+
+# Repetitions beside "any string" are cut to their least count (see absorb_repeats): the
+# language must not change. Searches as JSON Schema writes them, and the cases around them.
+ABSORBED = [
+    r"(?s:.)*(?:[A-Za-z0-9-_.:]{1,255})(?s:.)*",
+    r"(?s:.)*(?:a{2,4}b*)(?s:.)*",
+    r"(?s:.)*(?:x|a+b{1,3}|(?i:s{1,2}))(?s:.)*",
+    r"(?s:.)*a*(?s:.)*b?",
+    r"(?s)^(?:.*)ab{2,}.*c",
+    r"(?s:.)*?(ab){1,3}",
+    r"(?:(?s:.)*|b+)c{0,3}",
+    r"a{1,3}(?s:.)*(?s:.)*",
+    r".*a+",  # no DOTALL: "." is not any string, nothing is cut
+    r"(?:a{1,2}(?s:.)*)+b",  # inside a repetition: nothing is cut
+]
+
+
+@pytest.mark.parametrize("pattern", ABSORBED)
+def test_repetitions_beside_any_string_keep_the_language(pattern: str) -> None:
+    dfa = build_terminal_dfa(pattern, False)
+    rng = random.Random(pattern)
+    letters = list("abcsSx:\n") + ["é"]
+    for _ in range(3000):
+        s = "".join(rng.choice(letters) for _ in range(rng.randint(0, 9)))
+        assert dfa.matches(s.encode()) == (re.fullmatch(pattern, s) is not None), (pattern, s)
+
+
+def test_a_counted_search_has_no_count_left() -> None:
+    """A JSON Schema pattern searched for, ``[A-Za-z0-9-_.:]{1,255}``, is a search for one
+    such character: a dozen NFA states, not one or two per count (520 before)."""
+    from compilers.json_schema.ecma_regex import ecma_search_to_fullmatch
+
+    def states(pattern: str) -> int:
+        return len(compile_regex_nfa(ecma_search_to_fullmatch(pattern)).eps)
+
+    assert states("[A-Za-z0-9-_.:]{1,255}") < 20
+    assert states("^x[0-9]{2,300}") < 20  # unanchored at the end: cut to {2}
+    assert states("^[0-9]{2,30}$") > 60  # anchored at both ends: the count stays
+    dfa = build_terminal_dfa(ecma_search_to_fullmatch("^x[0-9]{2,300}"), False)
+    assert dfa.matches(b"x12") and dfa.matches(b"x123a") and not dfa.matches(b"x1a")
