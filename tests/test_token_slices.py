@@ -48,19 +48,12 @@ def _slice_by_every_check(index: token_index.TokenIndex, q: int,
     """``slice_for``'s choice by the exact check of each slice, with no shortcut: the widest
     text slice whose narrower ones all hold, else the quote-free one, else the first word
     slice that holds."""
-    def holds(sl: TokenSlice) -> bool:
-        return index._stays_alive(q, sl, restarts, target)
-
-    best = None
-    for sl in reversed(index.slices):
-        if not holds(sl):
-            break
-        best = sl
-    if best is None and holds(index.quote_free_slice):
-        best = index.quote_free_slice
-    if best is None:
-        best = next((sl for sl in index.word_slices if holds(sl)), None)
-    return best
+    text = [index._stays_alive(q, sl, restarts, target) for sl in index.slices]
+    # Text slice i counts when it and every narrower one (after it) hold.
+    fits = [sl for i, sl in enumerate(index.slices) if all(text[i:])]
+    others = [index.quote_free_slice, *index.word_slices]
+    fits += [sl for sl in others if index._stays_alive(q, sl, restarts, target)]
+    return fits[0] if fits else None
 
 
 @pytest.mark.real_tokenizer
