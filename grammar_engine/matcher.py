@@ -74,7 +74,9 @@ class Matcher:
             eos_bits[e >> 5] = eos_bits.get(e >> 5, 0) | (1 << (e & 31))
         self._eos_words = np.array(list(eos_bits), dtype=np.int64)
         self._eos_bits = np.array(list(eos_bits.values()), dtype=np.uint32)
-        self._checked_bitmask: tuple[int, NDArray[np.int32]] | None = None
+        # (id of the caller's bitmask, row index, the row's views): see _row_of.
+        self._checked_bitmask: tuple[int, int, NDArray[np.uint32],
+                                     NDArray[np.uint32]] | None = None
         self._state: MatchState = self._rt.initial
         self._history: list[MatchState] = []
         self._terminated = False
@@ -215,14 +217,10 @@ class Matcher:
             Computing the mask went past ``Limits.mask_time_budget`` or another limit.
         """
         checked = self._checked_bitmask
-        if checked is not None and checked[0] == id(bitmask):
-            arr = checked[1]
+        if checked is not None and checked[0] == id(bitmask) and checked[1] == index:
+            row, head = checked[2], checked[3]
         else:
-            arr = self._check_bitmask(bitmask)
-        if not 0 <= index < arr.shape[0]:
-            raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
-        row = arr[index]
-        n_words = self._n_words
+            row, head = self._row_of(bitmask, index)
         if self._terminated:
             row[:] = 0
             accepting = True
@@ -233,11 +231,24 @@ class Matcher:
             empty = rt.empty_masks
             if empty and state in empty and not accepting:
                 raise unspellable_error(rt, state, len(self._history))
-            row[:n_words] = words.view(np.int32)
-            if row.shape[0] > n_words:
-                row[n_words:] = 0
+            np.copyto(head, words)
+            if len(row) > len(head):
+                row[len(head):] = 0
         if accepting:
-            row.view(np.uint32)[self._eos_words] |= self._eos_bits
+            row[self._eos_words] |= self._eos_bits
+
+    def _row_of(self, bitmask: Any, index: int) -> tuple[NDArray[np.uint32],
+                                                         NDArray[np.uint32]]:
+        """Row ``index`` of ``bitmask`` as unsigned words, whole and its first ``n_words``
+        (checked; remembered for the next fill when ``bitmask`` is an array, which the
+        views keep alive, so its ``id`` stays its own)."""
+        arr = self._check_bitmask(bitmask)
+        if not 0 <= index < arr.shape[0]:
+            raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
+        row = arr[index].view(np.uint32)
+        head = row[: self._n_words]
+        self._checked_bitmask = (id(bitmask), index, row, head) if arr is bitmask else None
+        return row, head
 
     def _check_bitmask(self, bitmask: Any) -> NDArray[np.int32]:
         arr = _as_numpy_bitmask(bitmask)
@@ -247,8 +258,6 @@ class Matcher:
         if arr.ndim != 2 or arr.shape[1] < n_words:
             raise ValueError(f"bitmask must have shape (batch, >= {n_words}), got "
                              f"{tuple(arr.shape)}")
-        # Remember the checked array; the caller's object keeps it alive.
-        self._checked_bitmask = (id(bitmask), arr) if arr is bitmask else None
         return arr
 
     def next_token_bitmask(self) -> NDArray[np.int32]:

@@ -147,6 +147,31 @@ def test_bitmask_validation(json_grammar: ge.CompiledGrammar) -> None:
     assert (wide[1, json_grammar.vocab.n_words :] == 0).all()
 
 
+def test_fills_of_one_bitmask_row_by_row(json_grammar: ge.CompiledGrammar) -> None:
+    """A matcher remembers the row it filled last (see Matcher._row_of): filling another
+    row, another array, or after EOS writes each where it belongs, words past the
+    vocabulary cleared."""
+    n = json_grammar.vocab.n_words
+    a, b = Matcher(json_grammar), Matcher(json_grammar)
+    assert b.consume_string('{"k": ')
+    batch = np.full((2, n + 3), -1, np.int32)
+    for _ in range(2):
+        a.fill_next_token_bitmask(batch, 0)
+        b.fill_next_token_bitmask(batch, 1)
+        np.testing.assert_array_equal(batch[0, :n], a.next_token_bitmask()[0])
+        np.testing.assert_array_equal(batch[1, :n], b.next_token_bitmask()[0])
+        assert not (batch[:, n:]).any()
+        assert not np.array_equal(batch[0], batch[1])
+    other = np.full((1, n), -1, np.int32)
+    b.fill_next_token_bitmask(other)
+    np.testing.assert_array_equal(other, b.next_token_bitmask())
+    assert b.consume_string("1}") and b.consume_token(json_grammar.vocab.eos_token_ids[0])
+    b.fill_next_token_bitmask(batch, 1)  # terminated: EOS only
+    allowed = np.flatnonzero(np.unpackbits(batch[1].view(np.uint8), bitorder="little"))
+    assert allowed.tolist() == sorted(json_grammar.vocab.eos_token_ids)
+    np.testing.assert_array_equal(batch[0, :n], a.next_token_bitmask()[0])
+
+
 def test_regex_language(vocab: Vocabulary) -> None:
     g = ge.compile_regex(r"[0-9]{2,3}-x*", vocab)
     for text, ok in [("12-", True), ("123-xx", True), ("1-", False), ("1234-", False)]:
