@@ -69,11 +69,6 @@ class Matcher:
         self._text_flags = self._vocab.text_flags
         limit = compiled.options.limits.max_rollback
         self.max_rollback_tokens = limit if max_rollback_tokens is None else max_rollback_tokens
-        eos_bits: dict[int, int] = {}
-        for e in self._eos:
-            eos_bits[e >> 5] = eos_bits.get(e >> 5, 0) | (1 << (e & 31))
-        self._eos_words = np.array(list(eos_bits), dtype=np.int64)
-        self._eos_bits = np.array(list(eos_bits.values()), dtype=np.uint32)
         # (id of the caller's bitmask, row index, the row's views): see _row_of.
         self._checked_bitmask: tuple[int, int, NDArray[np.uint32],
                                      NDArray[np.uint32]] | None = None
@@ -137,7 +132,10 @@ class Matcher:
             return True
         if self._terminated or not self._text_flags[tid]:
             return False
-        nxt = self._rt.advance_token(self._state, tid)
+        rt = self._rt
+        nxt = rt.advance_cache.get((self._state, tid))
+        if nxt is None:  # not cached, or cached as rejected
+            nxt = rt.advance_token(self._state, tid)
         if nxt is None:
             return False
         history = self._history
@@ -223,19 +221,17 @@ class Matcher:
             row, head = self._row_of(bitmask, index)
         if self._terminated:
             row[:] = 0
-            accepting = True
-        else:
-            rt, state = self._rt, self._state
-            words = rt.mask_words(state)
-            accepting = rt.is_accepting(state)
-            empty = rt.empty_masks
-            if empty and state in empty and not accepting:
-                raise unspellable_error(rt, state, len(self._history))
-            np.copyto(head, words)
-            if len(row) > len(head):
-                row[len(head):] = 0
-        if accepting:
-            row[self._eos_words] |= self._eos_bits
+            row[self._rt.eos_words] |= self._rt.eos_bits
+            return
+        rt = self._rt
+        words = rt.fill_cache.get(self._state)
+        if words is None:  # not cached, or cached as unspellable
+            words = rt.fill_words(self._state)
+        if words is None:
+            raise unspellable_error(self._rt, self._state, len(self._history))
+        np.copyto(head, words)
+        if len(row) > len(head):
+            row[len(head):] = 0
 
     def _row_of(self, bitmask: Any, index: int) -> tuple[NDArray[np.uint32],
                                                          NDArray[np.uint32]]:

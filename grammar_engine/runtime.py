@@ -104,7 +104,8 @@ class GrammarRuntime:
         self._start_cache: dict[Stacks, int] = {}
         # GLR feeds (several stacks or conflicting cells) cost a Python search: cached.
         self._feed_cache: dict[tuple[Stacks, int], Stacks | None] = {}
-        self._advance_cache: dict[tuple[MatchState, int], MatchState | None] = {}
+        # (state, token) -> next state (see advance_token; read by Matcher).
+        self.advance_cache: dict[tuple[MatchState, int], MatchState | None] = {}
         self._mask_cache: dict[MatchState, NDArray[np.uint32]] = {}
         self._accept_cache: dict[MatchState, bool] = {}
         # (token list key, fresh lexer state) -> GroupWalk; independent of the parser stacks.
@@ -113,9 +114,13 @@ class GrammarRuntime:
                                                   tuple[np.int32, np.int32, np.int32]]] = {}
         # A stack's states as the LR kernel reads them (it copies them, never writes).
         self._lr_stack_cache: dict[StackNode, NDArray[np.int32]] = {}
-        # States whose mask came out empty (no text token fits); the matcher reports the
-        # ones that are not complete as a VocabularyError.
-        self.empty_masks: set[MatchState] = set()
+        # Per state, the words a fill copies (see fill_words; read by Matcher).
+        self.fill_cache: dict[MatchState, NDArray[np.uint32] | None] = {}
+        eos_bits: dict[int, int] = {}
+        for e in self.vocab.eos_token_ids:
+            eos_bits[e >> 5] = eos_bits.get(e >> 5, 0) | (1 << (e & 31))
+        self.eos_words = np.array(list(eos_bits), dtype=np.int64)
+        self.eos_bits = np.array(list(eos_bits.values()), dtype=np.uint32)
         self._mask_budget = lim.mask_time_budget
         self._lock = threading.Lock()
         self._setup_parser_kernel(compiled)
@@ -247,15 +252,15 @@ class GrammarRuntime:
         """State after the bytes of text token ``token``, or None if they leave the language
         (cached: decoding revisits states, and a state's next state per token is fixed)."""
         key = (state, token)
-        hit = self._advance_cache.get(key, _NOT_CACHED)
+        hit = self.advance_cache.get(key, _NOT_CACHED)
         if hit is not _NOT_CACHED:
             return hit  # type: ignore[return-value]
         va = self.varrays
         after = self._advance(state, va.token_data, int(va.token_start[token]),
                               int(va.token_len[token]))
-        if len(self._advance_cache) >= _CACHE_LIMIT:
-            self._advance_cache = {}
-        self._advance_cache[key] = after
+        if len(self.advance_cache) >= _CACHE_LIMIT:
+            self.advance_cache = {}
+        self.advance_cache[key] = after
         return after
 
     def advance_bytes(self, state: MatchState, data: bytes) -> MatchState | None:
@@ -393,15 +398,31 @@ class GrammarRuntime:
                 bits = self._compute_mask(state.q, state.stacks)
                 if self.tracks_values:
                     self._drop_repeated_values(state, bits)
-            if not np.count_nonzero(bits):  # (faster than bits.any())
-                if len(self.empty_masks) >= _CACHE_LIMIT:
-                    self.empty_masks = set()
-                self.empty_masks.add(state)
             bits.flags.writeable = False
             if len(self._mask_cache) >= _CACHE_LIMIT:
                 self._mask_cache = {}
             self._mask_cache[state] = bits
         return bits
+
+    def fill_words(self, state: MatchState) -> NDArray[np.uint32] | None:
+        """What a matcher's fill copies for ``state``: :meth:`mask_words` with the EOS bits
+        set where the output is complete; None where no token fits and it is not complete
+        (the tokenizer cannot spell what comes next). Cached; do not modify."""
+        hit = self.fill_cache.get(state, _NOT_CACHED)
+        if hit is not _NOT_CACHED:
+            return hit  # type: ignore[return-value]
+        words = self.mask_words(state)
+        out: NDArray[np.uint32] | None = words
+        if self.is_accepting(state):
+            out = words.copy()
+            out[self.eos_words] |= self.eos_bits
+            out.flags.writeable = False
+        elif not np.count_nonzero(words):  # (faster than words.any())
+            out = None
+        if len(self.fill_cache) >= _CACHE_LIMIT:
+            self.fill_cache = {}
+        self.fill_cache[state] = out
+        return out
 
     def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
         if q == DEAD:
