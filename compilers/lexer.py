@@ -180,6 +180,8 @@ class ContextualLexer:
         self._vec_start[: total + 1] = np.arange(total + 1)
         self._vec_pool[:total] = np.arange(total)
         self._n = total
+        self._arrays_snap: tuple[int, tuple[NDArray[np.int32], NDArray[np.int32]]] = (
+            -1, (self._trans[:0], self._top[:0]))  # see arrays
         # Byte classes of the product: the common refinement of each DFA's (cached per DFA).
         parts = [d.byte_class_of for d in self._unit_dfas if d.n_states]
         class_of = (joint_classes(np.stack(parts)) if parts
@@ -207,7 +209,12 @@ class ContextualLexer:
     def arrays(self) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
         """``(trans, top)`` covering every state created so far."""
         n = self._n
-        return self._trans[:n], self._top[:n]
+        snap = self._arrays_snap  # (n, (trans, top)) as last made: one read, no tearing
+        if snap[0] == n:
+            return snap[1]
+        pair = (self._trans[:n], self._top[:n])
+        self._arrays_snap = (n, pair)
+        return pair
 
     @property
     def class_starts(self) -> NDArray[np.int32]:

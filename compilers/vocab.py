@@ -50,6 +50,7 @@ import os
 import re
 import struct
 import threading
+from array import array
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -346,6 +347,14 @@ class Vocabulary:
         """One byte per id: 1 if the token spells any bytes (not special, EOS, unused or
         empty), else 0; indexed from Python faster than ``arrays.token_len``."""
         return (self.arrays.token_len > 0).tobytes()
+
+    @functools.cached_property
+    def token_spans(self) -> tuple[array[int], array[int]]:
+        """Per id, the start and length of its bytes in ``arrays.token_data``, as arrays
+        of machine ints: indexed from Python faster than ``arrays.token_start``."""
+        arrays = self.arrays
+        return (array("q", arrays.token_start.astype(np.int64).tobytes()),
+                array("q", arrays.token_len.astype(np.int64).tobytes()))
 
     def is_text_token(self, i: int) -> bool:
         """Return whether token ``i`` is a text token (not special/EOS, non-empty bytes).

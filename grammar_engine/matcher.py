@@ -69,9 +69,10 @@ class Matcher:
         self._text_flags = self._vocab.text_flags
         limit = compiled.options.limits.max_rollback
         self.max_rollback_tokens = limit if max_rollback_tokens is None else max_rollback_tokens
-        # (id of the caller's bitmask, row index, the row's views): see _row_of.
-        self._checked_bitmask: tuple[int, int, NDArray[np.uint32],
-                                     NDArray[np.uint32]] | None = None
+        # (the caller's bitmask, row index, the row's views, a tensor's data pointer or 0,
+        # whether the row is wider than the vocabulary): see _row_of.
+        self._checked_bitmask: tuple[Any, int, NDArray[np.uint32], NDArray[np.uint32],
+                                     int, bool] | None = None
         self._state: MatchState = self._rt.initial
         self._history: list[MatchState] = []
         self._terminated = False
@@ -215,10 +216,11 @@ class Matcher:
             Computing the mask went past ``Limits.mask_time_budget`` or another limit.
         """
         checked = self._checked_bitmask
-        if checked is not None and checked[0] == id(bitmask) and checked[1] == index:
-            row, head = checked[2], checked[3]
+        if checked is not None and checked[0] is bitmask and checked[1] == index and \
+                (not checked[4] or bitmask.data_ptr() == checked[4]):
+            row, head, padded = checked[2], checked[3], checked[5]
         else:
-            row, head = self._row_of(bitmask, index)
+            row, head, padded = self._row_of(bitmask, index)
         if self._terminated:
             row[:] = 0
             row[self._rt.eos_words] |= self._rt.eos_bits
@@ -230,21 +232,23 @@ class Matcher:
         if words is None:
             raise unspellable_error(self._rt, self._state, len(self._history))
         np.copyto(head, words)
-        if len(row) > len(head):
+        if padded:
             row[len(head):] = 0
 
     def _row_of(self, bitmask: Any, index: int) -> tuple[NDArray[np.uint32],
-                                                         NDArray[np.uint32]]:
-        """Row ``index`` of ``bitmask`` as unsigned words, whole and its first ``n_words``
-        (checked; remembered for the next fill when ``bitmask`` is an array, which the
-        views keep alive, so its ``id`` stays its own)."""
+                                                         NDArray[np.uint32], bool]:
+        """Row ``index`` of ``bitmask`` as unsigned words, whole and its first ``n_words``,
+        and whether the row has words past those (checked; remembered for the next fill,
+        with a tensor's data pointer, which must not have moved)."""
         arr = self._check_bitmask(bitmask)
         if not 0 <= index < arr.shape[0]:
             raise ValueError(f"index {index} out of range for batch size {arr.shape[0]}")
         row = arr[index].view(np.uint32)
         head = row[: self._n_words]
-        self._checked_bitmask = (id(bitmask), index, row, head) if arr is bitmask else None
-        return row, head
+        padded = len(row) > len(head)
+        ptr = 0 if arr is bitmask else int(bitmask.data_ptr())
+        self._checked_bitmask = (bitmask, index, row, head, ptr, padded)
+        return row, head, padded
 
     def _check_bitmask(self, bitmask: Any) -> NDArray[np.int32]:
         arr = _as_numpy_bitmask(bitmask)

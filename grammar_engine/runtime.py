@@ -99,6 +99,7 @@ class GrammarRuntime:
         self.index = compiled.index
         self.vocab = compiled.vocab
         self.varrays = compiled.vocab.arrays
+        self.token_spans = compiled.vocab.token_spans
         self.ignored = self.lexer.ignored
         self.n_terminals = self.lexer.n_terminals
         self._start_cache: dict[Stacks, int] = {}
@@ -255,9 +256,8 @@ class GrammarRuntime:
         hit = self.advance_cache.get(key, _NOT_CACHED)
         if hit is not _NOT_CACHED:
             return hit  # type: ignore[return-value]
-        va = self.varrays
-        after = self._advance(state, va.token_data, int(va.token_start[token]),
-                              int(va.token_len[token]))
+        starts, lens = self.token_spans
+        after = self._advance(state, self.varrays.token_data, starts[token], lens[token])
         if len(self.advance_cache) >= _CACHE_LIMIT:
             self.advance_cache = {}
         self.advance_cache[key] = after

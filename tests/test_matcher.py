@@ -172,6 +172,28 @@ def test_fills_of_one_bitmask_row_by_row(json_grammar: ge.CompiledGrammar) -> No
     np.testing.assert_array_equal(batch[0, :n], a.next_token_bitmask()[0])
 
 
+def test_fills_of_a_tensor_follow_its_storage(json_grammar: ge.CompiledGrammar) -> None:
+    """The row views a matcher remembers for a CPU tensor are used again only while the
+    tensor's data stays where it was: given new storage, a fill writes into that."""
+    torch = pytest.importorskip("torch")
+    n = json_grammar.vocab.n_words
+    m = Matcher(json_grammar)
+    assert m.consume_string('{"k": ')
+    want = m.next_token_bitmask()[0]
+    t = torch.full((1, n), -1, dtype=torch.int32)
+    m.fill_next_token_bitmask(t)
+    np.testing.assert_array_equal(t.numpy()[0], want)
+    t.fill_(-1)
+    m.fill_next_token_bitmask(t)  # the remembered views
+    np.testing.assert_array_equal(t.numpy()[0], want)
+    before = t.data_ptr()
+    t.set_(torch.full((64, n), -1, dtype=torch.int32))  # the same tensor, new storage
+    assert t.data_ptr() != before
+    m.fill_next_token_bitmask(t)  # row 0 again: not the old views
+    np.testing.assert_array_equal(t.numpy()[0], want)
+    assert (t.numpy()[1:] == -1).all()
+
+
 def test_regex_language(vocab: Vocabulary) -> None:
     g = ge.compile_regex(r"[0-9]{2,3}-x*", vocab)
     for text, ok in [("12-", True), ("123-xx", True), ("1-", False), ("1234-", False)]:
