@@ -32,6 +32,8 @@ def apply_token_bitmask_inplace(logits: Any, bitmask: Any) -> None:
     Parameters
     ----------
     logits : float array or tensor, shape ``(batch, V)`` or ``(V,)``
+        An array or a float32/float64 CPU tensor is masked by a compiled kernel; other
+        tensors (other devices, 16-bit floats) by torch operations.
     bitmask : int32 array or tensor, shape ``(batch, W)`` or ``(W,)``, ``W >= ceil(V/32)``
         Tokens past ``32 * W`` are masked too.
 
@@ -41,15 +43,31 @@ def apply_token_bitmask_inplace(logits: Any, bitmask: Any) -> None:
         Mismatched shapes, batch sizes or dtypes.
     """
     if hasattr(logits, "masked_fill_"):
-        _apply_torch(logits, bitmask)
-        return
-    lg = logits if logits.ndim == 2 else logits[None, :]
-    bm = np.asarray(bitmask)
+        view = _cpu_view(logits)
+        if view is None:
+            _apply_torch(logits, bitmask)
+            return
+        lg = view
+        bm = np.asarray(bitmask.cpu().numpy() if hasattr(bitmask, "cpu") else bitmask)
+    else:
+        lg = logits
+        bm = np.asarray(bitmask)
+        if not np.issubdtype(lg.dtype, np.floating):
+            raise ValueError(f"logits must be floating point, got {lg.dtype}")
+    lg = lg if lg.ndim == 2 else lg[None, :]
     bm = bm if bm.ndim == 2 else bm[None, :]
     _check(lg.shape, bm.shape, str(bm.dtype))
-    if not np.issubdtype(lg.dtype, np.floating):
-        raise ValueError(f"logits must be floating point, got {lg.dtype}")
     apply_token_bitmask_kernel(lg, bm)
+
+
+def _cpu_view(logits: Any) -> NDArray[np.floating] | None:
+    """A float32 or float64 CPU tensor's memory as an array (the kernel masks it in
+    place); None for other devices and dtypes."""
+    if logits.device.type != "cpu" or str(logits.dtype) not in ("torch.float32",
+                                                                "torch.float64"):
+        return None
+    out: NDArray[np.floating] = logits.detach().numpy()
+    return out
 
 
 def _check(lshape: tuple[int, ...], bshape: tuple[int, ...], bdtype: str) -> None:
@@ -62,6 +80,7 @@ def _check(lshape: tuple[int, ...], bshape: tuple[int, ...], bdtype: str) -> Non
 
 
 def _apply_torch(logits: Any, bitmask: Any) -> None:
+    """Masking with torch operations (tensors off the CPU, other dtypes)."""
     import torch
 
     lg = logits if logits.dim() == 2 else logits.unsqueeze(0)

@@ -475,16 +475,27 @@ def apply_token_bitmask_kernel(logits, bitmask):  # pragma: no cover - compiled
     """Set ``logits[b, j] = -inf`` where bit ``j`` of row ``b`` of ``bitmask`` is clear.
 
     ``logits``: float ``(batch, V)``; ``bitmask``: int32 ``(batch, W)`` with
-    ``W >= ceil(V / 32)``; tokens ``j >= 32 * W`` are masked.
+    ``W >= ceil(V / 32)``; tokens ``j >= 32 * W`` are masked. A word at a time: a full
+    word leaves its 32 logits alone, an empty one masks all of them.
     """
     batch, vocab = logits.shape
-    n_words = bitmask.shape[1]
-    neg = -np.inf
+    n_words = min(bitmask.shape[1], (vocab + 31) >> 5)
+    masked = -np.inf
     for b in range(batch):
-        for j in range(vocab):
-            w = j >> 5
-            if w >= n_words or ((bitmask[b, w] >> (j & 31)) & 1) == 0:
-                logits[b, j] = neg
+        row = logits[b]
+        for w in range(n_words):
+            word = bitmask[b, w]
+            if word == -1:
+                continue
+            base = w << 5
+            end = min(base + 32, vocab)
+            if word == 0:
+                row[base:end] = masked
+                continue
+            for j in range(base, end):
+                if ((word >> (j - base)) & 1) == 0:
+                    row[j] = masked
+        row[n_words << 5:] = masked
 
 
 ACT_ERROR = -(2**31)  # no action in a dense LR action table

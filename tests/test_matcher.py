@@ -234,6 +234,33 @@ def test_torch_bitmask_and_apply(vocab: Vocabulary, json_grammar: ge.CompiledGra
     assert np.flatnonzero(np.isfinite(np_logits[0])).tolist() == allowed
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_apply_to_cpu_tensors_equals_torch_operations(dtype: str) -> None:
+    """A float32/float64 CPU tensor is masked in place by the kernel (through a view of
+    its memory, strided too), 16-bit floats by torch operations: each as the torch
+    operations mask it, full, empty and mixed words, a row longer than the bitmask."""
+    torch = pytest.importorskip("torch")
+    from grammar_engine.bitmask import _apply_torch
+
+    rng = np.random.default_rng(3)
+    vocab_size = 1000
+    words = rng.integers(-(2**31), 2**31, size=(3, 31), dtype=np.int64).astype(np.int32)
+    words[:, 3:6], words[:, 6:9] = 0, -1  # 31 words: tokens past 992 masked as well
+    bitmask = torch.from_numpy(words)
+    dt = getattr(torch, dtype)
+    logits = torch.randn(3, 4, vocab_size).to(dt)
+    want = logits[:, 2, :].clone()
+    _apply_torch(want, bitmask)
+    ge.apply_token_bitmask_inplace(logits[:, 2, :], bitmask)  # a strided view
+    assert torch.equal(logits[:, 2, :], want)
+    assert torch.isinf(want[:, 992:]).all() and torch.isfinite(want[:, 6 * 32:9 * 32]).all()
+    one = torch.randn(vocab_size).to(dt)
+    want_one = one.clone()
+    _apply_torch(want_one, bitmask[0])
+    ge.apply_token_bitmask_inplace(one, bitmask[0])
+    assert torch.equal(one, want_one)
+
+
 def test_several_eos_tokens_in_one_word() -> None:
     toks = [b"a", b"b", b"", b"", b"c"]
     vocab = Vocabulary.from_bytes(toks, eos_token_ids=[2, 3], special_ids=[2, 3])
