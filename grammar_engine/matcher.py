@@ -246,8 +246,11 @@ class Matcher:
         row = arr[index].view(np.uint32)
         head = row[: self._n_words]
         padded = len(row) > len(head)
-        ptr = 0 if arr is bitmask else int(bitmask.data_ptr())
-        self._checked_bitmask = (bitmask, index, row, head, ptr, padded)
+        if arr is bitmask or hasattr(bitmask, "data_ptr"):
+            ptr = 0 if arr is bitmask else int(bitmask.data_ptr())
+            self._checked_bitmask = (bitmask, index, row, head, ptr, padded)
+        else:  # no way to tell that its memory stays put: checked at every fill
+            self._checked_bitmask = None
         return row, head, padded
 
     def _check_bitmask(self, bitmask: Any) -> NDArray[np.int32]:
