@@ -222,8 +222,9 @@ class Matcher:
         else:
             row, head, padded = self._row_of(bitmask, index)
         if self._terminated:
-            row[:] = 0
-            row[self._rt.eos_words] |= self._rt.eos_bits
+            np.copyto(head, self._rt.eos_mask)
+            if padded:
+                row[len(head):] = 0
             return
         rt = self._rt
         words = rt.fill_cache.get(self._state)

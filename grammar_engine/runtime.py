@@ -117,11 +117,10 @@ class GrammarRuntime:
         self._lr_stack_cache: dict[StackNode, NDArray[np.int32]] = {}
         # Per state, the words a fill copies (see fill_words; read by Matcher).
         self.fill_cache: dict[MatchState, NDArray[np.uint32] | None] = {}
-        eos_bits: dict[int, int] = {}
-        for e in self.vocab.eos_token_ids:
-            eos_bits[e >> 5] = eos_bits.get(e >> 5, 0) | (1 << (e & 31))
-        self.eos_words = np.array(list(eos_bits), dtype=np.int64)
-        self.eos_bits = np.array(list(eos_bits.values()), dtype=np.uint32)
+        # The EOS tokens' bits, allowed where the output is complete.
+        self.eos_mask = np.zeros(self.vocab.n_words, dtype=np.uint32)
+        set_bits(self.eos_mask, np.array(self.vocab.eos_token_ids, dtype=np.int32))
+        self.eos_mask.flags.writeable = False
         self._mask_budget = lim.mask_time_budget
         self._lock = threading.Lock()
         self._setup_parser_kernel(compiled)
@@ -414,8 +413,7 @@ class GrammarRuntime:
         words = self.mask_words(state)
         out: NDArray[np.uint32] | None = words
         if self.is_accepting(state):
-            out = words.copy()
-            out[self.eos_words] |= self.eos_bits
+            out = words | self.eos_mask
             out.flags.writeable = False
         elif not np.count_nonzero(words):  # (faster than words.any())
             out = None
