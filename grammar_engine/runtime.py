@@ -14,9 +14,11 @@ kernel walks the rest of each token from the next lexer state.
 
 from __future__ import annotations
 
+import contextlib
 import decimal
 import json
 import threading
+from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -26,11 +28,14 @@ from numpy.typing import NDArray
 from compilers.automata import ByteDFA
 from compilers.budget import check_deadline, time_budget
 from compilers.compiled import CompiledGrammar
+from compilers.errors import LimitExceededError
 from compilers.lexer import DEAD
 from compilers.token_index import Groups, GroupWalk
+from compilers.token_trie import BYTE_CLASSES
 from compilers.vocab import Vocabulary
 from grammar_engine.parser import LRParser, StackNode, Stacks
 from native.glr_kernels import GLR_EXTRA_DEPTH, GLR_POOL, resolve_with_glr
+from native.glr_mask import WALK_ABORTED, WALK_STATE, glr_mask
 from native.kernels import (
     ACT_ERROR,
     KIND_BOUNDARY,
@@ -49,6 +54,11 @@ _CACHE_LIMIT = 4096
 # Kernel runs over the tokens that met lexer states not created yet (see
 # GrammarRuntime._resolve_in_kernel); what is left after them is finished in Python.
 _KERNEL_ROUNDS = 4
+_EARLY_CONFIGURATIONS = 64  # parser configurations a GLR grammar's runtime explores
+_EVERY_BYTE = np.ones(256, dtype=np.bool_)  # glr_mask: walk the tokens of every first byte
+_EVERY_BYTE.flags.writeable = False
+_NO_BYTE = np.zeros(256, dtype=np.bool_)
+_NO_BYTE.flags.writeable = False
 _NOT_CACHED = object()
 
 
@@ -68,6 +78,8 @@ class GrammarRuntime:
     # A table's boundary group of at most this many tokens goes straight to a resolve
     # kernel (see _compute_mask); larger ones are walked first, the walk cached.
     direct_group_limit = 2048
+    # Children a GLR mask's trie walk visits before giving up for the table path.
+    walk_visits = 1024
 
     def __init__(self, compiled: CompiledGrammar) -> None:
         self.compiled = compiled
@@ -111,6 +123,8 @@ class GrammarRuntime:
         self._accept_cache: dict[MatchState, bool] = {}
         # (token list key, fresh lexer state) -> GroupWalk; independent of the parser stacks.
         self._walk_cache: dict[tuple[object, int], GroupWalk] = {}
+        # Lexer states whose GLR masks the table path computes (a trie walk gave up).
+        self._table_states: set[int] = set()
         self._glr_stack_cache: dict[Stacks, tuple[NDArray[np.int32], NDArray[np.int32],
                                                   tuple[np.int32, np.int32, np.int32]]] = {}
         # A stack's states as the LR kernel reads them (it copies them, never writes).
@@ -125,6 +139,13 @@ class GrammarRuntime:
         self._lock = threading.Lock()
         self._setup_parser_kernel(compiled)
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
+        if self.use_glr_kernel:
+            # A GLR mask's walk that meets a fresh lexer state not made yet is walked
+            # again once Python has made it: the first few configurations' are made now
+            # (under a millisecond for the grammars of the tests). A limit met on the
+            # way ends the exploration; a mask that meets it raises it.
+            with contextlib.suppress(LimitExceededError):
+                self._make_fresh_states(_EARLY_CONFIGURATIONS)
 
     def _setup_parser_kernel(self, compiled: CompiledGrammar) -> None:
         """LR tables for the kernels that follow boundary-crossing tokens through the
@@ -161,11 +182,17 @@ class GrammarRuntime:
         self._start_snapshot: tuple[int, NDArray[np.uint64], NDArray[np.int32]] = (
             0, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
         if self.use_glr_kernel:
+            lim = compiled.options.limits
+            self._glr_pool_caps = (np.int32(min(GLR_POOL, lim.max_parser_stacks)),
+                                   np.int32(min(GLR_POOL, 16 * lim.max_parser_stacks)))
             # Load (or, the first time after an install, compile: about 15 s) the GLR
             # kernel here rather than inside a mask, whose time budget it would spend.
             empty = read_only(np.zeros(0, dtype=np.int32))
             self._kernel_rounds(self._glr_run(0, self.parser.initial), _never, empty, empty,
                                 empty, np.zeros(compiled.vocab.n_words, dtype=np.uint32))
+            q0 = self.lex_start(self.parser.initial)
+            self._run_glr_mask(q0, q0, self._glr_stacks(self.parser.initial), _NO_BYTE,
+                               np.zeros(compiled.vocab.n_words, dtype=np.uint32))
 
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
         """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key. The
@@ -368,8 +395,16 @@ class GrammarRuntime:
         lexer states of every allowed-terminal set met and builds every lexer state's
         table. Whatever it misses is still built lazily. Returns the number of tables.
         """
-        from collections import deque
+        self._make_fresh_states(max_configurations, stack_window)
+        for q in self.lexer.reachable_states():
+            self.index.get(q, restart_to=q if self.lexer.is_fresh(q) else -1)
+        return self.index.n_built
 
+    def _make_fresh_states(self, max_configurations: int, stack_window: int = 8) -> None:
+        """Create the lexer's fresh state for each set of allowed terminals met while
+        exploring parser configurations breadth first from the start (feeding every
+        terminal the parser can shift), configurations identified by their top
+        ``stack_window`` LR states, until ``max_configurations`` have been seen."""
         queue: deque[Stacks] = deque([self.parser.initial])
         seen: set[tuple[tuple[int, ...], ...]] = set()
         while queue and len(seen) < max_configurations:
@@ -383,9 +418,6 @@ class GrammarRuntime:
                 after = self.end_lexeme(stacks, t)
                 if after is not None and after is not stacks:
                     queue.append(after)
-        for q in self.lexer.reachable_states():
-            self.index.get(q, restart_to=q if self.lexer.is_fresh(q) else -1)
-        return self.index.n_built
 
     # -- masks -------------------------------------------------------------------------
     def mask_words(self, state: MatchState) -> NDArray[np.uint32]:
@@ -425,6 +457,11 @@ class GrammarRuntime:
     def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
         if q == DEAD:
             return np.zeros(self.vocab.n_words, dtype=np.uint32)
+        if self.use_glr_kernel and len(stacks) <= GLR_POOL and q not in self._table_states:
+            walked = self._walk_mask(q, stacks)
+            if walked is not None:
+                return walked
+            self._table_states.add(q)
         # Where q is the stacks' own fresh state, or a state inside an ignored lexeme
         # (whitespace), ignored lexemes restart in the stacks' fresh state inside the
         # table's walk (TokenIndex.get).
@@ -468,6 +505,75 @@ class GrammarRuntime:
         if direct:
             self._resolve_with_glr(self.lex_start(stacks), stacks, tuple(direct), bits)
         return bits
+
+    def _walk_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32] | None:
+        """The mask of ``q`` after GLR ``stacks`` by one ``glr_mask`` walk of the
+        vocabulary's trie, or None where the walk gave up (too many tokens allowed: the
+        table path serves ``q`` from then on). Subtrees it leaves for want of a fresh
+        lexer state are walked again once the lexer has made it, a few rounds at most;
+        the rest (a lexeme with several readings, stacks past the pools, the last
+        round's) are decided token by token in Python, which raises the parser's limit
+        errors."""
+        idx = self.index
+        va = self.varrays
+        stack_arrays = self._glr_stacks(stacks)
+        q_fresh = self.lex_start(stacks)
+        bits = np.zeros(self.vocab.n_words, dtype=np.uint32)
+        walk_first = _EVERY_BYTE
+        for rounds in range(_KERNEL_ROUNDS + 1):
+            count, accepting, lo, hi, kind, need = self._run_glr_mask(
+                q, q_fresh, stack_arrays, walk_first, bits)
+            if count == WALK_ABORTED:
+                return None
+            if rounds == 0 and accepting >= 0:
+                if len(self._accept_cache) >= _CACHE_LIMIT:
+                    self._accept_cache = {}
+                self._accept_cache[MatchState(q, stacks)] = accepting == 1
+            if count == 0:
+                break
+            missing = kind == WALK_STATE
+            again = rounds < _KERNEL_ROUNDS and bool(missing.any())
+            if again:
+                for key in np.unique(need[missing]).tolist():
+                    self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
+                walk_first = np.zeros(256, dtype=np.bool_)
+                data, starts = idx.sorted_data, idx.sorted_start
+                for a, b in zip(lo[missing].tolist(), hi[missing].tolist(), strict=True):
+                    walk_first[int(data[starts[a]]) : int(data[starts[b - 1]]) + 1] = True
+                walk_first.flags.writeable = False  # (one kernel specialization)
+                lo, hi = lo[~missing], hi[~missing]
+            state = MatchState(q, stacks)
+            for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                for p in range(a, b):
+                    if self._advance(state, idx.sorted_data, int(idx.sorted_start[p]),
+                                     int(idx.sorted_len[p])) is not None:
+                        tid = int(va.sorted_ids[p])
+                        bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+            if not again:
+                break
+        return bits
+
+    def _run_glr_mask(self, q: int, q_fresh: int,
+                      stack_arrays: tuple[NDArray[np.int32], NDArray[np.int32],
+                                          tuple[np.int32, np.int32, np.int32]],
+                      walk_first: NDArray[np.bool_], bits: NDArray[np.uint32]
+                      ) -> tuple[int, int, NDArray[np.int64], NDArray[np.int64],
+                                 NDArray[np.int8], NDArray[np.uint64]]:
+        """One ``glr_mask`` call (see :meth:`_walk_mask`)."""
+        idx = self.index
+        tr = idx.trie
+        padded, lengths, caps = stack_arrays
+        keys, vals = self._start_arrays()
+        trans, top = self.lexer.arrays
+        out: tuple[int, int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int8],
+                   NDArray[np.uint64]] = glr_mask(
+            trans, top, np.int32(q), np.int32(q_fresh), walk_first, self.varrays.sorted_ids,
+            idx.sorted_data, idx.sorted_start, tr.tok_info, tr.nodes,
+            self.lexer.closed_classes(BYTE_CLASSES), self.k_max_len,
+            np.int64(self.walk_visits), padded, lengths, self.k_cell_start,
+            self.k_cell_actions, self.k_n_terms, self.k_goto, self.k_lhs, self.k_len,
+            self.k_ignored, np.int32(self.parser.end), keys, vals, *caps, bits)
+        return out
 
     def _may_end_ignored(self, q: int) -> bool:
         """Whether the lexeme in lexer state ``q`` may end as an ignored terminal."""
@@ -693,14 +799,18 @@ class GrammarRuntime:
         hit = self._glr_stack_cache.get(stacks)
         if hit is not None:
             return hit
-        rows = [node.states() for node in stacks]
-        lengths = np.array([len(r) for r in rows], dtype=np.int32)
-        padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
-        for i, r in enumerate(rows):
-            padded[i, :len(r)] = r
+        if len(stacks) == 1:
+            padded = np.array([stacks[0].states()], dtype=np.int32)
+            lengths = np.array([padded.shape[1]], dtype=np.int32)
+        else:
+            rows = [node.states() for node in stacks]
+            lengths = np.array([len(r) for r in rows], dtype=np.int32)
+            padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
+            for i, r in enumerate(rows):
+                padded[i, :len(r)] = r
         lim = self.compiled.options.limits
-        caps = (np.int32(min(GLR_POOL, lim.max_parser_stacks)),
-                np.int32(min(GLR_POOL, 16 * lim.max_parser_stacks)),
+        out_cap, work_cap = self._glr_pool_caps
+        caps = (out_cap, work_cap,
                 np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, lim.max_stack_depth)))
         out = (padded, lengths, caps)
         if len(self._glr_stack_cache) >= _CACHE_LIMIT:

@@ -1,4 +1,4 @@
-"""Plain NumPy/Python twins of :mod:`native.kernels`, used by the tests as references.
+"""Plain NumPy/Python twins of the ``native`` kernels, used by the tests as references.
 
 Each function has the kernel's signature and result but the simplest possible loop.
 """
@@ -15,6 +15,7 @@ __all__ = [
     "classify_tokens_ref",
     "coreachable_ref",
     "depth_equivalent_ref",
+    "glr_mask_ref",
     "moore_classes_ref",
     "product_lexer_ref",
     "quoted_repeat_ref",
@@ -363,3 +364,89 @@ def quoted_repeat_ref(unit_trans, unit_accept, lo, hi, quote):
     sub = trans[keep]
     return (np.where(sub >= 0, remap[np.maximum(sub, 0)], -1).astype(np.int32),
             accept[keep])
+
+
+def _glr_feed_ref(stacks, t, cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len):
+    """The stacks (tuples of LR states) after terminal ``t``: every reduction path, then
+    every shift."""
+    work, seen, out = list(stacks), set(stacks), set()
+    while work:
+        s = work.pop()
+        cell = s[-1] * n_terms + t
+        for a in cell_actions[cell_start[cell] : cell_start[cell + 1]].tolist():
+            if a >= 0:
+                out.add((*s, a))
+                continue
+            r = -1 - a
+            base = len(s) - int(rule_len[r])
+            if base < 1 or goto[s[base - 1], rule_lhs[r]] < 0:
+                continue
+            reduced = (*s[:base], int(goto[s[base - 1], rule_lhs[r]]))
+            if reduced not in seen:
+                seen.add(reduced)
+                work.append(reduced)
+    return out
+
+
+def glr_mask_ref(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted_start,
+                 tok_info, nodes, closed, max_len, max_visits, stacks, stack_len, cell_start,
+                 cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term,
+                 start_keys, start_vals, out_cap, work_cap, depth_cap, bits):
+    """Every token walked on its own with the stacks as a set of tuples (no trie, no
+    memo, no pools: ``closed``, ``max_visits`` and the caps are ignored). Returns
+    ``(accepting, verdict)``, a verdict per sorted position: 1 allowed (its bit set in
+    ``bits``), 0 not, 2 several readings, 3 a fresh state missing; -1 for first bytes
+    not walked."""
+    tokens = trie_tokens_ref(tok_info, nodes)
+    if q < 0 or q_fresh < 0:
+        return -1, np.where([not d or walk_first[d[0]] for d in tokens], 0, -1).astype(np.int8)
+    fresh_of = dict(zip(start_keys.tolist(), start_vals.tolist(), strict=True))
+    feed_args = (cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len)
+    start = {tuple(stacks[j, : stack_len[j]].tolist()) for j in range(stacks.shape[0])}
+
+    def boundary(s, t):
+        """(stacks after t, fresh state or -1 dead / -3 missing)."""
+        after = _glr_feed_ref(s, t, *feed_args)
+        if not after:
+            return after, -1
+        key = sum(1 << u for u in range(n_terms)
+                  if u != end_term and _glr_feed_ref(after, u, *feed_args))
+        q2 = fresh_of.get(key)
+        return after, (-3 if q2 is None else (q2 if q2 >= 0 else -1))
+
+    def walk(data):
+        c, fresh, s = q, q_fresh, start
+        for byte in data:
+            while trans[c, byte] < 0:
+                t = int(top[c])
+                if t < 0 or c == fresh:
+                    return 0
+                if t >= end_term:
+                    return 2
+                if ignored[t]:
+                    c = fresh
+                    continue
+                s, q2 = boundary(s, t)
+                if q2 < 0:
+                    return 0 if q2 == -1 else 3
+                c = fresh = q2
+            c = int(trans[c, byte])
+        return 1
+
+    t0 = int(top[q]) if q != q_fresh else -2
+    if t0 == -1:
+        accepting = 0
+    elif t0 >= end_term:
+        accepting = -1
+    else:
+        s = start if t0 < 0 or ignored[t0] else _glr_feed_ref(start, t0, *feed_args)
+        accepting = int(bool(_glr_feed_ref(s, end_term, *feed_args)))
+    verdict = np.full(len(tokens), -1, dtype=np.int8)
+    for p, data in enumerate(tokens):
+        if data and not walk_first[data[0]]:
+            continue
+        verdict[p] = walk(data)
+        if verdict[p] == 1:
+            tid = int(sorted_ids[p])
+            bits[tid >> 5] |= np.uint32(1 << (tid & 31))
+    return accepting, verdict

@@ -17,11 +17,11 @@ import sys
 from tests.shared_data import REPO
 
 # Kernel twins, LR tables, JSON Schema sampling (slices, shift classes), the oracle walks,
-# limits (a lexer that gives up half-way), the fuzzers' fixed cases.
+# limits (a lexer that gives up half-way), the fuzzers' fixed cases, the GLR mask walk.
 _SLICE = ["tests/test_kernels.py", "tests/test_lr_tables.py", "tests/test_json_schema.py",
           "tests/test_masks_oracle.py", "tests/test_token_slices.py",
           "tests/test_unique_strings.py", "tests/reliability/test_limits.py",
-          "tests/fuzz/test_fuzz.py"]
+          "tests/fuzz/test_fuzz.py", "tests/test_glr_mask.py"]
 
 
 def test_kernels_stay_inside_their_arrays(tmp_path: os.PathLike[str]) -> None:

@@ -273,12 +273,15 @@ def test_several_eos_tokens_in_one_word() -> None:
     assert m.is_terminated()
 
 
-@pytest.mark.parametrize("name", ["json", "arithmetic", "sql", "c_like", "ambiguous"])
-def test_parser_kernel_matches_python_path(name: str,
+@pytest.mark.parametrize(("name", "kernel_name"), [
+    ("json", "resolve_with_parser"), ("arithmetic", "resolve_with_parser"),
+    ("sql", "resolve_with_parser"), ("c_like", "resolve_with_glr"), ("c_like", "glr_mask"),
+    ("ambiguous", "resolve_with_glr"), ("ambiguous", "glr_mask")])
+def test_parser_kernel_matches_python_path(name: str, kernel_name: str,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    """Boundary-crossing tokens resolved by the LR kernel (LALR(1) tables) or the GLR
-    kernel (tables with conflicts: c_like's dangling else, the ambiguous grammar) give the
-    masks of the Python path."""
+    """Boundary-crossing tokens resolved by the LR kernel (LALR(1) tables), or in tables
+    with conflicts (c_like's dangling else, the ambiguous grammar) by the GLR kernel of
+    the table path or the GLR mask walk, give the masks of the Python path."""
     from grammar_engine.runtime import runtime_for
     from tests.grammars import ALL, SAMPLES
 
@@ -295,8 +298,9 @@ def test_parser_kernel_matches_python_path(name: str,
     assert fast.use_kernel or fast.use_glr_kernel
     assert fast.use_glr_kernel == (name in ("c_like", "ambiguous"))
     runtime_for(without).use_kernel = runtime_for(without).use_glr_kernel = False
+    if kernel_name == "resolve_with_glr":
+        fast.walk_visits = 0  # the walk gives up at once: the table path
     import grammar_engine.runtime as runtime
-    kernel_name = "resolve_with_glr" if fast.use_glr_kernel else "resolve_with_parser"
     kernel, calls = getattr(runtime, kernel_name), [0]
 
     def counting(*args: object) -> object:
@@ -347,6 +351,8 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
     calls = [0]
     kernel_name = "resolve_with_glr" if grammar == "c_like" else "resolve_with_parser"
     kernel = getattr(runtime, kernel_name)
+    # (c_like: the table path's GLR kernel; the walk's rounds: tests/test_glr_mask.py)
+    monkeypatch.setattr(runtime.GrammarRuntime, "walk_visits", 0)
 
     def counting(*args: object) -> object:
         calls[0] += 1
@@ -363,10 +369,13 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
     assert calls[0] > single_runs > 0  # some tokens met missing states: the kernel ran again
 
 
+@pytest.mark.parametrize("walk", [True, False])
 @pytest.mark.parametrize("max_stacks", [2, 4, 6, 1_000])
-def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: int) -> None:
-    """Near ``max_parser_stacks`` the GLR kernel leaves tokens to the Python parser, so
-    masks and the limit error come as without the kernel, at the same step."""
+def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: int,
+                                                                  walk: bool) -> None:
+    """Near ``max_parser_stacks`` the GLR kernels (the mask walk, or the table path's)
+    leave tokens to the Python parser, so masks and the limit error come as without
+    them, at the same step."""
     from compilers.errors import LimitExceededError
     from compilers.options import Limits
     from grammar_engine.runtime import runtime_for
@@ -379,6 +388,8 @@ def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: in
         g = ge.compile_grammar('start: e\ne: e "+" e | e "*" e | "x"\n', vocab,
                                limits=Limits(max_parser_stacks=max_stacks), cache=False)
         runtime_for(g).use_glr_kernel = use_kernel
+        if not walk:
+            runtime_for(g).walk_visits = 0
         m, seen = Matcher(g), []
         try:
             for step in range(12):

@@ -1,0 +1,383 @@
+"""Numba kernel for the whole mask of a set of GLR parser stacks, in one walk of the
+vocabulary's trie.
+
+Where few tokens are allowed (an expression grammar's operators and numbers), walking the
+trie from the lexer state and pruning dead subtrees near the root costs less than
+building the per-lexer-state token tables (``compilers.token_index``) and resolving their
+boundary groups: a state's first mask needs no table at all. A node with many children
+(the tokens that begin with a space) is crossed by the bytes that stay alive from its
+state, each found by binary search, not by visiting every child. Where many tokens are
+allowed (identifiers everywhere), the walk gives up after ``max_visits`` children and the
+caller takes the table path, whose tables are shared between stacks.
+
+The stacks after each sequence of terminals are made once per call (a trie of paths, as
+in ``native.glr_kernels.resolve_with_glr``), so a subtree costs one feed per new boundary.
+Reference: each token walked on its own from the state, ``GrammarRuntime._advance``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from native.glr_kernels import _MEMO_NODES, _glr_boundary, _glr_feed
+
+__all__ = ["WALK_ABORTED", "WALK_PARSER", "WALK_STATE", "glr_mask"]
+
+WALK_PARSER = 2  # a subtree left to the Python parser
+WALK_STATE = 3  # a subtree waiting for a fresh lexer state not made yet
+WALK_ABORTED = -1  # glr_mask's count when it gave up (more than max_visits children)
+
+_LOW32 = np.uint64(0xFFFFFFFF)
+_CLASS_BITS = np.uint64(0xFFFF)
+_SEARCH_ABOVE = 24  # a node with more tokens than this is crossed by its alive bytes
+_ALIVE_KEPT = 8
+# A frame's boundary (the lexeme in progress ending before the next byte): not worked
+# out yet, dead (no lexeme ends there), or left pending (kind in _alt_kind).
+_ALT_UNKNOWN = -9
+_ALT_DEAD = -1
+_ALT_PENDING = -2
+
+
+@njit(cache=True, nogil=True)
+def _grow(a, n):  # pragma: no cover - compiled
+    """``a`` with room for at least ``n + 1`` entries (doubled when full)."""
+    if n < a.shape[0]:
+        return a
+    b = np.empty(2 * a.shape[0], a.dtype)
+    b[:n] = a[:n]
+    return b
+
+
+@njit(cache=True, nogil=True)
+def _byte_at(sorted_data, sorted_start, p, d):  # pragma: no cover - compiled
+    return sorted_data[sorted_start[p] + d]
+
+
+@njit(cache=True, nogil=True)
+def _first_at_least(sorted_data, sorted_start, lo, hi, d, b):  # pragma: no cover
+    """First position in ``lo:hi`` (tokens sorted, each longer than ``d``, sharing their
+    first ``d`` bytes) whose byte ``d`` is at least ``b``; ``hi`` if none. Galloping from
+    ``lo`` first: the next alive byte's child is often the next child."""
+    step = 1
+    while lo < hi and sorted_data[sorted_start[lo] + d] < b:
+        probe = lo + step
+        if probe >= hi or sorted_data[sorted_start[probe] + d] >= b:
+            lo += 1
+            hi = min(probe, hi)
+            break
+        lo = probe + 1
+        step *= 2
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if sorted_data[sorted_start[mid] + d] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted_start,
+             tok_info, nodes, closed, max_len, max_visits, stacks, stack_len, cell_start,
+             cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
+             start_vals, out_cap, work_cap, depth_cap, bits):  # pragma: no cover - compiled
+    """Set in ``bits`` (never clearing one) the tokens allowed from lexer state ``q`` over
+    the parser stacks ``stacks[j, :stack_len[j]]``, among those whose first byte is
+    marked in ``walk_first``.
+
+    ``q_fresh`` is the fresh lexer state the lexeme in progress began in (an ignored
+    lexeme restarts there). Tokens come in sorted order (``sorted_ids``, their bytes at
+    ``sorted_start`` in ``sorted_data``) as the trie of ``native.kernels.trie_nodes``
+    (``tok_info``, ``nodes``); ``closed`` flags the lexer states from which every string
+    of a byte class stays inside the lexeme. At a boundary the lexeme's terminal is fed to
+    every stack (every action of a conflicting cell; equal stacks merged) and the
+    terminals some stack can shift next are looked up as a fresh lexer state in
+    ``start_keys`` (sorted) / ``start_vals``. The pools hold ``out_cap`` stacks after a
+    shift, ``work_cap`` met while reducing, each at most ``depth_cap`` deep.
+
+    Returns ``(count, accepting, lo, hi, kind, key)``. ``accepting``: 1 if the output is
+    complete at ``q`` (the lexeme in progress, if any, ends and a stack can shift the
+    end terminal), 0 if not, -1 if left to Python (several readings, pools too small,
+    a dead state).
+    The rows are subtrees (positions ``lo:hi`` in
+    sorted order) it left undecided, ``kind`` :data:`WALK_STATE` (no fresh lexer state
+    yet for the terminal set ``key``: the caller makes it and walks those first bytes
+    again) or :data:`WALK_PARSER` (a lexeme with several readings, or stacks past the
+    pools: decided in Python). ``count`` is the number of rows, or :data:`WALK_ABORTED`
+    when more than ``max_visits`` children were visited (``bits`` is then partial).
+    """
+    p_lo = np.empty(8, np.int64)
+    p_hi = np.empty(8, np.int64)
+    p_kind = np.empty(8, np.int8)
+    p_key = np.empty(8, np.uint64)
+    n_p = 0
+    if q < 0 or q_fresh < 0:  # dead: no token; completeness left to Python
+        return 0, -1, p_lo[:0], p_hi[:0], p_kind[:0], p_key[:0]
+    cur = np.empty((out_cap, depth_cap), np.int32)
+    cur_len = np.empty(out_cap, np.int32)
+    nxt = np.empty((out_cap, depth_cap), np.int32)
+    nxt_len = np.empty(out_cap, np.int32)
+    work = np.empty((work_cap, depth_cap), np.int32)
+    work_len = np.empty(work_cap, np.int32)
+    row = np.empty(depth_cap + 1, np.int32)
+    path = np.empty(max_len + 2, np.int32)
+    memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)
+    memo_child[0, :] = -1
+    memo_q = np.empty(_MEMO_NODES, np.int32)
+    memo_key = np.empty(_MEMO_NODES, np.uint64)
+    n_nodes = 1  # node 0: the stacks given, no boundary yet
+    cur_node = -1  # the memo node whose stacks ``cur`` holds (-1: none)
+    n_start = stacks.shape[0]
+    n_cur = 0
+    # One frame per depth: the tokens ``lo:hi`` sharing the first ``depth`` bytes (those
+    # still to visit from ``next``), the walk's state before byte ``depth`` (lexer state,
+    # fresh state of the lexeme in progress, memo node, length of the path), and, worked
+    # out when first needed, where the lexeme ending there leads (``alt_*``).
+    f_hi = np.empty(max_len + 1, np.int64)
+    f_next = np.empty(max_len + 1, np.int64)
+    f_c = np.empty(max_len + 1, np.int32)
+    f_fresh = np.empty(max_len + 1, np.int32)
+    f_node = np.empty(max_len + 1, np.int32)
+    f_path = np.empty(max_len + 1, np.int32)
+    f_search = np.empty(max_len + 1, np.bool_)  # crossed by alive bytes
+    f_byte = np.empty(max_len + 1, np.int32)  # (searching) the next byte to try
+    alt_c = np.empty(max_len + 1, np.int32)  # fresh state after the boundary, or _ALT_*
+    alt_node = np.empty(max_len + 1, np.int32)
+    alt_t = np.empty(max_len + 1, np.int32)  # the terminal fed (-1: an ignored lexeme)
+    alt_kind = np.empty(max_len + 1, np.int8)
+    alt_key = np.empty(max_len + 1, np.uint64)
+    alive = np.empty((max_len + 1, 4), np.uint64)  # (searching) bytes that stay alive
+    # The alive bytes of the last few (state, state after the boundary) pairs.
+    alive_c = np.full(_ALIVE_KEPT, -1, np.int32)
+    alive_c2 = np.empty(_ALIVE_KEPT, np.int32)
+    alive_bits = np.empty((_ALIVE_KEPT, 4), np.uint64)
+    n_alive = 0
+    # Whether the output is complete here: the lexeme in progress ends (if it has
+    # begun) and some stack can then shift the end (-1: left to Python).
+    accepting = -1
+    t0 = top[q] if q != q_fresh else -2
+    if t0 == -1:
+        accepting = 0
+    elif t0 < end_term:
+        for k in range(n_start):
+            cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
+            cur_len[k] = stack_len[k]
+        n_cur = n_start
+        if t0 >= 0 and not ignored[t0]:
+            n_cur = _glr_feed(cur, cur_len, n_cur, t0, cell_start, cell_actions, n_terms,
+                              goto, rule_lhs, rule_len, work, work_len, nxt, nxt_len, row,
+                              False)
+            cur, nxt = nxt, cur
+            cur_len, nxt_len = nxt_len, cur_len
+        if n_cur >= 0:
+            accepting = _glr_feed(cur, cur_len, n_cur, end_term, cell_start, cell_actions,
+                                  n_terms, goto, rule_lhs, rule_len, work, work_len, nxt,
+                                  nxt_len, row, True)
+    n = sorted_ids.shape[0]
+    visits = 0
+    sp = 0
+    f_hi[0], f_next[0] = n, 0
+    f_c[0], f_fresh[0], f_node[0], f_path[0] = q, q_fresh, 0, 0
+    alt_c[0] = _ALT_UNKNOWN
+    f_search[0] = False
+    f_byte[0] = 0
+    while f_next[0] < n and tok_info[f_next[0]] & 0xFFFF == 0:  # an empty token
+        tid = sorted_ids[f_next[0]]  # leaves the state as it is
+        bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+        f_next[0] += 1
+    new_frame = True
+    while sp >= 0:
+        d = sp
+        c = f_c[d]
+        if new_frame:
+            new_frame = False
+            f_search[d] = f_hi[d] - f_next[d] > _SEARCH_ABOVE
+        lo = f_next[d]
+        hi = f_hi[d]
+        if lo >= hi:
+            sp -= 1
+            continue
+        # -- the boundary before byte d, worked out when first needed: at once for a
+        # searched frame (its alive bytes depend on it), else for the first child whose
+        # byte ends the lexeme
+        need_alt = alt_c[d] == _ALT_UNKNOWN and (f_search[d] or
+                                                  trans[c, _byte_at(sorted_data,
+                                                                    sorted_start, lo, d)] < 0)
+        if need_alt:
+            fresh = f_fresh[d]
+            node = f_node[d]
+            t = top[c]
+            alt_t[d] = -1
+            alt_node[d] = node
+            alt_kind[d] = 0
+            alt_key[d] = np.uint64(0)
+            if t < 0 or c == fresh:  # (an empty lexeme never ends)
+                alt_c[d] = _ALT_DEAD
+            elif t >= end_term:  # several readings: decided in Python
+                alt_c[d] = _ALT_PENDING
+                alt_kind[d] = WALK_PARSER
+            elif ignored[t]:  # the stacks, so the fresh state, stay as they were
+                alt_c[d] = fresh
+            else:
+                child = memo_child[node, t] if node >= 0 else -1
+                if child >= 0:
+                    q2 = memo_q[child]
+                    key = memo_key[child]
+                else:
+                    if node < 0 or cur_node != node:  # the stacks after ``path``
+                        for k in range(n_start):
+                            cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
+                            cur_len[k] = stack_len[k]
+                        n_cur = n_start
+                        for k in range(f_path[d]):
+                            n_cur = _glr_feed(cur, cur_len, n_cur, path[k], cell_start,
+                                              cell_actions, n_terms, goto, rule_lhs,
+                                              rule_len, work, work_len, nxt, nxt_len, row,
+                                              False)
+                            cur, nxt = nxt, cur
+                            cur_len, nxt_len = nxt_len, cur_len
+                    n_cur, q2, key = _glr_boundary(
+                        cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto,
+                        rule_lhs, rule_len, end_term, start_keys, start_vals, work,
+                        work_len, nxt, nxt_len, row)
+                    cur, nxt = nxt, cur
+                    cur_len, nxt_len = nxt_len, cur_len
+                    if node >= 0 and n_nodes < _MEMO_NODES:
+                        child = n_nodes
+                        memo_child[node, t] = child
+                        memo_child[child, :] = -1
+                        memo_q[child] = q2
+                        memo_key[child] = key
+                        n_nodes += 1
+                    cur_node = child  # -1 past the memo: rebuilt next time
+                alt_t[d] = t
+                alt_node[d] = child
+                alt_key[d] = key
+                if q2 >= 0:
+                    alt_c[d] = q2
+                elif q2 == -1:
+                    alt_c[d] = _ALT_DEAD
+                else:
+                    alt_c[d] = _ALT_PENDING
+                    alt_kind[d] = WALK_STATE if q2 == -3 else WALK_PARSER
+            if d == 0 and alt_c[0] == _ALT_PENDING and alt_kind[0] == WALK_STATE:
+                # The lexeme in progress ends into a fresh state not made yet: nearly
+                # every subtree would wait for it. One row for them all; walked again.
+                p_lo[0], p_hi[0], p_kind[0], p_key[0] = lo, hi, WALK_STATE, alt_key[0]
+                return 1, accepting, p_lo[:1], p_hi[:1], p_kind[:1], p_key[:1]
+            if f_search[d]:
+                if alt_c[d] == _ALT_PENDING:
+                    f_search[d] = False  # every child ending the lexeme is recorded
+                else:
+                    c2 = alt_c[d]
+                    # (a run of spaces meets the same pair at every depth: kept)
+                    slot = -1
+                    for k in range(min(n_alive, _ALIVE_KEPT)):
+                        if alive_c[k] == c and alive_c2[k] == c2:
+                            slot = k
+                            break
+                    if slot < 0 or d == 0:
+                        slot = n_alive % _ALIVE_KEPT
+                        n_alive += 1
+                        alive_c[slot], alive_c2[slot] = c, c2
+                        for w in range(4):
+                            word = np.uint64(0)
+                            for k in range(64):
+                                b = 64 * w + k
+                                if (trans[c, b] >= 0 or (c2 >= 0 and trans[c2, b] >= 0)) \
+                                        and (d > 0 or walk_first[b]):
+                                    word |= np.uint64(1) << np.uint64(k)
+                            alive_bits[slot, w] = word
+                        if d == 0:  # (masked by walk_first: not for other depths)
+                            alive_c[slot] = -1
+                    alive[d, :] = alive_bits[slot, :]
+                    f_byte[d] = 0
+        if f_search[d]:
+            # The next alive byte, then the first child at or after it; if that child's
+            # byte is not alive, the next alive byte after it, and so on.
+            b = f_byte[d]
+            clo = lo
+            found = False
+            while b < 256:
+                word = alive[d, b >> 6] >> np.uint64(b & 63)
+                if word == 0:
+                    b = ((b >> 6) + 1) << 6
+                    continue
+                while not (word & np.uint64(1)):
+                    word >>= np.uint64(1)
+                    b += 1
+                clo = _first_at_least(sorted_data, sorted_start, clo, hi, d, b)
+                visits += 1
+                if clo >= hi:
+                    break
+                cb = int(_byte_at(sorted_data, sorted_start, clo, d))
+                if cb == b:
+                    found = True
+                    break
+                b = cb  # no child of byte b: go on from the next child's byte
+            if not found:
+                f_next[d] = hi
+                sp -= 1
+                continue
+            f_byte[d] = b + 1
+        else:
+            clo = lo
+            b = int(_byte_at(sorted_data, sorted_start, clo, d))
+            visits += 1
+        nd = nodes[(tok_info[clo] >> 32) + d]
+        chi = np.int64(nd & _LOW32)
+        f_next[d] = chi
+        if visits > max_visits:
+            return WALK_ABORTED, accepting, p_lo[:0], p_hi[:0], p_kind[:0], p_key[:0]
+        if d == 0 and not walk_first[b]:
+            continue
+        # -- the child's first state
+        nx = trans[c, b]
+        fresh1 = f_fresh[d]
+        node1 = f_node[d]
+        np1 = f_path[d]
+        if nx < 0:
+            if alt_c[d] == _ALT_UNKNOWN:
+                continue  # (unreachable: worked out above for this child)
+            if alt_c[d] == _ALT_DEAD:
+                continue
+            if alt_c[d] == _ALT_PENDING:
+                p_lo = _grow(p_lo, n_p)
+                p_hi = _grow(p_hi, n_p)
+                p_kind = _grow(p_kind, n_p)
+                p_key = _grow(p_key, n_p)
+                p_lo[n_p], p_hi[n_p] = clo, chi
+                p_kind[n_p], p_key[n_p] = alt_kind[d], alt_key[d]
+                n_p += 1
+                continue
+            c2 = alt_c[d]
+            nx = trans[c2, b]
+            if nx < 0:
+                continue
+            fresh1 = c2
+            node1 = alt_node[d]
+            if alt_t[d] >= 0:
+                path[np1] = alt_t[d]  # (a sibling's subtree may have written there)
+                np1 += 1
+        # -- settled at once: every further byte of its tokens keeps nx inside
+        if (nd >> np.uint64(32)) & np.uint64(closed[nx]) & _CLASS_BITS:
+            for p in range(clo, chi):
+                tid = sorted_ids[p]
+                bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            continue
+        # -- the child's own tokens (their bytes end here: one, or several ids with
+        # the same bytes) are allowed; walk the rest
+        start = clo
+        while start < chi and (tok_info[start] & 0xFFFF) == d + 1:
+            tid = sorted_ids[start]
+            bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            start += 1
+        if start >= chi:
+            continue
+        sp = d + 1
+        f_hi[sp], f_next[sp] = chi, start
+        f_c[sp], f_fresh[sp], f_node[sp], f_path[sp] = nx, fresh1, node1, np1
+        alt_c[sp] = _ALT_UNKNOWN
+        new_frame = True
+    return n_p, accepting, p_lo[:n_p], p_hi[:n_p], p_kind[:n_p], p_key[:n_p]
