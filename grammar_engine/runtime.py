@@ -54,7 +54,7 @@ _CACHE_LIMIT = 4096
 # Kernel runs over the tokens that met lexer states not created yet (see
 # GrammarRuntime._resolve_in_kernel); what is left after them is finished in Python.
 _KERNEL_ROUNDS = 4
-_EARLY_CONFIGURATIONS = 64  # parser configurations a GLR grammar's runtime explores
+_EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime explores
 _EVERY_BYTE = np.ones(256, dtype=np.bool_)  # glr_mask: walk the tokens of every first byte
 _EVERY_BYTE.flags.writeable = False
 _NO_BYTE = np.zeros(256, dtype=np.bool_)
