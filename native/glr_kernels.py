@@ -101,6 +101,45 @@ def _glr_feed(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, r
 
 
 @njit(cache=True, nogil=True)
+def _pools(out_cap, work_cap, depth_cap):  # pragma: no cover - compiled
+    """Scratch pools (row validity is tracked by the lengths, so no zeroing): ``cur`` and
+    ``nxt`` for the stacks after a shift, ``work`` for those met while reducing, each with
+    its lengths, and one row."""
+    return (np.empty((out_cap, depth_cap), np.int32), np.empty(out_cap, np.int32),
+            np.empty((out_cap, depth_cap), np.int32), np.empty(out_cap, np.int32),
+            np.empty((work_cap, depth_cap), np.int32), np.empty(work_cap, np.int32),
+            np.empty(depth_cap + 1, np.int32))
+
+
+@njit(cache=True, nogil=True)
+def _memo(n_terms):  # pragma: no cover - compiled
+    """An empty trie of terminal paths: per node, its child per terminal (-1: none; rows
+    filled as made), the fresh lexer state the path leads to and the missing set where
+    that is -3. Node 0 is the empty path."""
+    memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)
+    memo_child[0, :] = -1
+    return memo_child, np.empty(_MEMO_NODES, np.int32), np.empty(_MEMO_NODES, np.uint64)
+
+
+@njit(cache=True, nogil=True)
+def _stacks_after(stacks, stack_len, path, n_path, cur, cur_len, nxt, nxt_len, cell_start,
+                  cell_actions, n_terms, goto, rule_lhs, rule_len, work, work_len,
+                  row):  # pragma: no cover - compiled
+    """The stacks ``stacks[j, :stack_len[j]]`` with the terminals ``path[:n_path]`` fed:
+    returns ``(cur, cur_len, nxt, nxt_len, n_cur)``, the result in ``cur``."""
+    for k in range(stacks.shape[0]):
+        cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
+        cur_len[k] = stack_len[k]
+    n_cur = stacks.shape[0]
+    for k in range(n_path):
+        n_cur = _glr_feed(cur, cur_len, n_cur, path[k], cell_start, cell_actions, n_terms,
+                          goto, rule_lhs, rule_len, work, work_len, nxt, nxt_len, row, False)
+        cur, nxt = nxt, cur
+        cur_len, nxt_len = nxt_len, cur_len
+    return cur, cur_len, nxt, nxt_len, n_cur
+
+
+@njit(cache=True, nogil=True)
 def _glr_boundary(cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto, rule_lhs,
                   rule_len, end_term, start_keys, start_vals, work, work_len, nxt, nxt_len,
                   row):  # pragma: no cover - compiled
@@ -171,21 +210,10 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
     if stacks.shape[0] > out_cap or stacks.shape[1] > depth_cap:  # the start does not fit
         out_verdict[:] = 2
         return out_verdict
-    # Pools: row validity is tracked by the lengths, so no zeroing.
-    cur = np.empty((out_cap, depth_cap), np.int32)
-    cur_len = np.empty(out_cap, np.int32)
-    nxt = np.empty((out_cap, depth_cap), np.int32)
-    nxt_len = np.empty(out_cap, np.int32)
-    work = np.empty((work_cap, depth_cap), np.int32)
-    work_len = np.empty(work_cap, np.int32)
-    row = np.empty(depth_cap + 1, np.int32)
+    cur, cur_len, nxt, nxt_len, work, work_len, row = _pools(out_cap, work_cap, depth_cap)
     path = np.empty(max_len + 2, np.int32)
-    memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)  # rows filled as made
-    memo_child[0, :] = -1
-    memo_q = np.empty(_MEMO_NODES, np.int32)
-    memo_key = np.empty(_MEMO_NODES, np.uint64)  # the missing set, where memo_q is -3
+    memo_child, memo_q, memo_key = _memo(n_terms)
     n_nodes = 1  # node 0: no boundary yet
-    n_start = stacks.shape[0]
     n_cur = 0
     # State on arriving at each byte of the previous token's remainder.
     at_q = np.empty(max_len + 1, np.int32)
@@ -256,16 +284,10 @@ def resolve_with_glr(trans, top, q_start, toks, offs, firsts, token_data, token_
                 stale = True
             else:
                 if stale:  # rebuild the stacks: the start, then the path so far
-                    for k in range(n_start):
-                        cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
-                        cur_len[k] = stack_len[k]
-                    n_cur = n_start
-                    for k in range(n_path):
-                        n_cur = _glr_feed(cur, cur_len, n_cur, path[k], cell_start,
-                                          cell_actions, n_terms, goto, rule_lhs, rule_len,
-                                          work, work_len, nxt, nxt_len, row, False)
-                        cur, nxt = nxt, cur
-                        cur_len, nxt_len = nxt_len, cur_len
+                    cur, cur_len, nxt, nxt_len, n_cur = _stacks_after(
+                        stacks, stack_len, path, n_path, cur, cur_len, nxt, nxt_len,
+                        cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len, work,
+                        work_len, row)
                     stale = False
                 n_cur, q, key = _glr_boundary(
                     cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from native.glr_kernels import _MEMO_NODES, _glr_boundary, _glr_feed
+from native.glr_kernels import _MEMO_NODES, _glr_boundary, _glr_feed, _memo, _pools, _stacks_after
 
 __all__ = ["WALK_ABORTED", "WALK_PARSER", "WALK_STATE", "glr_mask"]
 
@@ -114,21 +114,11 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
     n_p = 0
     if q < 0 or q_fresh < 0:  # dead: no token; completeness left to Python
         return 0, -1, p_lo[:0], p_hi[:0], p_kind[:0], p_key[:0]
-    cur = np.empty((out_cap, depth_cap), np.int32)
-    cur_len = np.empty(out_cap, np.int32)
-    nxt = np.empty((out_cap, depth_cap), np.int32)
-    nxt_len = np.empty(out_cap, np.int32)
-    work = np.empty((work_cap, depth_cap), np.int32)
-    work_len = np.empty(work_cap, np.int32)
-    row = np.empty(depth_cap + 1, np.int32)
+    cur, cur_len, nxt, nxt_len, work, work_len, row = _pools(out_cap, work_cap, depth_cap)
     path = np.empty(max_len + 2, np.int32)
-    memo_child = np.empty((_MEMO_NODES, n_terms), np.int32)
-    memo_child[0, :] = -1
-    memo_q = np.empty(_MEMO_NODES, np.int32)
-    memo_key = np.empty(_MEMO_NODES, np.uint64)
+    memo_child, memo_q, memo_key = _memo(n_terms)
     n_nodes = 1  # node 0: the stacks given, no boundary yet
     cur_node = -1  # the memo node whose stacks ``cur`` holds (-1: none)
-    n_start = stacks.shape[0]
     n_cur = 0
     # One frame per depth: the tokens ``lo:hi`` sharing the first ``depth`` bytes (those
     # still to visit from ``next``), the walk's state before byte ``depth`` (lexer state,
@@ -160,10 +150,9 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
     if t0 == -1:
         accepting = 0
     elif t0 < end_term:
-        for k in range(n_start):
-            cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
-            cur_len[k] = stack_len[k]
-        n_cur = n_start
+        cur, cur_len, nxt, nxt_len, n_cur = _stacks_after(
+            stacks, stack_len, path, 0, cur, cur_len, nxt, nxt_len, cell_start,
+            cell_actions, n_terms, goto, rule_lhs, rule_len, work, work_len, row)
         if t0 >= 0 and not ignored[t0]:
             n_cur = _glr_feed(cur, cur_len, n_cur, t0, cell_start, cell_actions, n_terms,
                               goto, rule_lhs, rule_len, work, work_len, nxt, nxt_len, row,
@@ -226,17 +215,10 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
                     key = memo_key[child]
                 else:
                     if node < 0 or cur_node != node:  # the stacks after ``path``
-                        for k in range(n_start):
-                            cur[k, :stack_len[k]] = stacks[k, :stack_len[k]]
-                            cur_len[k] = stack_len[k]
-                        n_cur = n_start
-                        for k in range(f_path[d]):
-                            n_cur = _glr_feed(cur, cur_len, n_cur, path[k], cell_start,
-                                              cell_actions, n_terms, goto, rule_lhs,
-                                              rule_len, work, work_len, nxt, nxt_len, row,
-                                              False)
-                            cur, nxt = nxt, cur
-                            cur_len, nxt_len = nxt_len, cur_len
+                        cur, cur_len, nxt, nxt_len, n_cur = _stacks_after(
+                            stacks, stack_len, path, f_path[d], cur, cur_len, nxt,
+                            nxt_len, cell_start, cell_actions, n_terms, goto, rule_lhs,
+                            rule_len, work, work_len, row)
                     n_cur, q2, key = _glr_boundary(
                         cur, cur_len, n_cur, t, cell_start, cell_actions, n_terms, goto,
                         rule_lhs, rule_len, end_term, start_keys, start_vals, work,
