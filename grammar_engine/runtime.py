@@ -544,6 +544,7 @@ class GrammarRuntime:
                 lo, hi = lo[~missing], hi[~missing]
             state = MatchState(q, stacks)
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+                check_deadline("mask computation")
                 for p in range(a, b):
                     if self._advance(state, idx.sorted_data, int(idx.sorted_start[p]),
                                      int(idx.sorted_len[p])) is not None:
