@@ -99,12 +99,11 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
     Returns ``(count, accepting, lo, hi, kind, key)``. ``accepting``: 1 if the output is
     complete at ``q`` (the lexeme in progress, if any, ends and a stack can shift the
     end terminal), 0 if not, -1 if left to Python (several readings, pools too small,
-    a dead state).
-    The rows are subtrees (positions ``lo:hi`` in
-    sorted order) it left undecided, ``kind`` :data:`WALK_STATE` (no fresh lexer state
-    yet for the terminal set ``key``: the caller makes it and walks those first bytes
-    again) or :data:`WALK_PARSER` (a lexeme with several readings, or stacks past the
-    pools: decided in Python). ``count`` is the number of rows, or :data:`WALK_ABORTED`
+    a dead state). The rows are subtrees (positions ``lo:hi`` in sorted order) it left
+    undecided, ``kind`` :data:`WALK_STATE` (no fresh lexer state yet for the terminal
+    set ``key``: the caller makes it and walks those first bytes again) or
+    :data:`WALK_PARSER` (a lexeme with several readings, or stacks past the pools:
+    decided in Python). ``count`` is the number of rows, or :data:`WALK_ABORTED`
     when more than ``max_visits`` children were visited (``bits`` is then partial).
     """
     p_lo = np.empty(8, np.int64)
