@@ -534,8 +534,7 @@ class GrammarRuntime:
             missing = kind == WALK_STATE
             again = rounds < _KERNEL_ROUNDS and bool(missing.any())
             if again:
-                for key in np.unique(need[missing]).tolist():
-                    self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
+                self._make_start_states(need[missing])
                 walk_first = np.zeros(256, dtype=np.bool_)
                 data, starts = idx.sorted_data, idx.sorted_start
                 for a, b in zip(lo[missing].tolist(), hi[missing].tolist(), strict=True):
@@ -779,8 +778,7 @@ class GrammarRuntime:
                 return
             missing = verdict[pending] == 3
             again = pending[missing] if rounds < _KERNEL_ROUNDS else pending[:0]
-            for key in np.unique(need[again]).tolist():
-                self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
+            self._make_start_states(need[again])
             rest = pending[~missing] if len(again) else pending
             for i in rest.tolist():
                 first = int(firsts[i]) if firsts is not None else -1
@@ -791,6 +789,12 @@ class GrammarRuntime:
                 return
             toks, offs = toks[again], offs[again]
             firsts = firsts[again] if firsts is not None else None
+
+    def _make_start_states(self, keys: NDArray[np.uint64]) -> None:
+        """Have the lexer make the fresh state of each allowed-terminal bit set in
+        ``keys`` (named by a kernel that lacked them)."""
+        for key in np.unique(keys).tolist():
+            self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
 
     def _glr_stacks(self, stacks: Stacks) -> tuple[NDArray[np.int32], NDArray[np.int32],
                                                    tuple[np.int32, np.int32, np.int32]]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grammar_engine import Vocabulary
+
 JSON = r"""
 start: value
 ?value: object | array | ESCAPED_STRING | SIGNED_NUMBER | "true" | "false" | "null"
@@ -118,3 +124,15 @@ SAMPLES = {
     ],
     "ambiguous": ["1+2*3", "(1+2)*3+4", "1 + 2 + 3"],
 }
+
+
+def pieces_vocab(name: str, extra: Sequence[bytes] = ()) -> Vocabulary:
+    """A small vocabulary for grammar ``name``: every byte, every piece of two to eight
+    bytes of its samples, then ``extra``; EOS (special) last."""
+    from grammar_engine import Vocabulary
+
+    pieces = {text.encode()[i:i + n] for text in SAMPLES[name]
+              for n in range(2, 9) for i in range(len(text.encode()) - n + 1)}
+    toks = [bytes([i]) for i in range(256)] + sorted(pieces) + list(extra)
+    return Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                 special_ids=[len(toks)])

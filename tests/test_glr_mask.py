@@ -17,25 +17,20 @@ GLR_GRAMMARS = ["ambiguous", "c_like"]
 
 
 def _pieces_vocab(name: str) -> Vocabulary:
-    """Every byte, every piece of two to eight bytes of the grammar's samples, runs of
-    spaces, and one piece twice (two ids, the same bytes)."""
-    from tests.grammars import SAMPLES
+    """The grammar's sample pieces (``pieces_vocab``), runs of spaces, and one piece twice
+    (two ids, the same bytes)."""
+    from tests.grammars import SAMPLES, pieces_vocab
 
-    pieces = {text.encode()[i:i + n] for text in SAMPLES[name]
-              for n in range(2, 9) for i in range(len(text.encode()) - n + 1)}
-    toks = [bytes([i]) for i in range(256)] + sorted(pieces) + [b"  ", b"   ", b" " * 9]
-    toks.append(toks[300])
-    return Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
-                                 special_ids=[len(toks)])
+    return pieces_vocab(name, [b"  ", b"   ", b" " * 9, SAMPLES[name][0].encode()[:2]])
 
 
-def _sample_states(compiled: ge.CompiledGrammar, vocab: Vocabulary) -> list:
+def _sample_states(name: str, compiled: ge.CompiledGrammar, vocab: Vocabulary) -> list:
     """The matcher states along each sample, byte by byte (each mask computed once)."""
     from tests.grammars import SAMPLES
 
     states = []
     bitmask = ge.allocate_token_bitmask(1, vocab.size)
-    for text in SAMPLES[_grammar_of[id(compiled)]]:
+    for text in SAMPLES[name]:
         m = Matcher(compiled)
         for ch in text:
             m.fill_next_token_bitmask(bitmask)
@@ -45,15 +40,10 @@ def _sample_states(compiled: ge.CompiledGrammar, vocab: Vocabulary) -> list:
     return states
 
 
-_grammar_of: dict[int, str] = {}
-
-
 def _compile(name: str, vocab: Vocabulary) -> ge.CompiledGrammar:
     from tests.grammars import ALL
 
-    compiled = ge.compile_grammar(ALL[name], vocab, cache=False)
-    _grammar_of[id(compiled)] = name
-    return compiled
+    return ge.compile_grammar(ALL[name], vocab, cache=False)
 
 
 @pytest.mark.parametrize("name", GLR_GRAMMARS)
@@ -69,7 +59,7 @@ def test_glr_mask_matches_reference(name: str) -> None:
     assert rt.use_glr_kernel
     idx = rt.index
     checked = 0
-    for state in _sample_states(compiled, vocab):
+    for state in _sample_states(name, compiled, vocab):
         q, stacks = state.q, state.stacks
         stack_arrays = rt._glr_stacks(stacks)
         q_fresh = rt.lex_start(stacks)

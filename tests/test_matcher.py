@@ -10,7 +10,7 @@ import pytest
 
 import grammar_engine as ge
 from grammar_engine import Matcher, Vocabulary, compile_grammar
-from tests.grammars import JSON
+from tests.grammars import JSON, pieces_vocab
 
 TOKENS = [bytes([i]) for i in range(256)] + [
     b'",', b'"}', b'": ', b'},{"', b"[{", b"1,", b"true]", b"\xc3\xa9", b"\xe2\x82", b"  ",
@@ -427,17 +427,6 @@ def test_restarting_tables_are_keyed_by_what_the_grammar_ignores(order: str) -> 
         assert allowed == want, name
 
 
-def _sample_pieces_vocab(name: str) -> Vocabulary:
-    """Every byte, and every piece of one to eight bytes of the grammar's samples."""
-    from tests.grammars import SAMPLES
-
-    pieces = {text.encode()[i:i + n] for text in SAMPLES[name]
-              for n in range(2, 9) for i in range(len(text.encode()) - n + 1)}
-    toks = [bytes([i]) for i in range(256)] + sorted(pieces)
-    return Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
-                                 special_ids=[len(toks)])
-
-
 @pytest.mark.parametrize("name", ["json", "arithmetic", "sql"])
 def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
     """``resolve_with_parser`` shares walks between tokens with a common prefix and the
@@ -448,7 +437,7 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
     from native.kernels import resolve_with_parser
     from tests.grammars import ALL, SAMPLES
 
-    vocab = _sample_pieces_vocab(name)
+    vocab = pieces_vocab(name)
     compiled = ge.compile_grammar(ALL[name], vocab, cache=False)
     rt = runtime_for(compiled)
     assert rt.use_kernel
@@ -500,7 +489,7 @@ def test_lr_kernel_names_the_fresh_states_it_lacks() -> None:
     from native.kernels import resolve_with_parser
     from tests.grammars import ALL, SAMPLES
 
-    vocab = _sample_pieces_vocab("json")
+    vocab = pieces_vocab("json")
     compiled = ge.compile_grammar(ALL["json"], vocab, cache=False)
     rt = runtime_for(compiled)
     idx = rt.index
@@ -546,7 +535,7 @@ def test_groups_sent_straight_to_the_kernels_give_the_walked_masks(name: str) ->
     from grammar_engine.runtime import runtime_for
     from tests.grammars import ALL, SAMPLES
 
-    vocab = _sample_pieces_vocab(name)
+    vocab = pieces_vocab(name)
     direct = ge.compile_grammar(ALL[name], vocab, cache=False)
     walked = ge.compile_grammar(ALL[name], vocab, cache=False)
     runtime_for(walked).direct_group_limit = 0
@@ -685,7 +674,7 @@ def test_compiled_grammar_reports_the_bytes_it_holds() -> None:
     from compilers.compiled import _arrays_nbytes
     from tests.grammars import ALL, SAMPLES
 
-    vocab = _sample_pieces_vocab("json")
+    vocab = pieces_vocab("json")
     compiled = ge.compile_grammar(ALL["json"], vocab, cache=False)
     automata = sum(d.nbytes for d in compiled.dfas)
     assert compiled.index.nbytes == 0
