@@ -12,14 +12,16 @@ bytes are letters, digits or ``_`` (`` word``, `` while``) is inside, with no wa
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
-from native.kernels import read_only, trie_nodes
+from native.kernels import read_only, trie_children, trie_nodes
 
 __all__ = ["BYTE_CLASSES", "IDENTIFIER", "LOWER_IDENTIFIER", "STRING_TEXT", "TokenTrie",
+           "TrieChildren",
            "class_bit", "token_trie"]
 
 
@@ -75,10 +77,33 @@ class TokenTrie:
     tok_info: NDArray[np.int64]
     nodes: NDArray[np.uint64]
     all_bits: NDArray[np.uint32]
+    _children: dict[int, TrieChildren] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def nbytes(self) -> int:
-        return int(self.tok_info.nbytes + self.nodes.nbytes + self.all_bits.nbytes)
+        lists = sum(a.nbytes for c in self._children.values() for a in c)
+        return int(self.tok_info.nbytes + self.nodes.nbytes + self.all_bits.nbytes + lists)
+
+    def children(self, above: int) -> TrieChildren:
+        """The child lists of the nodes with more than ``above`` tokens below them (see
+        ``native.kernels.trie_children``), made on first use."""
+        hit = self._children.get(above)
+        if hit is None:
+            with _lock:
+                hit = self._children.get(above)
+                if hit is None:
+                    made = trie_children(self.tok_info, self.nodes, above)
+                    hit = self._children[above] = TrieChildren(*map(read_only, made))
+        return hit
+
+
+class TrieChildren(NamedTuple):
+    """Child lists of a trie's large nodes: ``native.kernels.trie_children``'s result."""
+
+    node_dir: NDArray[np.int32]
+    dir_start: NDArray[np.int64]
+    child_pos: NDArray[np.int64]
+    child_bytes: NDArray[np.uint64]
 
 
 _tries: dict[tuple[str, int], TokenTrie] = {}

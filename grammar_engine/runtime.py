@@ -20,7 +20,7 @@ import json
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -35,7 +35,7 @@ from compilers.token_trie import BYTE_CLASSES
 from compilers.vocab import Vocabulary
 from grammar_engine.parser import LRParser, StackNode, Stacks
 from native.glr_kernels import GLR_EXTRA_DEPTH, GLR_POOL, resolve_with_glr
-from native.glr_mask import WALK_ABORTED, WALK_STATE, glr_mask
+from native.glr_mask import SEARCH_ABOVE, WALK_ABORTED, WALK_STATE, glr_mask
 from native.kernels import (
     ACT_ERROR,
     KIND_BOUNDARY,
@@ -54,11 +54,13 @@ _CACHE_LIMIT = 4096
 # Kernel runs over the tokens that met lexer states not created yet (see
 # GrammarRuntime._resolve_in_kernel); what is left after them is finished in Python.
 _KERNEL_ROUNDS = 4
+# GLR stacks as the kernels take them: padded states, lengths, the depth the pools allow.
+_StackArrays = tuple[NDArray[np.int32], NDArray[np.int32], np.int32]
+_WALK_ROWS = 64  # room for the undecided subtrees of a glr_mask walk (more: called again)
 _EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime explores
-_EVERY_BYTE = np.ones(256, dtype=np.bool_)  # glr_mask: walk the tokens of every first byte
-_EVERY_BYTE.flags.writeable = False
-_NO_BYTE = np.zeros(256, dtype=np.bool_)
-_NO_BYTE.flags.writeable = False
+# glr_mask's first bytes to walk (256 bits in four words): every one, none.
+_EVERY_BYTE = read_only(np.full(4, ~np.uint64(0), dtype=np.uint64))
+_NO_BYTE = read_only(np.zeros(4, dtype=np.uint64))
 _NOT_CACHED = object()
 
 
@@ -125,8 +127,10 @@ class GrammarRuntime:
         self._walk_cache: dict[tuple[object, int], GroupWalk] = {}
         # Lexer states whose GLR masks the table path computes (a trie walk gave up).
         self._table_states: set[int] = set()
-        self._glr_stack_cache: dict[Stacks, tuple[NDArray[np.int32], NDArray[np.int32],
-                                                  tuple[np.int32, np.int32, np.int32]]] = {}
+        self._glr_stack_cache: dict[Stacks, _StackArrays] = {}
+        # glr_mask's leading arguments and what they were made for (see _walk_args).
+        self._walk_args_made: tuple[tuple[int, int, int], tuple[Any, ...]] | None = None
+        self._row_bits_made = np.zeros((0, 4), dtype=np.uint64)
         # A stack's states as the LR kernel reads them (it copies them, never writes).
         self._lr_stack_cache: dict[StackNode, NDArray[np.int32]] = {}
         # Per state, the words a fill copies (see fill_words; read by Matcher).
@@ -135,6 +139,8 @@ class GrammarRuntime:
         self.eos_mask = np.zeros(self.vocab.n_words, dtype=np.uint32)
         set_bits(self.eos_mask, np.array(self.vocab.eos_token_ids, dtype=np.int32))
         self.eos_mask.flags.writeable = False
+        # (word, bit) of each EOS token: a walk sets them in its own mask (see _walk_mask).
+        self._eos_bits = [(t >> 5, np.uint32(1 << (t & 31))) for t in self.vocab.eos_token_ids]
         self._mask_budget = lim.mask_time_budget
         self._lock = threading.Lock()
         self._setup_parser_kernel(compiled)
@@ -183,6 +189,7 @@ class GrammarRuntime:
             0, np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int32))
         if self.use_glr_kernel:
             lim = compiled.options.limits
+            self._trie_children = self.index.trie.children(SEARCH_ABOVE)
             self._glr_pool_caps = (np.int32(min(GLR_POOL, lim.max_parser_stacks)),
                                    np.int32(min(GLR_POOL, 16 * lim.max_parser_stacks)))
             # Load (or, the first time after an install, compile: about 15 s) the GLR
@@ -192,7 +199,8 @@ class GrammarRuntime:
                                 empty, np.zeros(compiled.vocab.n_words, dtype=np.uint32))
             q0 = self.lex_start(self.parser.initial)
             self._run_glr_mask(q0, q0, self._glr_stacks(self.parser.initial), _NO_BYTE,
-                               np.zeros(compiled.vocab.n_words, dtype=np.uint32))
+                               np.zeros(compiled.vocab.n_words, dtype=np.uint32),
+                               np.empty((_WALK_ROWS, 4), dtype=np.uint64))
 
     def _start_arrays(self) -> tuple[NDArray[np.uint64], NDArray[np.int32]]:
         """The lexer's fresh states keyed by allowed-terminal bit sets, sorted by key. The
@@ -421,14 +429,22 @@ class GrammarRuntime:
 
     # -- masks -------------------------------------------------------------------------
     def mask_words(self, state: MatchState) -> NDArray[np.uint32]:
-        """Bits of the text tokens allowed after ``state`` (EOS not included). Cached; do
-        not modify the returned array."""
+        """Bits of the text tokens allowed after ``state``. EOS is not included, except in
+        a GLR walk's mask where the output is complete (so that :meth:`fill_words` need
+        not copy it; a caller that wants text tokens only ANDs it with a token table).
+        Cached; do not modify the returned array."""
         bits = self._mask_cache.get(state)
         if bits is None:
-            with time_budget("mask_time_budget", self._mask_budget):
-                bits = self._compute_mask(state.q, state.stacks)
-                if self.tracks_values:
-                    self._drop_repeated_values(state, bits)
+            # The walk first where it may serve (it opens the budget itself, only where
+            # Python has work left: the kernel's own work is bounded by walk_visits).
+            if self.use_glr_kernel and not self.tracks_values and \
+                    state.q not in self._table_states and len(state.stacks) <= GLR_POOL:
+                bits = self._walk_mask(state)
+            if bits is None:
+                with time_budget("mask_time_budget", self._mask_budget):
+                    bits = self._compute_mask(state.q, state.stacks)
+                    if self.tracks_values:
+                        self._drop_repeated_values(state, bits)
             bits.flags.writeable = False
             if len(self._mask_cache) >= _CACHE_LIMIT:
                 self._mask_cache = {}
@@ -443,6 +459,9 @@ class GrammarRuntime:
         if hit is not _NOT_CACHED:
             return hit  # type: ignore[return-value]
         words = self.mask_words(state)
+        hit = self.fill_cache.get(state, _NOT_CACHED)  # (a walk also stores its fill)
+        if hit is not _NOT_CACHED:
+            return hit  # type: ignore[return-value]
         out: NDArray[np.uint32] | None = words
         if self.is_accepting(state):
             out = words | self.eos_mask
@@ -457,11 +476,6 @@ class GrammarRuntime:
     def _compute_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32]:
         if q == DEAD:
             return np.zeros(self.vocab.n_words, dtype=np.uint32)
-        if self.use_glr_kernel and len(stacks) <= GLR_POOL and q not in self._table_states:
-            walked = self._walk_mask(q, stacks)
-            if walked is not None:
-                return walked
-            self._table_states.add(q)
         # Where q is the stacks' own fresh state, or a state inside an ignored lexeme
         # (whitespace), ignored lexemes restart in the stacks' fresh state inside the
         # table's walk (TokenIndex.get).
@@ -506,42 +520,81 @@ class GrammarRuntime:
             self._resolve_with_glr(self.lex_start(stacks), stacks, tuple(direct), bits)
         return bits
 
-    def _walk_mask(self, q: int, stacks: Stacks) -> NDArray[np.uint32] | None:
-        """The mask of ``q`` after GLR ``stacks`` by one ``glr_mask`` walk of the
-        vocabulary's trie, or None where the walk gave up (too many tokens allowed: the
-        table path serves ``q`` from then on). Subtrees it leaves for want of a fresh
-        lexer state are walked again once the lexer has made it, a few rounds at most;
-        the rest (a lexeme with several readings, stacks past the pools, the last
-        round's) are decided token by token in Python, which raises the parser's limit
-        errors."""
+    def _walk_mask(self, state: MatchState) -> NDArray[np.uint32] | None:
+        """The mask of ``state`` (GLR stacks) by one ``glr_mask`` walk of the vocabulary's
+        trie, or None where the walk gave up (too many tokens allowed: ``state.q`` is
+        then served by the table path, whose tables are shared between stacks) or the
+        state is dead. Subtrees it leaves for want of a fresh lexer state are walked
+        again once the lexer has made it, a few rounds at most; the rest (a lexeme with
+        several readings, stacks past the pools, the last round's) are decided token by
+        token in Python, which raises the parser's limit errors. Only that Python work
+        runs under the mask's time budget."""
+        q, stacks = state.q, state.stacks
+        if q == DEAD:
+            return None
+        q_fresh = self._start_cache.get(stacks)
+        if q_fresh is None:
+            with time_budget("mask_time_budget", self._mask_budget):
+                q_fresh = self.lex_start(stacks)
+        stack_arrays = self._glr_stacks(stacks)
+        bits = np.zeros(self.vocab.n_words, dtype=np.uint32)
+        rows = np.empty((_WALK_ROWS, 4), dtype=np.uint64)
+        count, accepting, any_set = self._run_glr_mask(q, q_fresh, stack_arrays,
+                                                       _EVERY_BYTE, bits, rows)
+        if count == WALK_ABORTED:
+            self._table_states.add(q)
+            return None
+        if count:
+            with time_budget("mask_time_budget", self._mask_budget):
+                if not self._finish_walk(state, q_fresh, stack_arrays, count, rows, bits):
+                    self._table_states.add(q)
+                    return None
+        # What fill_words would work out, known here without reading the mask again
+        # (each pass over a new 16 KB mask costs microseconds when the caches are cold):
+        # where the output is complete, the EOS bits are set in the mask itself.
+        if accepting >= 0:
+            if len(self._accept_cache) >= _CACHE_LIMIT:
+                self._accept_cache = {}
+            self._accept_cache[state] = accepting == 1
+            if accepting or any_set or count:
+                for w, bit in self._eos_bits if accepting else ():
+                    bits[w] |= bit
+                fill: NDArray[np.uint32] | None = bits
+                if not (accepting or any_set) and not np.count_nonzero(bits):
+                    fill = None
+            else:
+                fill = None
+            if len(self.fill_cache) >= _CACHE_LIMIT:
+                self.fill_cache = {}
+            self.fill_cache[state] = fill
+        return bits
+
+    def _finish_walk(self, state: MatchState, q_fresh: int,
+                     stack_arrays: _StackArrays,
+                     count: int, rows: NDArray[np.uint64], bits: NDArray[np.uint32]) -> bool:
+        """Decide the ``count`` subtrees a walk left (``rows``, see ``glr_mask``); False
+        where a walk again gave up."""
         idx = self.index
         va = self.varrays
-        stack_arrays = self._glr_stacks(stacks)
-        q_fresh = self.lex_start(stacks)
-        bits = np.zeros(self.vocab.n_words, dtype=np.uint32)
         walk_first = _EVERY_BYTE
         for rounds in range(_KERNEL_ROUNDS + 1):
-            count, accepting, lo, hi, kind, need = self._run_glr_mask(
-                q, q_fresh, stack_arrays, walk_first, bits)
-            if count == WALK_ABORTED:
-                return None
-            if rounds == 0 and accepting >= 0:
-                if len(self._accept_cache) >= _CACHE_LIMIT:
-                    self._accept_cache = {}
-                self._accept_cache[MatchState(q, stacks)] = accepting == 1
-            if count == 0:
-                break
+            if count > len(rows):  # rows it had no room for: the same walk again, with
+                rows = np.empty((count, 4), dtype=np.uint64)  # room (it only sets bits)
+                count = self._run_glr_mask(state.q, q_fresh, stack_arrays, walk_first,
+                                           bits, rows)[0]
+            lo, hi = rows[:count, 0].astype(np.int64), rows[:count, 1].astype(np.int64)
+            kind, need = rows[:count, 2], rows[:count, 3]
             missing = kind == WALK_STATE
             again = rounds < _KERNEL_ROUNDS and bool(missing.any())
             if again:
                 self._make_start_states(need[missing])
-                walk_first = np.zeros(256, dtype=np.bool_)
+                first = np.zeros(256, dtype=np.bool_)
                 data, starts = idx.sorted_data, idx.sorted_start
                 for a, b in zip(lo[missing].tolist(), hi[missing].tolist(), strict=True):
-                    walk_first[int(data[starts[a]]) : int(data[starts[b - 1]]) + 1] = True
-                walk_first.flags.writeable = False  # (one kernel specialization)
+                    first[int(data[starts[a]]) : int(data[starts[b - 1]]) + 1] = True
+                # (read-only, as the constants: one kernel specialization)
+                walk_first = read_only(np.packbits(first, bitorder="little").view(np.uint64))
                 lo, hi = lo[~missing], hi[~missing]
-            state = MatchState(q, stacks)
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 check_deadline("mask computation")
                 for p in range(a, b):
@@ -550,30 +603,57 @@ class GrammarRuntime:
                         tid = int(va.sorted_ids[p])
                         bits[tid >> 5] |= np.uint32(1 << (tid & 31))
             if not again:
-                break
-        return bits
+                return True
+            count = self._run_glr_mask(state.q, q_fresh, stack_arrays, walk_first, bits,
+                                       rows)[0]
+            if count == WALK_ABORTED:
+                return False
+            if count == 0:
+                return True
+        return True  # (unreachable: the last round is never again)
 
     def _run_glr_mask(self, q: int, q_fresh: int,
-                      stack_arrays: tuple[NDArray[np.int32], NDArray[np.int32],
-                                          tuple[np.int32, np.int32, np.int32]],
-                      walk_first: NDArray[np.bool_], bits: NDArray[np.uint32]
-                      ) -> tuple[int, int, NDArray[np.int64], NDArray[np.int64],
-                                 NDArray[np.int8], NDArray[np.uint64]]:
-        """One ``glr_mask`` call (see :meth:`_walk_mask`)."""
+                      stack_arrays: _StackArrays,
+                      walk_first: NDArray[np.uint64], bits: NDArray[np.uint32],
+                      rows: NDArray[np.uint64]) -> tuple[int, int, bool]:
+        """One ``glr_mask`` call (see :meth:`_walk_mask`): its count, completeness and
+        whether it set a bit."""
+        padded, lengths, depth_cap = stack_arrays
+        args = (*self._walk_args(), int(q), int(q_fresh), walk_first, padded,
+                lengths, depth_cap, bits, rows)
+        count, accepting, any_set = glr_mask(*args)
+        return int(count), int(accepting), bool(any_set)
+
+    def _row_bits(self) -> NDArray[np.uint64]:
+        """Per lexer state, the bytes with a transition (``trans >= 0``) in four words.
+        A state's row never changes: rows are added for new states only."""
+        trans = self.lexer.arrays[0]
+        made = self._row_bits_made
+        if len(made) < len(trans):
+            new = np.packbits(trans[len(made):] >= 0, axis=1, bitorder="little")
+            made = np.concatenate([made, new.view(np.uint64)])
+            self._row_bits_made = made
+        return made
+
+    def _walk_args(self) -> tuple[Any, ...]:
+        """``glr_mask``'s leading arguments, made again only when the lexer has grown (or
+        the walk's limit was changed)."""
+        lexer = self.lexer
+        key = (lexer.n_states, len(lexer.starts), self.walk_visits)
+        args = self._walk_args_made
+        if args is not None and args[0] == key:
+            return args[1]
         idx = self.index
         tr = idx.trie
-        padded, lengths, caps = stack_arrays
         keys, vals = self._start_arrays()
-        trans, top = self.lexer.arrays
-        out: tuple[int, int, NDArray[np.int64], NDArray[np.int64], NDArray[np.int8],
-                   NDArray[np.uint64]] = glr_mask(
-            trans, top, np.int32(q), np.int32(q_fresh), walk_first, self.varrays.sorted_ids,
-            idx.sorted_data, idx.sorted_start, tr.tok_info, tr.nodes,
-            self.lexer.closed_classes(BYTE_CLASSES), self.k_max_len,
-            np.int64(self.walk_visits), padded, lengths, self.k_cell_start,
-            self.k_cell_actions, self.k_n_terms, self.k_goto, self.k_lhs, self.k_len,
-            self.k_ignored, np.int32(self.parser.end), keys, vals, *caps, bits)
-        return out
+        made = (*lexer.arrays, self._row_bits(), self.varrays.sorted_ids, idx.sorted_data,
+                idx.sorted_start, tr.tok_info, tr.nodes, *self._trie_children,
+                lexer.closed_classes(BYTE_CLASSES),
+                self.k_max_len, np.int64(self.walk_visits), self.k_cell_start,
+                self.k_cell_actions, self.k_n_terms, self.k_goto, self.k_lhs, self.k_len,
+                self.k_ignored, np.int32(self.parser.end), keys, vals, *self._glr_pool_caps)
+        self._walk_args_made = (key, made)
+        return made
 
     def _may_end_ignored(self, q: int) -> bool:
         """Whether the lexeme in lexer state ``q`` may end as an ignored terminal."""
@@ -740,7 +820,7 @@ class GrammarRuntime:
 
     def _glr_run(self, q: int, stacks: Stacks) -> _KernelRun:
         """``resolve_with_glr`` bound to fresh state ``q`` and ``stacks``."""
-        padded, lengths, caps = self._glr_stacks(stacks)
+        padded, lengths, depth_cap = self._glr_stacks(stacks)
         idx = self.index
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
@@ -754,7 +834,7 @@ class GrammarRuntime:
                 idx.sorted_start, idx.sorted_len, self.k_max_len, padded, lengths,
                 self.k_cell_start, self.k_cell_actions, self.k_n_terms, self.k_goto,
                 self.k_lhs, self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals,
-                need, *caps)
+                need, *self._glr_pool_caps, depth_cap)
             return verdict
         return run
 
@@ -796,11 +876,10 @@ class GrammarRuntime:
         for key in np.unique(keys).tolist():
             self.lexer.start_state(frozenset(t for t in range(64) if key >> t & 1))
 
-    def _glr_stacks(self, stacks: Stacks) -> tuple[NDArray[np.int32], NDArray[np.int32],
-                                                   tuple[np.int32, np.int32, np.int32]]:
-        """``stacks`` as rows for ``resolve_with_glr`` (padded states, lengths) and the
-        kernel's pool sizes, which end where the parser's limits do (so that Python
-        raises their errors)."""
+    def _glr_stacks(self, stacks: Stacks) -> _StackArrays:
+        """``stacks`` as rows for the GLR kernels (padded states, lengths) and the depth
+        their pools allow, which ends where the parser's limit does (so that Python
+        raises its error; ``_glr_pool_caps``: the pools' sizes)."""
         hit = self._glr_stack_cache.get(stacks)
         if hit is not None:
             return hit
@@ -814,10 +893,8 @@ class GrammarRuntime:
             for i, r in enumerate(rows):
                 padded[i, :len(r)] = r
         lim = self.compiled.options.limits
-        out_cap, work_cap = self._glr_pool_caps
-        caps = (out_cap, work_cap,
-                np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, lim.max_stack_depth)))
-        out = (padded, lengths, caps)
+        out = (padded, lengths,
+               np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, lim.max_stack_depth)))
         if len(self._glr_stack_cache) >= _CACHE_LIMIT:
             self._glr_stack_cache = {}
         self._glr_stack_cache[stacks] = out

@@ -6,7 +6,10 @@ trie from the lexer state and pruning dead subtrees near the root costs less tha
 building the per-lexer-state token tables (``compilers.token_index``) and resolving their
 boundary groups: a state's first mask needs no table at all. A node with many children
 (the tokens that begin with a space) is crossed by the bytes that stay alive from its
-state, each found by binary search, not by visiting every child. Where many tokens are
+state: its children are listed together (``native.kernels.trie_children``), so the walk
+reads one short run of memory for them, not every child's subtree nor a search through
+the sorted tokens (a cache miss per step, which dominated a walk in a decoding loop that
+leaves the caches cold). Where many tokens are
 allowed (identifiers everywhere), the walk gives up after ``max_visits`` children and the
 caller takes the table path, whose tables are shared between stacks.
 
@@ -22,7 +25,7 @@ from numba import njit
 
 from native.glr_kernels import _MEMO_NODES, _glr_boundary, _glr_feed, _memo, _pools, _stacks_after
 
-__all__ = ["WALK_ABORTED", "WALK_PARSER", "WALK_STATE", "glr_mask"]
+__all__ = ["SEARCH_ABOVE", "WALK_ABORTED", "WALK_PARSER", "WALK_STATE", "glr_mask"]
 
 WALK_PARSER = 2  # a subtree left to the Python parser
 WALK_STATE = 3  # a subtree waiting for a fresh lexer state not made yet
@@ -30,8 +33,7 @@ WALK_ABORTED = -1  # glr_mask's count when it gave up (more than max_visits chil
 
 _LOW32 = np.uint64(0xFFFFFFFF)
 _CLASS_BITS = np.uint64(0xFFFF)
-_SEARCH_ABOVE = 24  # a node with more tokens than this is crossed by its alive bytes
-_ALIVE_KEPT = 8
+SEARCH_ABOVE = 24  # a node with more tokens than this is crossed by its alive bytes
 # A frame's boundary (the lexeme in progress ending before the next byte): not worked
 # out yet, dead (no lexeme ends there), or left pending (kind in _alt_kind).
 _ALT_UNKNOWN = -9
@@ -40,13 +42,24 @@ _ALT_PENDING = -2
 
 
 @njit(cache=True, nogil=True)
-def _grow(a, n):  # pragma: no cover - compiled
-    """``a`` with room for at least ``n + 1`` entries (doubled when full)."""
-    if n < a.shape[0]:
-        return a
-    b = np.empty(2 * a.shape[0], a.dtype)
-    b[:n] = a[:n]
-    return b
+def _record(rows, n, lo, hi, kind, key):  # pragma: no cover - compiled
+    """Row ``n`` of the undecided subtrees, if ``rows`` has room for it (the caller sees
+    the count and calls again with more room)."""
+    if n < rows.shape[0]:
+        rows[n, 0], rows[n, 1] = np.uint64(lo), np.uint64(hi)
+        rows[n, 2], rows[n, 3] = np.uint64(kind), key
+
+
+@njit(cache=True, nogil=True)
+def _bits_below(word, k):  # pragma: no cover - compiled
+    """The number of bits set in ``word`` below bit ``k`` (0 to 64)."""
+    if k < 64:
+        word &= (np.uint64(1) << np.uint64(k)) - np.uint64(1)
+    word = word - ((word >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    word = (word & np.uint64(0x3333333333333333)) + \
+        ((word >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    word = (word + (word >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((word * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
 @njit(cache=True, nogil=True)
@@ -55,64 +68,49 @@ def _byte_at(sorted_data, sorted_start, p, d):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _first_at_least(sorted_data, sorted_start, lo, hi, d, b):  # pragma: no cover
-    """First position in ``lo:hi`` (tokens sorted, each longer than ``d``, sharing their
-    first ``d`` bytes) whose byte ``d`` is at least ``b``; ``hi`` if none. Galloping from
-    ``lo`` first: the next alive byte's child is often the next child."""
-    step = 1
-    while lo < hi and sorted_data[sorted_start[lo] + d] < b:
-        probe = lo + step
-        if probe >= hi or sorted_data[sorted_start[probe] + d] >= b:
-            lo += 1
-            hi = min(probe, hi)
-            break
-        lo = probe + 1
-        step *= 2
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if sorted_data[sorted_start[mid] + d] < b:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-@njit(cache=True, nogil=True)
-def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted_start,
-             tok_info, nodes, closed, max_len, max_visits, stacks, stack_len, cell_start,
+def glr_mask(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_info, nodes,
+             node_dir, dir_start, child_pos, child_bytes, closed, max_len, max_visits, cell_start,
              cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
-             start_vals, out_cap, work_cap, depth_cap, bits):  # pragma: no cover - compiled
+             start_vals, out_cap, work_cap, q, q_fresh, walk_first, stacks, stack_len,
+             depth_cap, bits, rows):  # pragma: no cover - compiled
     """Set in ``bits`` (never clearing one) the tokens allowed from lexer state ``q`` over
-    the parser stacks ``stacks[j, :stack_len[j]]``, among those whose first byte is
-    marked in ``walk_first``.
+    the parser stacks ``stacks[j, :stack_len[j]]``, among those whose first byte is set
+    in ``walk_first`` (four 64-bit words). ``row_bits[c]`` holds the bytes with a
+    transition from lexer state ``c`` (``trans[c] >= 0``, four words).
 
     ``q_fresh`` is the fresh lexer state the lexeme in progress began in (an ignored
     lexeme restarts there). Tokens come in sorted order (``sorted_ids``, their bytes at
     ``sorted_start`` in ``sorted_data``) as the trie of ``native.kernels.trie_nodes``
-    (``tok_info``, ``nodes``); ``closed`` flags the lexer states from which every string
-    of a byte class stays inside the lexeme. At a boundary the lexeme's terminal is fed to
+    (``tok_info``, ``nodes``), its large nodes' children listed by
+    ``native.kernels.trie_children`` (``node_dir``, ``dir_start``, ``child_pos``,
+    ``child_bytes``, made with ``above =`` :data:`SEARCH_ABOVE`); ``closed`` flags the
+    lexer states from which every string of a byte class stays inside the lexeme. At a
+    boundary the lexeme's terminal is fed to
     every stack (every action of a conflicting cell; equal stacks merged) and the
     terminals some stack can shift next are looked up as a fresh lexer state in
     ``start_keys`` (sorted) / ``start_vals``. The pools hold ``out_cap`` stacks after a
-    shift, ``work_cap`` met while reducing, each at most ``depth_cap`` deep.
+    shift, ``work_cap`` met while reducing, each at most ``depth_cap`` deep. (The
+    arguments that change between calls come last, after those that change only as the
+    lexer grows.)
 
-    Returns ``(count, accepting, lo, hi, kind, key)``. ``accepting``: 1 if the output is
-    complete at ``q`` (the lexeme in progress, if any, ends and a stack can shift the
-    end terminal), 0 if not, -1 if left to Python (several readings, pools too small,
-    a dead state). The rows are subtrees (positions ``lo:hi`` in sorted order) it left
-    undecided, ``kind`` :data:`WALK_STATE` (no fresh lexer state yet for the terminal
-    set ``key``: the caller makes it and walks those first bytes again) or
+    Returns ``(count, accepting, any_set)``. ``accepting``: 1 if the output is complete
+    at ``q`` (the lexeme in progress, if any, ends and a stack can shift the end
+    terminal), 0 if not, -1 if left to Python (several readings, pools too small, a dead
+    state). ``any_set``: whether it set a bit. ``rows[i] = (lo, hi, kind, key)`` for
+    the subtrees (positions ``lo:hi`` in sorted order) it left undecided, as many as
+    ``rows`` holds: ``kind`` :data:`WALK_STATE` (no fresh lexer state yet for the
+    terminal set ``key``: the caller makes it and walks those first bytes again) or
     :data:`WALK_PARSER` (a lexeme with several readings, or stacks past the pools:
-    decided in Python). ``count`` is the number of rows, or :data:`WALK_ABORTED`
-    when more than ``max_visits`` children were visited (``bits`` is then partial).
+    decided in Python). ``count`` is the number of rows (more than ``rows`` holds: the
+    caller calls again with room for them), or :data:`WALK_ABORTED` when more than
+    ``max_visits`` children were visited (``bits`` is then partial).
+
+    Nothing but ints is returned: boxing an array costs a Python call for its dtype.
     """
-    p_lo = np.empty(8, np.int64)
-    p_hi = np.empty(8, np.int64)
-    p_kind = np.empty(8, np.int8)
-    p_key = np.empty(8, np.uint64)
     n_p = 0
+    any_set = False
     if q < 0 or q_fresh < 0:  # dead: no token; completeness left to Python
-        return 0, -1, p_lo[:0], p_hi[:0], p_kind[:0], p_key[:0]
+        return 0, -1, False
     cur, cur_len, nxt, nxt_len, work, work_len, row = _pools(out_cap, work_cap, depth_cap)
     path = np.empty(max_len + 2, np.int32)
     memo_child, memo_q, memo_key = _memo(n_terms)
@@ -123,25 +121,23 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
     # still to visit from ``next``), the walk's state before byte ``depth`` (lexer state,
     # fresh state of the lexeme in progress, memo node, length of the path), and, worked
     # out when first needed, where the lexeme ending there leads (``alt_*``).
-    f_hi = np.empty(max_len + 1, np.int64)
-    f_next = np.empty(max_len + 1, np.int64)
-    f_c = np.empty(max_len + 1, np.int32)
-    f_fresh = np.empty(max_len + 1, np.int32)
-    f_node = np.empty(max_len + 1, np.int32)
-    f_path = np.empty(max_len + 1, np.int32)
-    f_search = np.empty(max_len + 1, np.bool_)  # crossed by alive bytes
-    f_byte = np.empty(max_len + 1, np.int32)  # (searching) the next byte to try
-    alt_c = np.empty(max_len + 1, np.int32)  # fresh state after the boundary, or _ALT_*
-    alt_node = np.empty(max_len + 1, np.int32)
-    alt_t = np.empty(max_len + 1, np.int32)  # the terminal fed (-1: an ignored lexeme)
-    alt_kind = np.empty(max_len + 1, np.int8)
-    alt_key = np.empty(max_len + 1, np.uint64)
-    alive = np.empty((max_len + 1, 4), np.uint64)  # (searching) bytes that stay alive
-    # The alive bytes of the last few (state, state after the boundary) pairs.
-    alive_c = np.full(_ALIVE_KEPT, -1, np.int32)
-    alive_c2 = np.empty(_ALIVE_KEPT, np.int32)
-    alive_bits = np.empty((_ALIVE_KEPT, 4), np.uint64)
-    n_alive = 0
+    # (Rows of a few arrays: each allocation costs, and a walk is a few microseconds.)
+    wide = np.empty((3, max_len + 1), np.int64)
+    f_hi, f_next = wide[0], wide[1]
+    f_trie = wide[2]  # the trie node (len(nodes): the root)
+    narrow = np.empty((10, max_len + 1), np.int32)
+    f_c, f_fresh, f_node, f_path = narrow[0], narrow[1], narrow[2], narrow[3]
+    f_search = narrow[4]  # crossed by alive bytes (0 or 1)
+    f_byte = narrow[5]  # (searching) the next byte to try
+    alt_c = narrow[6]  # fresh state after the boundary, or _ALT_*
+    alt_node = narrow[7]
+    alt_t = narrow[8]  # the terminal fed (-1: an ignored lexeme)
+    alt_kind = narrow[9]
+    # Per depth, the boundary's missing terminal set, then (searching) the bytes that
+    # stay alive and have a child.
+    keys = np.empty((max_len + 1, 5), np.uint64)
+    alt_key = keys[:, 0]
+    alive = keys[:, 1:]
     # Whether the output is complete here: the lexeme in progress ends (if it has
     # begun) and some stack can then shift the end (-1: left to Python).
     accepting = -1
@@ -167,12 +163,14 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
     sp = 0
     f_hi[0], f_next[0] = n, 0
     f_c[0], f_fresh[0], f_node[0], f_path[0] = q, q_fresh, 0, 0
+    f_trie[0] = nodes.shape[0]
     alt_c[0] = _ALT_UNKNOWN
     f_search[0] = False
     f_byte[0] = 0
     while f_next[0] < n and tok_info[f_next[0]] & 0xFFFF == 0:  # an empty token
         tid = sorted_ids[f_next[0]]  # leaves the state as it is
         bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+        any_set = True
         f_next[0] += 1
     new_frame = True
     while sp >= 0:
@@ -180,7 +178,7 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
         c = f_c[d]
         if new_frame:
             new_frame = False
-            f_search[d] = f_hi[d] - f_next[d] > _SEARCH_ABOVE
+            f_search[d] = node_dir[f_trie[d]] >= 0
         lo = f_next[d]
         hi = f_hi[d]
         if lo >= hi:
@@ -245,73 +243,55 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
             if d == 0 and alt_c[0] == _ALT_PENDING and alt_kind[0] == WALK_STATE:
                 # The lexeme in progress ends into a fresh state not made yet: nearly
                 # every subtree would wait for it. One row for them all; walked again.
-                p_lo[0], p_hi[0], p_kind[0], p_key[0] = lo, hi, WALK_STATE, alt_key[0]
-                return 1, accepting, p_lo[:1], p_hi[:1], p_kind[:1], p_key[:1]
+                _record(rows, 0, lo, hi, WALK_STATE, alt_key[0])
+                return 1, accepting, any_set
             if f_search[d]:
                 if alt_c[d] == _ALT_PENDING:
                     f_search[d] = False  # every child ending the lexeme is recorded
                 else:
                     c2 = alt_c[d]
-                    # (a run of spaces meets the same pair at every depth: kept)
-                    slot = -1
-                    for k in range(min(n_alive, _ALIVE_KEPT)):
-                        if alive_c[k] == c and alive_c2[k] == c2:
-                            slot = k
-                            break
-                    if slot < 0 or d == 0:
-                        slot = n_alive % _ALIVE_KEPT
-                        n_alive += 1
-                        alive_c[slot], alive_c2[slot] = c, c2
-                        for w in range(4):
-                            word = np.uint64(0)
-                            for k in range(64):
-                                b = 64 * w + k
-                                if (trans[c, b] >= 0 or (c2 >= 0 and trans[c2, b] >= 0)) \
-                                        and (d > 0 or walk_first[b]):
-                                    word |= np.uint64(1) << np.uint64(k)
-                            alive_bits[slot, w] = word
-                        if d == 0:  # (masked by walk_first: not for other depths)
-                            alive_c[slot] = -1
-                    alive[d, :] = alive_bits[slot, :]
+                    listed = node_dir[f_trie[d]]
+                    for w in range(4):
+                        word = row_bits[c, w] & child_bytes[listed, w]
+                        if c2 >= 0:
+                            word |= row_bits[c2, w] & child_bytes[listed, w]
+                        alive[d, w] = word & walk_first[w] if d == 0 else word
                     f_byte[d] = 0
         if f_search[d]:
-            # The next alive byte, then the first child at or after it; if that child's
-            # byte is not alive, the next alive byte after it, and so on.
+            # The next alive byte with a child; the child's place in the node's list is
+            # the number of children of smaller bytes.
             b = f_byte[d]
-            clo = lo
-            found = False
+            word = np.uint64(0)
             while b < 256:
                 word = alive[d, b >> 6] >> np.uint64(b & 63)
-                if word == 0:
-                    b = ((b >> 6) + 1) << 6
-                    continue
-                while not (word & np.uint64(1)):
-                    word >>= np.uint64(1)
-                    b += 1
-                clo = _first_at_least(sorted_data, sorted_start, clo, hi, d, b)
-                visits += 1
-                if clo >= hi:
+                if word:
                     break
-                cb = int(_byte_at(sorted_data, sorted_start, clo, d))
-                if cb == b:
-                    found = True
-                    break
-                b = cb  # no child of byte b: go on from the next child's byte
-            if not found:
+                b = ((b >> 6) + 1) << 6
+            if b >= 256:
                 f_next[d] = hi
                 sp -= 1
                 continue
+            while not (word & np.uint64(1)):
+                word >>= np.uint64(1)
+                b += 1
             f_byte[d] = b + 1
+            listed = node_dir[f_trie[d]]
+            rank = _bits_below(child_bytes[listed, b >> 6], b & 63)
+            for w in range(b >> 6):
+                rank += _bits_below(child_bytes[listed, w], 64)
+            clo = child_pos[dir_start[listed] + rank]
+            visits += 1
         else:
             clo = lo
             b = int(_byte_at(sorted_data, sorted_start, clo, d))
             visits += 1
-        nd = nodes[(tok_info[clo] >> 32) + d]
+        at = (tok_info[clo] >> 32) + d
+        nd = nodes[at]
         chi = np.int64(nd & _LOW32)
         f_next[d] = chi
         if visits > max_visits:
-            return WALK_ABORTED, accepting, p_lo[:0], p_hi[:0], p_kind[:0], p_key[:0]
-        if d == 0 and not walk_first[b]:
+            return WALK_ABORTED, accepting, any_set
+        if d == 0 and not (walk_first[b >> 6] >> np.uint64(b & 63)) & np.uint64(1):
             continue
         # -- the child's first state
         nx = trans[c, b]
@@ -324,12 +304,7 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
             if alt_c[d] == _ALT_DEAD:
                 continue
             if alt_c[d] == _ALT_PENDING:
-                p_lo = _grow(p_lo, n_p)
-                p_hi = _grow(p_hi, n_p)
-                p_kind = _grow(p_kind, n_p)
-                p_key = _grow(p_key, n_p)
-                p_lo[n_p], p_hi[n_p] = clo, chi
-                p_kind[n_p], p_key[n_p] = alt_kind[d], alt_key[d]
+                _record(rows, n_p, clo, chi, alt_kind[d], alt_key[d])
                 n_p += 1
                 continue
             c2 = alt_c[d]
@@ -346,6 +321,7 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
             for p in range(clo, chi):
                 tid = sorted_ids[p]
                 bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            any_set = True  # (the subtree holds tokens)
             continue
         # -- the child's own tokens (their bytes end here: one, or several ids with
         # the same bytes) are allowed; walk the rest
@@ -353,12 +329,14 @@ def glr_mask(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted
         while start < chi and (tok_info[start] & 0xFFFF) == d + 1:
             tid = sorted_ids[start]
             bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)
+            any_set = True
             start += 1
         if start >= chi:
             continue
         sp = d + 1
         f_hi[sp], f_next[sp] = chi, start
         f_c[sp], f_fresh[sp], f_node[sp], f_path[sp] = nx, fresh1, node1, np1
+        f_trie[sp] = at
         alt_c[sp] = _ALT_UNKNOWN
         new_frame = True
-    return n_p, accepting, p_lo[:n_p], p_hi[:n_p], p_kind[:n_p], p_key[:n_p]
+    return n_p, accepting, any_set

@@ -39,6 +39,7 @@ __all__ = [
     "resolve_with_parser",
     "set_allowed",
     "set_bits",
+    "trie_children",
     "trie_nodes",
     "walk_bytes",
     "walk_tokens",
@@ -119,6 +120,68 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
             base += lens[j] - lcp[j]
             depth = lens[j]
     return tok_info, nodes
+
+
+@njit(cache=True, nogil=True)
+def trie_children(tok_info, nodes, above):  # pragma: no cover - compiled
+    """The children of each node of :func:`trie_nodes`'s trie with more than ``above``
+    tokens below it, listed together, so that a walk crossing such a node by a few bytes
+    goes straight to their children (no search through the subtree's tokens: a cache
+    miss per step).
+
+    Returns ``(node_dir, dir_start, child_pos, child_bytes)``. ``node_dir[k]`` (``k`` a
+    node; ``len(nodes)`` the root) is the node's list, or -1 for a small node. List ``j``
+    has a child for each byte set in ``child_bytes[j]`` (four 64-bit words); the child
+    of the ``r``-th set byte (counting from 0, in byte order) starts at sorted position
+    ``child_pos[dir_start[j] + r]``, and ``child_pos[dir_start[j + 1] - 1]`` is the end
+    of the node's subtree. The tokens that end at the node come before its first child
+    and are not counted.
+    """
+    n = tok_info.shape[0]
+    n_nodes = nodes.shape[0]
+    node_dir = np.full(n_nodes + 1, -1, np.int32)
+    dir_start = np.empty(n_nodes + 2, np.int64)
+    child_pos = np.empty(2 * n_nodes + 2, np.int64)
+    child_bytes = np.zeros((1024, 4), np.uint64)  # (doubled when full)
+    n_dirs = 0
+    n_entries = 0
+    for k in range(-1, n):
+        if k < 0:  # the root
+            base, d_lo, d_hi = n_nodes, 0, 1
+        else:
+            info = tok_info[k]
+            base, d_lo, d_hi = info >> 32, (info >> 16) & 0xFFFF, info & 0xFFFF
+        for d in range(d_lo, d_hi):
+            # The node of depth d (its tokens share d + 1 bytes; the root: 0 bytes).
+            if k < 0:
+                node, first, end, length = n_nodes, 0, n, 0
+            else:
+                node, first, length = base + d, k, d + 1
+                end = np.int64(nodes[node] & _LOW32)
+            while first < end and (tok_info[first] & 0xFFFF) == length:
+                first += 1  # (tokens that end at the node)
+            if end - first <= above:
+                continue
+            node_dir[node] = n_dirs
+            dir_start[n_dirs] = n_entries
+            if n_dirs == child_bytes.shape[0]:
+                grown = np.zeros((2 * n_dirs, 4), np.uint64)
+                grown[:n_dirs] = child_bytes
+                child_bytes = grown
+            p = np.int64(first)
+            while p < end:
+                child = nodes[(tok_info[p] >> 32) + length]
+                b = (child >> np.uint64(48)) & np.uint64(0xFF)
+                child_bytes[n_dirs, b >> np.uint64(6)] |= np.uint64(1) << (b & np.uint64(63))
+                child_pos[n_entries] = p
+                n_entries += 1
+                p = np.int64(child & _LOW32)
+            child_pos[n_entries] = end
+            n_entries += 1
+            n_dirs += 1
+    dir_start[n_dirs] = n_entries
+    return (node_dir, dir_start[: n_dirs + 1].copy(), child_pos[:n_entries].copy(),
+            child_bytes[:n_dirs].copy())
 
 
 @njit(cache=True, nogil=True)

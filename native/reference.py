@@ -388,18 +388,26 @@ def _glr_feed_ref(stacks, t, cell_start, cell_actions, n_terms, goto, rule_lhs, 
     return out
 
 
-def glr_mask_ref(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, sorted_start,
-                 tok_info, nodes, closed, max_len, max_visits, stacks, stack_len, cell_start,
-                 cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term,
-                 start_keys, start_vals, out_cap, work_cap, depth_cap, bits):
+def _first_marked(walk_first, b):
+    """Whether byte ``b`` is set in the four 64-bit words ``walk_first``."""
+    return bool(int(walk_first[b >> 6]) >> (b & 63) & 1)
+
+
+def glr_mask_ref(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_info, nodes,
+                 node_dir, dir_start, child_pos, child_bytes, closed, max_len, max_visits,
+                 cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len, ignored,
+                 end_term, start_keys, start_vals, out_cap, work_cap, q, q_fresh,
+                 walk_first, stacks, stack_len, depth_cap, bits):
     """Every token walked on its own with the stacks as a set of tuples (no trie, no
-    memo, no pools: ``closed``, ``max_visits`` and the caps are ignored). Returns
+    memo, no pools: ``row_bits``, the child lists, ``closed``, ``max_visits`` and the
+    caps are ignored). Returns
     ``(accepting, verdict)``, a verdict per sorted position: 1 allowed (its bit set in
     ``bits``), 0 not, 2 several readings, 3 a fresh state missing; -1 for first bytes
     not walked."""
     tokens = trie_tokens_ref(tok_info, nodes)
     if q < 0 or q_fresh < 0:
-        return -1, np.where([not d or walk_first[d[0]] for d in tokens], 0, -1).astype(np.int8)
+        return -1, np.where([not d or _first_marked(walk_first, d[0]) for d in tokens], 0,
+                            -1).astype(np.int8)
     fresh_of = dict(zip(start_keys.tolist(), start_vals.tolist(), strict=True))
     feed_args = (cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len)
     start = {tuple(stacks[j, : stack_len[j]].tolist()) for j in range(stacks.shape[0])}
@@ -443,7 +451,7 @@ def glr_mask_ref(trans, top, q, q_fresh, walk_first, sorted_ids, sorted_data, so
         accepting = int(bool(_glr_feed_ref(s, end_term, *feed_args)))
     verdict = np.full(len(tokens), -1, dtype=np.int8)
     for p, data in enumerate(tokens):
-        if data and not walk_first[data[0]]:
+        if data and not _first_marked(walk_first, data[0]):
             continue
         verdict[p] = walk(data)
         if verdict[p] == 1:

@@ -64,18 +64,28 @@ def test_glr_mask_matches_reference(name: str) -> None:
         stack_arrays = rt._glr_stacks(stacks)
         q_fresh = rt.lex_start(stacks)
         got = np.zeros(vocab.n_words, dtype=np.uint32)
-        count, accepting, lo, hi, kind, _ = rt._run_glr_mask(q, q_fresh, stack_arrays,
-                                                             _EVERY_BYTE, got)
+        rows = np.empty((1, 4), dtype=np.uint64)  # (room for one: called again for more)
+        count, accepting, any_set = rt._run_glr_mask(q, q_fresh, stack_arrays, _EVERY_BYTE,
+                                                     got, rows)
         assert count >= 0
+        assert any_set == bool(got.any())
+        if count > len(rows):
+            rows = np.empty((count, 4), dtype=np.uint64)
+            again = got.copy()
+            assert rt._run_glr_mask(q, q_fresh, stack_arrays, _EVERY_BYTE, again,
+                                    rows) == (count, accepting, any_set)
+            np.testing.assert_array_equal(again, got)
+        lo, hi, kind = (rows[:count, k].astype(np.int64) for k in range(3))
         keys, vals = rt._start_arrays()
         trans, top = rt.lexer.arrays
         tr = idx.trie
         want = np.zeros(vocab.n_words, dtype=np.uint32)
         want_accepting, verdict = glr_mask_ref(
-            trans, top, q, q_fresh, _EVERY_BYTE, rt.varrays.sorted_ids, idx.sorted_data,
-            idx.sorted_start, tr.tok_info, tr.nodes, None, None, None, *stack_arrays[:2],
+            trans, top, None, rt.varrays.sorted_ids, idx.sorted_data, idx.sorted_start,
+            tr.tok_info, tr.nodes, None, None, None, None, None, None, None,
             rt.k_cell_start, rt.k_cell_actions, int(rt.k_n_terms), rt.k_goto, rt.k_lhs,
-            rt.k_len, rt.k_ignored, rt.parser.end, keys, vals, None, None, None, want)
+            rt.k_len, rt.k_ignored, rt.parser.end, keys, vals, None, None, q, q_fresh,
+            _EVERY_BYTE, *stack_arrays[:2], None, want)
         np.testing.assert_array_equal(got, want)
         assert accepting == want_accepting
         assert accepting == int(rt.is_accepting(state)) or accepting == -1
@@ -180,6 +190,31 @@ def test_walks_again_once_missing_fresh_states_are_made(
         masks = len(runtime_for(walked)._mask_cache)
         counts.append(calls[0] - masks)  # calls past one per mask: second walks
     assert counts[0] == 0 < counts[1]
+
+
+@pytest.mark.parametrize("name", GLR_GRAMMARS)
+def test_walk_with_room_for_one_row(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Walks whose undecided subtrees overflow the rows they were given are walked again
+    with room for all of them, and the masks stay those of the Python path."""
+    import grammar_engine.runtime as runtime
+
+    counts: list[int] = []
+    kernel = runtime.glr_mask
+
+    def counting(*args: object) -> object:
+        out = kernel(*args)
+        counts.append(out[0])  # type: ignore[index]
+        return out
+
+    monkeypatch.setattr(runtime, "glr_mask", counting)
+    monkeypatch.setattr(runtime, "_EARLY_CONFIGURATIONS", 0)
+    monkeypatch.setattr(runtime, "_WALK_ROWS", 1)
+    vocab = _pieces_vocab(name)
+    walked, tabled = _compile(name, vocab), _compile(name, vocab)
+    runtime_for(walked).walk_visits = 10**9
+    runtime_for(tabled).use_glr_kernel = False
+    _compare_along_samples(name, walked, tabled, vocab, np.random.default_rng(3))
+    assert max(counts) > 1  # some walk overflowed
 
 
 def test_runtime_makes_early_fresh_states_only_for_glr_grammars() -> None:

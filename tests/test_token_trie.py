@@ -109,3 +109,43 @@ def test_tables_equal_each_tokens_own_walk(tok: str, name: str,
             assert got == sorted(zip(sample[want[2]].tolist(), want[3].tolist(),
                                      want[4].tolist())), where
     assert into or not lexer.ignored  # some whitespace state was checked
+
+
+@pytest.mark.parametrize("above", [0, 2, 24])
+def test_child_lists_equal_the_sorted_tokens(above: int) -> None:
+    """``trie_children``: each node with more than ``above`` tokens below it (the root
+    included) lists exactly its children, byte by byte, at the sorted position of their
+    first token, and then its end; smaller nodes have no list."""
+    from native.reference import trie_tokens_ref
+    from tests.grammars import pieces_vocab
+
+    vocab = pieces_vocab("sql", [b"", b"\xff\xfe", b"  ", b"   ", b"    x"])
+    c = compile_grammar(ALL["sql"], vocab, cache=False)
+    trie = c.index.trie
+    node_dir, dir_start, child_pos, child_bytes = trie.children(above)
+    tokens = trie_tokens_ref(trie.tok_info, trie.nodes)
+    n_nodes = len(trie.nodes)
+    listed = 0
+    # Every node (prefix) and its subtree, from the tokens themselves.
+    prefixes = {b""} | {t[:k] for t in tokens for k in range(1, len(t) + 1)}
+    for prefix in prefixes:
+        below = [p for p, t in enumerate(tokens) if t.startswith(prefix) and len(t) > len(prefix)]
+        if prefix:
+            first = min(p for p, t in enumerate(tokens) if t.startswith(prefix))
+            node = (int(trie.tok_info[first]) >> 32) + len(prefix) - 1
+        else:
+            node = n_nodes
+        j = int(node_dir[node])
+        if len(below) <= above:
+            assert j == -1, prefix
+            continue
+        listed += 1
+        firsts: dict[int, int] = {}
+        for p in below:
+            firsts.setdefault(tokens[p][len(prefix)], p)
+        entries = child_pos[dir_start[j] : dir_start[j + 1]].tolist()
+        assert entries[:-1] == [firsts[b] for b in sorted(firsts)], prefix
+        assert entries[-1] == below[-1] + 1, prefix
+        marked = np.unpackbits(child_bytes[j].view(np.uint8), bitorder="little")
+        assert np.flatnonzero(marked).tolist() == sorted(firsts), prefix
+    assert listed == len(dir_start) - 1 and listed > 3
