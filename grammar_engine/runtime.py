@@ -646,8 +646,8 @@ class GrammarRuntime:
         idx = self.index
         tr = idx.trie
         keys, vals = self._start_arrays()
-        made = (*lexer.arrays, self._row_bits(), self.varrays.sorted_ids, idx.sorted_data,
-                idx.sorted_start, tr.tok_info, tr.nodes, *self._trie_children,
+        made = (*lexer.arrays, self._row_bits(), self.varrays.sorted_ids, tr.tok_info,
+                tr.nodes, *self._trie_children,
                 lexer.closed_classes(BYTE_CLASSES),
                 self.k_max_len, np.int64(self.walk_visits), self.k_cell_start,
                 self.k_cell_actions, self.k_n_terms, self.k_goto, self.k_lhs, self.k_len,

@@ -36,6 +36,7 @@ _CLASS_BITS = np.uint64(0xFFFF)
 SEARCH_ABOVE = 24  # a node with more tokens than this is crossed by its alive bytes
 # A frame's boundary (the lexeme in progress ending before the next byte): not worked
 # out yet, dead (no lexeme ends there), or left pending (kind in _alt_kind).
+_RUN_STEPS = 32  # a run of one byte longer in states than this is walked
 _ALT_UNKNOWN = -9
 _ALT_DEAD = -1
 _ALT_PENDING = -2
@@ -63,25 +64,61 @@ def _bits_below(word, k):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _byte_at(sorted_data, sorted_start, p, d):  # pragma: no cover - compiled
-    return sorted_data[sorted_start[p] + d]
+def _run_step(trans, top, ignored, end_term, fresh, s, b):  # pragma: no cover - compiled
+    """The lexer state after byte ``b`` from ``s``, an ignored lexeme ending there
+    restarting in ``fresh``; -1 where that is dead or would feed the parser."""
+    nx = trans[s, b]
+    if nx >= 0:
+        return nx
+    t = top[s]
+    if t < 0 or t >= end_term or not ignored[t] or s == fresh:
+        return -1
+    return trans[fresh, b]
 
 
 @njit(cache=True, nogil=True)
-def glr_mask(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_info, nodes,
-             node_dir, dir_start, child_pos, child_bytes, closed, max_len, max_visits, cell_start,
-             cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
-             start_vals, out_cap, work_cap, q, q_fresh, walk_first, stacks, stack_len,
-             depth_cap, bits, rows):  # pragma: no cover - compiled
+def _run_stays(trans, top, ignored, end_term, fresh, s, b):  # pragma: no cover - compiled
+    """Whether any number of bytes ``b`` from lexer state ``s`` keeps the lexer alive
+    without feeding the parser (see :func:`_run_step`): the states met cycle, so the
+    hare of Floyd's search, which meets the tortoise within the tail and a lap, has
+    checked each of them."""
+    slow = s
+    fast = s
+    for _ in range(_RUN_STEPS):
+        slow = _run_step(trans, top, ignored, end_term, fresh, slow, b)
+        fast = _run_step(trans, top, ignored, end_term, fresh, fast, b)
+        if fast < 0:
+            return False
+        fast = _run_step(trans, top, ignored, end_term, fresh, fast, b)
+        if fast < 0:
+            return False
+        if slow == fast:
+            return True
+    return False
+
+
+@njit(cache=True, nogil=True)
+def _byte_at(tok_info, nodes, p, d):  # pragma: no cover - compiled
+    """Byte ``d`` of the token at sorted position ``p``, from its trie node (the walk
+    reads that node next: one memory read fewer than from the token's own bytes)."""
+    return np.int64((nodes[(tok_info[p] >> 32) + d] >> np.uint64(48)) & np.uint64(0xFF))
+
+
+@njit(cache=True, nogil=True)
+def glr_mask(trans, top, row_bits, sorted_ids, tok_info, nodes, node_dir, dir_start,
+             child_pos, child_bytes, closed, max_len, max_visits, cell_start, cell_actions,
+             n_terms, goto, rule_lhs, rule_len, ignored, end_term, start_keys, start_vals,
+             out_cap, work_cap, q, q_fresh, walk_first, stacks, stack_len, depth_cap, bits,
+             rows):  # pragma: no cover - compiled
     """Set in ``bits`` (never clearing one) the tokens allowed from lexer state ``q`` over
     the parser stacks ``stacks[j, :stack_len[j]]``, among those whose first byte is set
     in ``walk_first`` (four 64-bit words). ``row_bits[c]`` holds the bytes with a
     transition from lexer state ``c`` (``trans[c] >= 0``, four words).
 
     ``q_fresh`` is the fresh lexer state the lexeme in progress began in (an ignored
-    lexeme restarts there). Tokens come in sorted order (``sorted_ids``, their bytes at
-    ``sorted_start`` in ``sorted_data``) as the trie of ``native.kernels.trie_nodes``
-    (``tok_info``, ``nodes``), its large nodes' children listed by
+    lexeme restarts there). Tokens come in sorted order (``sorted_ids``) as the trie of
+    ``native.kernels.trie_nodes`` (``tok_info``, ``nodes``), its large nodes' children
+    listed by
     ``native.kernels.trie_children`` (``node_dir``, ``dir_start``, ``child_pos``,
     ``child_bytes``, made with ``above =`` :data:`SEARCH_ABOVE`); ``closed`` flags the
     lexer states from which every string of a byte class stays inside the lexeme. At a
@@ -188,8 +225,8 @@ def glr_mask(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_in
         # searched frame (its alive bytes depend on it), else for the first child whose
         # byte ends the lexeme
         need_alt = alt_c[d] == _ALT_UNKNOWN and (f_search[d] or
-                                                  trans[c, _byte_at(sorted_data,
-                                                                    sorted_start, lo, d)] < 0)
+                                                  trans[c, _byte_at(tok_info, nodes,
+                                                                    lo, d)] < 0)
         if need_alt:
             fresh = f_fresh[d]
             node = f_node[d]
@@ -283,10 +320,11 @@ def glr_mask(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_in
             visits += 1
         else:
             clo = lo
-            b = int(_byte_at(sorted_data, sorted_start, clo, d))
             visits += 1
         at = (tok_info[clo] >> 32) + d
         nd = nodes[at]
+        if not f_search[d]:
+            b = np.int64((nd >> np.uint64(48)) & np.uint64(0xFF))
         chi = np.int64(nd & _LOW32)
         f_next[d] = chi
         if visits > max_visits:
@@ -316,8 +354,11 @@ def glr_mask(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_in
             if alt_t[d] >= 0:
                 path[np1] = alt_t[d]  # (a sibling's subtree may have written there)
                 np1 += 1
-        # -- settled at once: every further byte of its tokens keeps nx inside
-        if (nd >> np.uint64(32)) & np.uint64(closed[nx]) & _CLASS_BITS:
+        # -- settled at once: every further byte of its tokens keeps nx inside, or
+        # they are runs of b that keep the lexer alive (spaces, each an ignored lexeme)
+        if (nd >> np.uint64(32)) & np.uint64(closed[nx]) & _CLASS_BITS or (
+                (nd >> np.uint64(56)) & np.uint64(1) and chi - clo > 1 and
+                _run_stays(trans, top, ignored, end_term, fresh1, nx, b)):
             for p in range(clo, chi):
                 tid = sorted_ids[p]
                 bits[tid >> 5] |= np.uint32(1) << np.uint32(tid & 31)

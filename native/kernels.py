@@ -67,7 +67,8 @@ def _restarts(t, restarts):  # pragma: no cover - compiled
 
 
 # A trie node packed in one uint64 (one memory read per byte of a walk): the end of its
-# subtree (bits 0-31), the byte classes below it (32-47) and its own byte (48-55). A
+# subtree (bits 0-31), the byte classes below it (32-47), its own byte (48-55) and
+# whether every byte below it is that same byte (bit 56: a run, such as spaces). A
 # token's entry: the index of its node at depth 0 (bits 32-63, as if it owned the nodes
 # of its common prefix too), its common prefix with the previous token (16-31) and its
 # length (0-15).
@@ -85,7 +86,8 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
     depth]`` (it belongs to the first token that has those bytes); its end is the first
     position whose token does not begin with them; its classes are the AND of
     ``byte_flags`` (uint16) over every byte past its depth in those tokens (all bits
-    where there is none). One pass with a stack of open nodes, one per depth.
+    where there is none); its run bit is set when those bytes all equal its own. One pass
+    with a stack of open nodes, one per depth.
     """
     n = lcp.shape[0]
     n_nodes = 0
@@ -98,6 +100,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
     open_node = np.empty(height, np.int64)
     open_owner = np.empty(height, np.int64)
     open_flags = np.empty(height, np.uint16)
+    open_run = np.empty(height, np.bool_)
     base = 0
     depth = 0  # open nodes: one per depth 0..depth-1
     for j in range(n + 1):
@@ -107,9 +110,12 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
             node = open_node[depth]
             b = sorted_data[sorted_start[open_owner[depth]] + depth]
             nodes[node] = (np.uint64(j) | (np.uint64(open_flags[depth]) << np.uint64(32))
-                           | (np.uint64(b) << np.uint64(48)))
+                           | (np.uint64(b) << np.uint64(48))
+                           | (np.uint64(open_run[depth]) << np.uint64(56)))
             if depth > 0:  # the parent also sees this node's own byte
                 open_flags[depth - 1] &= open_flags[depth] & byte_flags[b]
+                parent_byte = sorted_data[sorted_start[open_owner[depth - 1]] + depth - 1]
+                open_run[depth - 1] &= open_run[depth] and b == parent_byte
         if j < n:
             tok_info[j] = ((np.int64(base - lcp[j]) << 32) | (np.int64(lcp[j]) << 16)
                            | np.int64(lens[j]))
@@ -117,6 +123,7 @@ def trie_nodes(lcp, lens, sorted_data, sorted_start, byte_flags):  # pragma: no 
                 open_node[d] = base + d - lcp[j]
                 open_owner[d] = j
                 open_flags[d] = 0xFFFF
+                open_run[d] = True
             base += lens[j] - lcp[j]
             depth = lens[j]
     return tok_info, nodes
@@ -271,7 +278,7 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
             while depth < length:
                 node = nodes[at + depth]
                 c = states[depth]
-                byte = node >> np.uint64(48)
+                byte = (node >> np.uint64(48)) & np.uint64(0xFF)
                 nx = trans[c, byte]
                 if nx < 0 and _restarts(top[c], restarts):
                     c = restart_to  # an ignored lexeme ended: the next one starts there

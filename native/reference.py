@@ -43,7 +43,7 @@ def trie_tokens_ref(tok_info, nodes):
     prev = b""
     for info in tok_info.tolist():
         at, lcp, length = info >> 32, (info >> 16) & 0xFFFF, info & 0xFFFF
-        own = bytes(int(nodes[at + d]) >> 48 for d in range(lcp, length))
+        own = bytes(int(nodes[at + d]) >> 48 & 0xFF for d in range(lcp, length))
         prev = prev[:lcp] + own
         out.append(prev)
     return out
@@ -393,17 +393,16 @@ def _first_marked(walk_first, b):
     return bool(int(walk_first[b >> 6]) >> (b & 63) & 1)
 
 
-def glr_mask_ref(trans, top, row_bits, sorted_ids, sorted_data, sorted_start, tok_info, nodes,
-                 node_dir, dir_start, child_pos, child_bytes, closed, max_len, max_visits,
-                 cell_start, cell_actions, n_terms, goto, rule_lhs, rule_len, ignored,
-                 end_term, start_keys, start_vals, out_cap, work_cap, q, q_fresh,
-                 walk_first, stacks, stack_len, depth_cap, bits):
-    """Every token walked on its own with the stacks as a set of tuples (no trie, no
-    memo, no pools: ``row_bits``, the child lists, ``closed``, ``max_visits`` and the
-    caps are ignored). Returns
-    ``(accepting, verdict)``, a verdict per sorted position: 1 allowed (its bit set in
-    ``bits``), 0 not, 2 several readings, 3 a fresh state missing; -1 for first bytes
-    not walked."""
+def glr_mask_ref(trans, top, row_bits, sorted_ids, tok_info, nodes, node_dir, dir_start,
+                 child_pos, child_bytes, closed, max_len, max_visits, cell_start,
+                 cell_actions, n_terms, goto, rule_lhs, rule_len, ignored, end_term,
+                 start_keys, start_vals, out_cap, work_cap, q, q_fresh, walk_first, stacks,
+                 stack_len, depth_cap, bits):
+    """Every token walked on its own with the stacks as a set of tuples (no memo, no
+    pools: ``row_bits``, the child lists, ``closed``, ``max_visits`` and the caps are
+    ignored; the trie only spells the tokens). Returns ``(accepting, verdict)``, a
+    verdict per sorted position: 1 allowed (its bit set in ``bits``), 0 not, 2 several
+    readings, 3 a fresh state missing; -1 for first bytes not walked."""
     tokens = trie_tokens_ref(tok_info, nodes)
     if q < 0 or q_fresh < 0:
         return -1, np.where([not d or _first_marked(walk_first, d[0]) for d in tokens], 0,

@@ -17,11 +17,14 @@ GLR_GRAMMARS = ["ambiguous", "c_like"]
 
 
 def _pieces_vocab(name: str) -> Vocabulary:
-    """The grammar's sample pieces (``pieces_vocab``), runs of spaces, and one piece twice
-    (two ids, the same bytes)."""
+    """The grammar's sample pieces (``pieces_vocab``), runs of one byte (spaces: ignored
+    lexemes; brackets and operators: each a lexeme the parser must take; digits: one
+    lexeme), and one piece twice (two ids, the same bytes)."""
     from tests.grammars import SAMPLES, pieces_vocab
 
-    return pieces_vocab(name, [b"  ", b"   ", b" " * 9, SAMPLES[name][0].encode()[:2]])
+    runs = [c * n for c in (b" ", b")", b"(", b"+", b"*", b"1", b"=", b";")
+            for n in (2, 3, 4, 9)]
+    return pieces_vocab(name, [*runs, SAMPLES[name][0].encode()[:2]])
 
 
 def _sample_states(name: str, compiled: ge.CompiledGrammar, vocab: Vocabulary) -> list:
@@ -81,11 +84,10 @@ def test_glr_mask_matches_reference(name: str) -> None:
         tr = idx.trie
         want = np.zeros(vocab.n_words, dtype=np.uint32)
         want_accepting, verdict = glr_mask_ref(
-            trans, top, None, rt.varrays.sorted_ids, idx.sorted_data, idx.sorted_start,
-            tr.tok_info, tr.nodes, None, None, None, None, None, None, None,
-            rt.k_cell_start, rt.k_cell_actions, int(rt.k_n_terms), rt.k_goto, rt.k_lhs,
-            rt.k_len, rt.k_ignored, rt.parser.end, keys, vals, None, None, q, q_fresh,
-            _EVERY_BYTE, *stack_arrays[:2], None, want)
+            trans, top, None, rt.varrays.sorted_ids, tr.tok_info, tr.nodes, None, None, None,
+            None, None, None, None, rt.k_cell_start, rt.k_cell_actions, int(rt.k_n_terms),
+            rt.k_goto, rt.k_lhs, rt.k_len, rt.k_ignored, rt.parser.end, keys, vals, None,
+            None, q, q_fresh, _EVERY_BYTE, *stack_arrays[:2], None, want)
         np.testing.assert_array_equal(got, want)
         assert accepting == want_accepting
         assert accepting == int(rt.is_accepting(state)) or accepting == -1
