@@ -261,6 +261,12 @@ class ContextualLexer:
         return np.flatnonzero(seen).tolist()
 
     @property
+    def growth(self) -> int:
+        """A number that grows whenever a state or a fresh state is added (so that
+        arrays made from the lexer can tell they are out of date)."""
+        return self._n + len(self._starts)
+
+    @property
     def starts(self) -> dict[frozenset[int], int]:
         """Fresh-lexeme state of every allowed-terminal set met so far (do not modify)."""
         return self._starts

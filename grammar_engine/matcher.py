@@ -229,7 +229,7 @@ class Matcher:
         rt = self._rt
         words = rt.fill_cache.get(self._state)
         if words is None:  # not cached, or cached as unspellable
-            words = rt.fill_words(self._state)
+            words = rt.fill_miss(self._state)
         if words is None:
             raise unspellable_error(self._rt, self._state, len(self._history))
         np.copyto(head, words)

@@ -128,8 +128,11 @@ class GrammarRuntime:
         # Lexer states whose GLR masks the table path computes (a trie walk gave up).
         self._table_states: set[int] = set()
         self._glr_stack_cache: dict[Stacks, _StackArrays] = {}
+        self._one_length: dict[int, NDArray[np.int32]] = {}  # (a single stack's lengths)
+        self._max_stack_depth = compiled.options.limits.max_stack_depth
+        self._n_words = compiled.vocab.n_words
         # glr_mask's leading arguments and what they were made for (see _walk_args).
-        self._walk_args_made: tuple[tuple[int, int, int], tuple[Any, ...]] | None = None
+        self._walk_args_made: tuple[tuple[int, int], tuple[Any, ...]] | None = None
         self._row_bits_made = np.zeros((0, 4), dtype=np.uint64)
         # A stack's states as the LR kernel reads them (it copies them, never writes).
         self._lr_stack_cache: dict[StackNode, NDArray[np.int32]] = {}
@@ -458,6 +461,11 @@ class GrammarRuntime:
         hit = self.fill_cache.get(state, _NOT_CACHED)
         if hit is not _NOT_CACHED:
             return hit  # type: ignore[return-value]
+        return self.fill_miss(state)
+
+    def fill_miss(self, state: MatchState) -> NDArray[np.uint32] | None:
+        """:meth:`fill_words` for a state not in :attr:`fill_cache` (a matcher has just
+        looked)."""
         words = self.mask_words(state)
         hit = self.fill_cache.get(state, _NOT_CACHED)  # (a walk also stores its fill)
         if hit is not _NOT_CACHED:
@@ -537,10 +545,12 @@ class GrammarRuntime:
             with time_budget("mask_time_budget", self._mask_budget):
                 q_fresh = self.lex_start(stacks)
         stack_arrays = self._glr_stacks(stacks)
-        bits = np.zeros(self.vocab.n_words, dtype=np.uint32)
+        bits = np.zeros(self._n_words, dtype=np.uint32)
         rows = np.empty((_WALK_ROWS, 4), dtype=np.uint64)
-        count, accepting, any_set = self._run_glr_mask(q, q_fresh, stack_arrays,
-                                                       _EVERY_BYTE, bits, rows)
+        # (one kernel call, as _run_glr_mask makes it: every Python step counts here)
+        args = (*self._walk_args(), int(q), int(q_fresh), _EVERY_BYTE, *stack_arrays, bits,
+                rows)
+        count, accepting, any_set = glr_mask(*args)
         if count == WALK_ABORTED:
             self._table_states.add(q)
             return None
@@ -619,8 +629,8 @@ class GrammarRuntime:
         """One ``glr_mask`` call (see :meth:`_walk_mask`): its count, completeness and
         whether it set a bit."""
         padded, lengths, depth_cap = stack_arrays
-        args = (*self._walk_args(), int(q), int(q_fresh), walk_first, padded,
-                lengths, depth_cap, bits, rows)
+        args = (*self._walk_args(), int(q), int(q_fresh), walk_first, padded, lengths,
+                depth_cap, bits, rows)
         count, accepting, any_set = glr_mask(*args)
         return int(count), int(accepting), bool(any_set)
 
@@ -639,7 +649,7 @@ class GrammarRuntime:
         """``glr_mask``'s leading arguments, made again only when the lexer has grown (or
         the walk's limit was changed)."""
         lexer = self.lexer
-        key = (lexer.n_states, len(lexer.starts), self.walk_visits)
+        key = (lexer.growth, self.walk_visits)
         args = self._walk_args_made
         if args is not None and args[0] == key:
             return args[1]
@@ -884,17 +894,19 @@ class GrammarRuntime:
         if hit is not None:
             return hit
         if len(stacks) == 1:
-            padded = np.array([stacks[0].states()], dtype=np.int32)
-            lengths = np.array([padded.shape[1]], dtype=np.int32)
+            padded = np.array(stacks[0].states(), dtype=np.int32)[None]
+            lengths = self._one_length.get(padded.shape[1])
+            if lengths is None:
+                lengths = self._one_length[padded.shape[1]] = read_only(
+                    np.array([padded.shape[1]], dtype=np.int32))
         else:
             rows = [node.states() for node in stacks]
-            lengths = np.array([len(r) for r in rows], dtype=np.int32)
+            lengths = read_only(np.array([len(r) for r in rows], dtype=np.int32))
             padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
             for i, r in enumerate(rows):
                 padded[i, :len(r)] = r
-        lim = self.compiled.options.limits
         out = (padded, lengths,
-               np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, lim.max_stack_depth)))
+               np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, self._max_stack_depth)))
         if len(self._glr_stack_cache) >= _CACHE_LIMIT:
             self._glr_stack_cache = {}
         self._glr_stack_cache[stacks] = out

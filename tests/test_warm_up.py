@@ -21,14 +21,14 @@ _CHILD = r"""
 import json, sys
 from pathlib import Path
 from numba.core.registry import CPUDispatcher
-import native.dfa_kernels, native.glr_kernels, native.kernels, native.lexer_kernels
-import native.lr_kernels, native.shift_kernels
+import native.dfa_kernels, native.glr_kernels, native.glr_mask, native.kernels
+import native.lexer_kernels, native.lr_kernels, native.shift_kernels
 import grammar_engine as ge
 from tests.grammars import ALL, SAMPLES
 
 kernels = {f"{m.__name__}.{n}": getattr(m, n)
-           for m in (native.dfa_kernels, native.glr_kernels, native.kernels, native.lexer_kernels,
-                     native.lr_kernels, native.shift_kernels)
+           for m in (native.dfa_kernels, native.glr_kernels, native.glr_mask, native.kernels,
+                     native.lexer_kernels, native.lr_kernels, native.shift_kernels)
            for n in dir(m) if isinstance(getattr(m, n), CPUDispatcher)}
 ge.warm_up()
 after_warm_up = {k: len(v.signatures) for k, v in kernels.items()}
