@@ -440,8 +440,8 @@ class GrammarRuntime:
         if bits is None:
             # The walk first where it may serve (it opens the budget itself, only where
             # Python has work left: the kernel's own work is bounded by walk_visits).
-            if self.use_glr_kernel and not self.tracks_values and \
-                    state.q not in self._table_states and len(state.stacks) <= GLR_POOL:
+            if self.use_glr_kernel and state.q not in self._table_states and \
+                    len(state.stacks) <= GLR_POOL:
                 bits = self._walk_mask(state)
             if bits is None:
                 with time_budget("mask_time_budget", self._mask_budget):
@@ -547,10 +547,8 @@ class GrammarRuntime:
         stack_arrays = self._glr_stacks(stacks)
         bits = np.zeros(self._n_words, dtype=np.uint32)
         rows = np.empty((_WALK_ROWS, 4), dtype=np.uint64)
-        # (one kernel call, as _run_glr_mask makes it: every Python step counts here)
-        args = (*self._walk_args(), int(q), int(q_fresh), _EVERY_BYTE, *stack_arrays, bits,
-                rows)
-        count, accepting, any_set = glr_mask(*args)
+        count, accepting, any_set = self._run_glr_mask(q, q_fresh, stack_arrays, _EVERY_BYTE,
+                                                       bits, rows)
         if count == WALK_ABORTED:
             self._table_states.add(q)
             return None

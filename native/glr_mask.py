@@ -7,11 +7,12 @@ building the per-lexer-state token tables (``compilers.token_index``) and resolv
 boundary groups: a state's first mask needs no table at all. A node with many children
 (the tokens that begin with a space) is crossed by the bytes that stay alive from its
 state: its children are listed together (``native.kernels.trie_children``), so the walk
-reads one short run of memory for them, not every child's subtree nor a search through
-the sorted tokens (a cache miss per step, which dominated a walk in a decoding loop that
-leaves the caches cold). Where many tokens are
-allowed (identifiers everywhere), the walk gives up after ``max_visits`` children and the
-caller takes the table path, whose tables are shared between stacks.
+reads one short run of memory for them, neither every child nor a search through the
+sorted tokens (a cache miss per step, which dominated a walk in a decoding loop that
+leaves the caches cold). A subtree that is a run of one byte (spaces) is settled at once
+where the lexer stays alive along the run. Where many tokens are allowed (identifiers
+everywhere), the walk gives up after ``max_visits`` children and the caller takes the
+table path, whose tables are shared between stacks.
 
 The stacks after each sequence of terminals are made once per call (a trie of paths, as
 in ``native.glr_kernels.resolve_with_glr``), so a subtree costs one feed per new boundary.
@@ -34,9 +35,9 @@ WALK_ABORTED = -1  # glr_mask's count when it gave up (more than max_visits chil
 _LOW32 = np.uint64(0xFFFFFFFF)
 _CLASS_BITS = np.uint64(0xFFFF)
 SEARCH_ABOVE = 24  # a node with more tokens than this is crossed by its alive bytes
+_RUN_STEPS = 32  # a run of one byte longer in states than this is walked
 # A frame's boundary (the lexeme in progress ending before the next byte): not worked
 # out yet, dead (no lexeme ends there), or left pending (kind in _alt_kind).
-_RUN_STEPS = 32  # a run of one byte longer in states than this is walked
 _ALT_UNKNOWN = -9
 _ALT_DEAD = -1
 _ALT_PENDING = -2
@@ -118,13 +119,12 @@ def glr_mask(trans, top, row_bits, sorted_ids, tok_info, nodes, node_dir, dir_st
     ``q_fresh`` is the fresh lexer state the lexeme in progress began in (an ignored
     lexeme restarts there). Tokens come in sorted order (``sorted_ids``) as the trie of
     ``native.kernels.trie_nodes`` (``tok_info``, ``nodes``), its large nodes' children
-    listed by
-    ``native.kernels.trie_children`` (``node_dir``, ``dir_start``, ``child_pos``,
-    ``child_bytes``, made with ``above =`` :data:`SEARCH_ABOVE`); ``closed`` flags the
-    lexer states from which every string of a byte class stays inside the lexeme. At a
-    boundary the lexeme's terminal is fed to
-    every stack (every action of a conflicting cell; equal stacks merged) and the
-    terminals some stack can shift next are looked up as a fresh lexer state in
+    listed by ``native.kernels.trie_children`` (``node_dir``, ``dir_start``,
+    ``child_pos``, ``child_bytes``, made with ``above =`` :data:`SEARCH_ABOVE`);
+    ``closed`` flags the lexer states from which every string of a byte class stays
+    inside the lexeme. At a boundary the lexeme's terminal is fed to every stack (every
+    action of a conflicting cell; equal stacks merged) and the terminals some stack can
+    shift next are looked up as a fresh lexer state in
     ``start_keys`` (sorted) / ``start_vals``. The pools hold ``out_cap`` stacks after a
     shift, ``work_cap`` met while reducing, each at most ``depth_cap`` deep. (The
     arguments that change between calls come last, after those that change only as the
