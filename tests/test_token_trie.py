@@ -149,3 +149,25 @@ def test_child_lists_equal_the_sorted_tokens(above: int) -> None:
         marked = np.unpackbits(child_bytes[j].view(np.uint8), bitorder="little")
         assert np.flatnonzero(marked).tolist() == sorted(firsts), prefix
     assert listed == len(dir_start) - 1 and listed > 3
+
+
+def test_run_bits_equal_the_sorted_tokens() -> None:
+    """A trie node's run bit (bit 56) is set exactly when every byte below it, in every
+    token that shares its prefix, is the node's own byte."""
+    from native.reference import trie_tokens_ref
+    from tests.grammars import pieces_vocab
+
+    vocab = pieces_vocab("sql", [b"  ", b"   ", b" " * 9, b" \n", b"))", b")))", b"))x"])
+    trie = compile_grammar(ALL["sql"], vocab, cache=False).index.trie
+    tokens = trie_tokens_ref(trie.tok_info, trie.nodes)
+    runs = 0
+    for p, token in enumerate(tokens):
+        info = int(trie.tok_info[p])
+        for d in range((info >> 16) & 0xFFFF, info & 0xFFFF):  # the nodes p owns
+            prefix = token[: d + 1]
+            below = b"".join(t[d + 1 :] for t in tokens if t.startswith(prefix))
+            want = set(below) <= {prefix[-1]}
+            got = bool(int(trie.nodes[(info >> 32) + d]) >> 56 & 1)
+            assert got == want, prefix
+            runs += want and len(below) > 0
+    assert runs > 3
