@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from compilers.compiled import CompiledGrammar
 from grammar_engine._diagnostics import unspellable_error
-from grammar_engine.runtime import GrammarRuntime, MatchState, runtime_for
+from grammar_engine.runtime import NOT_CACHED, GrammarRuntime, MatchState, runtime_for
 
 __all__ = ["Matcher"]
 
@@ -134,16 +134,16 @@ class Matcher:
         if self._terminated or not self._text_flags[tid]:
             return False
         rt = self._rt
-        nxt = rt.advance_cache.get((self._state, tid))
-        if nxt is None:  # not cached, or cached as rejected
-            nxt = rt.advance_token(self._state, tid)
+        nxt = rt.advance_cache.get((self._state, tid), NOT_CACHED)
+        if nxt is NOT_CACHED:
+            nxt = rt.advance_miss(self._state, tid)
         if nxt is None:
             return False
         history = self._history
         history.append(self._state)
         if len(history) > self.max_rollback_tokens:
             del history[0]
-        self._state = nxt
+        self._state = nxt  # type: ignore[assignment]
         return True
 
     def consume_tokens(self, token_ids: Iterable[int]) -> bool:

@@ -46,6 +46,7 @@ from native.kernels import (
     set_allowed,
     set_bits,
     walk_bytes,
+    walk_token,
 )
 
 __all__ = ["GrammarRuntime", "MatchState", "runtime_for"]
@@ -61,7 +62,7 @@ _EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime expl
 # glr_mask's first bytes to walk (256 bits in four words): every one, none.
 _EVERY_BYTE = read_only(np.full(4, ~np.uint64(0), dtype=np.uint64))
 _NO_BYTE = read_only(np.zeros(4, dtype=np.uint64))
-_NOT_CACHED = object()
+NOT_CACHED = object()  # a cache lookup's default: None is a cached answer (rejected)
 
 
 class MatchState(NamedTuple):
@@ -241,8 +242,8 @@ class GrammarRuntime:
             # Cached: a mask feeds one lexeme's terminal to the same stacks for each group
             # of tokens that end it, and a closing bracket's feed reduces a whole chain.
             key = (stacks, terminal)
-            hit = self._feed_cache.get(key, _NOT_CACHED)
-            if hit is not _NOT_CACHED:
+            hit = self._feed_cache.get(key, NOT_CACHED)
+            if hit is not NOT_CACHED:
                 return hit  # type: ignore[return-value]
             after = self.parser.feed(stacks, terminal)
             if len(self._feed_cache) >= _CACHE_LIMIT:
@@ -289,15 +290,36 @@ class GrammarRuntime:
     def advance_token(self, state: MatchState, token: int) -> MatchState | None:
         """State after the bytes of text token ``token``, or None if they leave the language
         (cached: decoding revisits states, and a state's next state per token is fixed)."""
-        key = (state, token)
-        hit = self.advance_cache.get(key, _NOT_CACHED)
-        if hit is not _NOT_CACHED:
+        hit = self.advance_cache.get((state, token), NOT_CACHED)
+        if hit is not NOT_CACHED:
             return hit  # type: ignore[return-value]
-        starts, lens = self.token_spans
-        after = self._advance(state, self.varrays.token_data, starts[token], lens[token])
+        return self.advance_miss(state, token)
+
+    def advance_miss(self, state: MatchState, token: int) -> MatchState | None:
+        """:meth:`advance_token` for a pair not in :attr:`advance_cache` (a matcher has
+        just looked). A token inside the lexeme in progress, the common case in a string,
+        costs one kernel call; one that stays in the same lexer state returns ``state``
+        itself."""
+        q = state.q
+        if self.tracks_values or q == DEAD:
+            starts, lens = self.token_spans
+            after = self._advance(state, self.varrays.token_data, starts[token], lens[token])
+        else:
+            trans, top = self.lexer.arrays
+            va = self.varrays
+            kind, pos, q_end = walk_token(trans, top, q, va.token_data, va.token_start,
+                                          va.token_len, token)
+            if kind == KIND_INSIDE:
+                after = state if q_end == q else MatchState(q_end, state.stacks)
+            elif kind == KIND_BOUNDARY:
+                starts, lens = self.token_spans
+                after = self._advance_walk(q_end, pos, state.stacks, va.token_data,
+                                           starts[token], lens[token])
+            else:
+                after = None
         if len(self.advance_cache) >= _CACHE_LIMIT:
             self.advance_cache = {}
-        self.advance_cache[key] = after
+        self.advance_cache[(state, token)] = after
         return after
 
     def advance_bytes(self, state: MatchState, data: bytes) -> MatchState | None:
@@ -309,9 +331,27 @@ class GrammarRuntime:
         if self.tracks_values:
             return self._advance_values(state, buf, start, length)
         q, stacks = state.q, state.stacks
+        if q == DEAD:
+            return None if length else state
+        trans, top = self.lexer.arrays
+        kind, pos, q_end = walk_bytes(trans, top, q, buf, start, 0, length)
+        if kind == KIND_INSIDE:
+            return MatchState(int(q_end), stacks)
+        if kind != KIND_BOUNDARY:
+            return None
+        return self._advance_walk(int(q_end), pos, stacks, buf, start, length)
+
+    def _advance_walk(self, q_end: int, pos: int, stacks: Stacks, buf: NDArray[np.uint8],
+                      start: int, length: int) -> MatchState | None:
+        """The rest of :meth:`_advance` from a lexeme that ends in lexer state ``q_end``
+        at ``buf[start + pos]``: the parser takes it, the next lexeme starts there."""
         lexer = self.lexer
-        pos = 0
         while True:
+            after = self.end_lexeme(stacks, int(lexer.top(q_end)))
+            if after is None:
+                return None
+            stacks = after
+            q = self.lex_start(stacks)
             if q == DEAD:
                 return None if pos < length else MatchState(q, stacks)
             trans, top = lexer.arrays
@@ -320,11 +360,6 @@ class GrammarRuntime:
                 return MatchState(int(q_end), stacks)
             if kind != KIND_BOUNDARY:
                 return None
-            after = self.end_lexeme(stacks, int(top[q_end]))
-            if after is None:
-                return None
-            stacks = after
-            q = self.lex_start(stacks)
 
     def _advance_values(self, state: MatchState, buf: NDArray[np.uint8], start: int,
                         length: int) -> MatchState | None:
@@ -458,8 +493,8 @@ class GrammarRuntime:
         """What a matcher's fill copies for ``state``: :meth:`mask_words` with the EOS bits
         set where the output is complete; None where no token fits and it is not complete
         (the tokenizer cannot spell what comes next). Cached; do not modify."""
-        hit = self.fill_cache.get(state, _NOT_CACHED)
-        if hit is not _NOT_CACHED:
+        hit = self.fill_cache.get(state, NOT_CACHED)
+        if hit is not NOT_CACHED:
             return hit  # type: ignore[return-value]
         return self.fill_miss(state)
 
@@ -467,8 +502,8 @@ class GrammarRuntime:
         """:meth:`fill_words` for a state not in :attr:`fill_cache` (a matcher has just
         looked)."""
         words = self.mask_words(state)
-        hit = self.fill_cache.get(state, _NOT_CACHED)  # (a walk also stores its fill)
-        if hit is not _NOT_CACHED:
+        hit = self.fill_cache.get(state, NOT_CACHED)  # (a walk also stores its fill)
+        if hit is not NOT_CACHED:
             return hit  # type: ignore[return-value]
         out: NDArray[np.uint32] | None = words
         if self.is_accepting(state):

@@ -42,6 +42,7 @@ __all__ = [
     "trie_children",
     "trie_nodes",
     "walk_bytes",
+    "walk_token",
     "walk_tokens",
 ]
 
@@ -334,6 +335,13 @@ def walk_bytes(trans, top, q, data, start, offset, length):  # pragma: no cover 
         c = nx
         j += 1
     return KIND_INSIDE, j, c
+
+
+@njit(cache=True, nogil=True)
+def walk_token(trans, top, q, token_data, token_start, token_len, token):  # pragma: no cover
+    """:func:`walk_bytes` over the whole of token ``token`` (its span read here, so that a
+    consumed token costs the matcher one call and no indexing from Python)."""
+    return walk_bytes(trans, top, q, token_data, token_start[token], 0, token_len[token])
 
 
 @njit(cache=True, nogil=True)

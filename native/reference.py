@@ -24,6 +24,7 @@ __all__ = [
     "stays_alive_ref",
     "trie_tokens_ref",
     "walk_bytes_ref",
+    "walk_token_ref",
     "walk_tokens_ref",
 ]
 
@@ -99,6 +100,10 @@ def walk_bytes_ref(trans, top, q, data, start, offset, length):
             return (KIND_BOUNDARY if top[c] >= 0 else KIND_DEAD), j, c
         c, j = nx, j + 1
     return KIND_INSIDE, j, c
+
+
+def walk_token_ref(trans, top, q, token_data, token_start, token_len, token):
+    return walk_bytes_ref(trans, top, q, token_data, token_start[token], 0, token_len[token])
 
 
 def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,

@@ -271,6 +271,25 @@ def test_walk_bytes_matches_reference(seed: int) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
+def test_walk_token_matches_reference(seed: int) -> None:
+    rng = np.random.default_rng(200 + seed)
+    trans, top = _random_lexer(rng, 5)
+    top[:2] = -1, 0  # states that do not and do end a lexeme
+    data, starts, lens, _, _, _, _, _ = _random_vocab(rng, 200)
+    kinds = set()
+    for q in range(5):
+        for t in range(len(lens)):
+            one = kernels.walk_token(trans, top, q, data, starts, lens, t)
+            ref = reference.walk_token_ref(trans, top, q, data, starts, lens, t)
+            assert tuple(int(x) for x in one) == tuple(int(x) for x in ref)
+            assert tuple(int(x) for x in one) == tuple(
+                int(x) for x in reference.walk_bytes_ref(trans, top, q, data, starts[t], 0,
+                                                         lens[t]))
+            kinds.add(int(one[0]))
+    assert kinds == {kernels.KIND_INSIDE, kernels.KIND_DEAD, kernels.KIND_BOUNDARY}
+
+
+@pytest.mark.parametrize("seed", range(4))
 def test_group_by_label_is_a_stable_grouping(seed: int) -> None:
     rng = np.random.default_rng(seed)
     labels = rng.integers(3 + seed, 9 + 3 * seed, size=50 * seed + 1).astype(np.int32)
