@@ -159,9 +159,11 @@ def _first_line(text: str, limit: int = 200) -> str:
 # ============================================================================================
 
 
-def load_rows(subsets: list[str] | None, limit: int | None) -> list[dict[str, Any]]:
-    """The schemas that have tests, in file order (``--subsets`` are file stems)."""
-    files = sorted(DATA.glob("*.jsonl")) + sorted((DATA / "maskbench_extra").glob("*.jsonl"))
+def load_rows(subsets: list[str] | None, limit: int | None, every: int = 1,
+              data: Path = DATA) -> list[dict[str, Any]]:
+    """The schemas that have tests, in file order (``--subsets`` are file stems); with
+    ``every``, each subset's every ``every``-th of them (its first, then ...)."""
+    files = sorted(data.glob("*.jsonl")) + sorted((data / "maskbench_extra").glob("*.jsonl"))
     if subsets:
         missing = set(subsets) - {f.stem for f in files}
         if missing:
@@ -170,11 +172,57 @@ def load_rows(subsets: list[str] | None, limit: int | None) -> list[dict[str, An
     for f in files:
         if subsets and f.stem not in subsets:
             continue
-        for line in f.read_text(encoding="utf-8").splitlines():
-            row = json.loads(line)
-            if row.get("tests"):
-                rows.append(row)
+        with_tests = [row for row in map(json.loads, f.read_text(encoding="utf-8").splitlines())
+                      if row.get("tests")]
+        rows.extend(with_tests[::every])
     return rows[:limit] if limit else rows
+
+
+# ============================================================================================
+# The ratchet of tests/test_maskbench_slice.py: a slice of the schemas, ours' verdict on each
+# ============================================================================================
+
+# Every 4th schema with tests of each of four subsets: about 830 schemas, about 25 s.
+BASELINE_COMMAND = ("python benchmarks/maskbench.py --engines ours --subsets Github_trivial,"
+                    "Github_easy,Glaiveai2K,Snowplow --every 4 "
+                    "--write-baseline tests/data/maskbench_slice_baseline.json")
+
+
+@dataclass
+class Ratchet:
+    """A run's records against a baseline of ``{schema id: status}``."""
+
+    lost_passes: list[tuple[str, str, str]]  # (id, baseline status, status now)
+    improvements: list[tuple[str, str, str]]
+    not_in_baseline: list[str]
+    # Never allowed, whatever the baseline says: schemas with false positives, with
+    # accepted documents jsonschema rejects, with a token the mask and consume disagree
+    # on, or that crashed or ran out of time.
+    broken: list[str]
+
+
+def compare_baseline(records: Sequence[dict[str, Any]], baseline: dict[str, str]) -> Ratchet:
+    """How ``records`` (``run_schema``'s, one per schema) stand against ``baseline``."""
+    out = Ratchet([], [], [], [])
+    for rec in records:
+        key, now = rec["id"], rec["status"]
+        was = baseline.get(key)
+        problems = [f"{n} {what}" for n, what in (
+            (rec.get("fp", 0), "false positives"),
+            (rec.get("unsound", 0), "accepted documents jsonschema rejects"),
+            (rec.get("disagreements", 0), "tokens where mask and consume disagree"),
+        ) if n]
+        if now in ("crash", "timeout"):
+            problems.append(f"{now}: {rec.get('error', '')}")
+        if problems:
+            out.broken.append(f"{key}: " + "; ".join(problems))
+        if was is None:
+            out.not_in_baseline.append(key)
+        elif was == "pass" and now != "pass":
+            out.lost_passes.append((key, was, now))
+        elif was != "pass" and now == "pass":
+            out.improvements.append((key, was, now))
+    return out
 
 
 def jsonschema_valid(schema: Any, text: str) -> bool | None:
@@ -482,7 +530,8 @@ def worker(args: argparse.Namespace) -> None:
         os.execve(sys.executable, [sys.executable, *sys.argv], {**os.environ, **THREAD_ENV})
     faulthandler.enable()  # a segfault leaves a Python stack in stderr for the parent
     signal.signal(signal.SIGALRM, _alarm)
-    rows = load_rows(args.subsets.split(",") if args.subsets else None, args.limit)
+    rows = load_rows(args.subsets.split(",") if args.subsets else None, args.limit,
+                     args.every)
     folder = TOKENIZERS / args.tokenizer
     with open(args.json, "a", encoding="utf-8") as out:
 
@@ -588,6 +637,8 @@ def run_engine(engine: str, args: argparse.Namespace, rows: Sequence[dict[str, A
         passthrough += ["--subsets", args.subsets]
     if args.limit:
         passthrough += ["--limit", str(args.limit)]
+    if args.every != 1:
+        passthrough += ["--every", str(args.every)]
     t_engine = time.monotonic()
     start = 0
     while start < len(rows):
@@ -919,7 +970,10 @@ def parent(args: argparse.Namespace) -> None:
     unknown = set(engines) - set(ENGINES)
     if unknown:
         sys.exit(f"unknown engines: {', '.join(sorted(unknown))} (known: {', '.join(ENGINES)})")
-    rows = load_rows(args.subsets.split(",") if args.subsets else None, args.limit)
+    if args.write_baseline and "ours" not in engines:
+        sys.exit("--write-baseline needs ours among --engines")
+    rows = load_rows(args.subsets.split(",") if args.subsets else None, args.limit,
+                     args.every)
     env = environment() | {"budgets": (args.compile_budget, args.instance_budget)}
     command = "python " + shlex.join(sys.argv)
     t0 = time.monotonic()
@@ -944,6 +998,14 @@ def parent(args: argparse.Namespace) -> None:
                            for e, r in runs.items()}}
         Path(args.json).write_text(json.dumps(out, indent=1, ensure_ascii=False),
                                    encoding="utf-8")
+    if args.write_baseline:
+        statuses = {rec["id"]: rec["status"] for _, rec in sorted(runs["ours"].records.items())}
+        baseline = {"command": command, "tokenizer": args.tokenizer,
+                    "subsets": args.subsets.split(",") if args.subsets else None,
+                    "every": args.every, "limit": args.limit, "statuses": statuses}
+        Path(args.write_baseline).write_text(json.dumps(baseline, indent=1) + "\n",
+                                             encoding="utf-8")
+        print(f"wrote {len(statuses)} statuses to {args.write_baseline}", file=sys.stderr)
 
 
 def main() -> None:
@@ -951,6 +1013,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--subsets", help="comma-separated subset names (file stems)")
     p.add_argument("--limit", type=int, help="first N schemas with tests")
+    p.add_argument("--every", type=int, default=1,
+                   help="every N-th schema with tests of each subset (a slice)")
+    p.add_argument("--write-baseline", metavar="FILE",
+                   help="write ours' status per schema here (the ratchet of "
+                        "tests/test_maskbench_slice.py; needs --engines with ours)")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help=f"comma-separated, from {','.join(ENGINES)} (default: all)")
     p.add_argument("--tokenizer", default="llama3", help="folder in ../shared/tokenizers")
