@@ -180,13 +180,8 @@ def load_rows(subsets: list[str] | None, limit: int | None, every: int = 1,
 
 # ============================================================================================
 # The ratchet of tests/test_maskbench_slice.py: a slice of the schemas, ours' verdict on each
+# (``--write-baseline``; the file records the command that wrote it)
 # ============================================================================================
-
-# Every 4th schema with tests of each of four subsets: about 830 schemas, about 25 s.
-BASELINE_COMMAND = ("python benchmarks/maskbench.py --engines ours --subsets Github_trivial,"
-                    "Github_easy,Glaiveai2K,Snowplow --every 4 "
-                    "--write-baseline tests/data/maskbench_slice_baseline.json")
-
 
 @dataclass
 class Ratchet:

@@ -1,14 +1,15 @@
-"""Ratchet on a slice of MaskBench (``../shared/PROTOCOLS.md``): the speed work must not
-cost correctness.
+"""Ratchet on slices of MaskBench (``../shared/PROTOCOLS.md``): the speed work must not
+cost correctness, under any of the four tokenizers.
 
 Runs the protocol of ``benchmarks/maskbench.py`` (imported from there: one implementation,
-ours only, in this process) on the slice that ``tests/data/maskbench_slice_baseline.json``
-names (every 4th schema with tests of four subsets, Llama 3), and fails on a schema that is
+ours only, in this process) on the slice each ``tests/data/maskbench_slice_*.json`` names
+(every 4th schema with tests of four subsets under Llama 3, every 8th under Gemma 3, every
+16th under Qwen3 and gpt-oss: about 1,700 schemas, a minute), and fails on a schema that is
 ``pass`` in the baseline and no longer passes, and on any schema with a false positive, an
 accepted document that ``jsonschema`` rejects, a token where the mask and ``consume_token``
 disagree, a crash or a timeout. Improvements only print a note (``-s`` shows it); after
-one, regenerate the baseline from the repository root with ``maskbench.BASELINE_COMMAND``.
-The full run over every schema is the benchmark's (``BENCHMARKS.md``).
+one, regenerate the file with the command it records. The full run over every schema is
+the benchmark's (``BENCHMARKS.md``).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tests.shared_data import REPO, shared_path, tokenizer_path
 
 pytestmark = pytest.mark.real_tokenizer
 
-BASELINE = Path(__file__).parent / "data" / "maskbench_slice_baseline.json"
+BASELINES = sorted((Path(__file__).parent / "data").glob("maskbench_slice_*.json"))
 
 
 def _maskbench() -> ModuleType:
@@ -44,9 +45,10 @@ def _maskbench() -> ModuleType:
     return module
 
 
-def test_maskbench_slice_ratchet() -> None:
+@pytest.mark.parametrize("path", BASELINES, ids=[p.stem.split("_")[-1] for p in BASELINES])
+def test_maskbench_slice_ratchet(path: Path) -> None:
     mb = _maskbench()
-    baseline = json.loads(BASELINE.read_text(encoding="utf-8"))
+    baseline = json.loads(path.read_text(encoding="utf-8"))
     rows = mb.load_rows(baseline["subsets"], baseline["limit"], baseline["every"],
                         data=shared_path("data", "jsonschemabench"))
     assert len(rows) == len(baseline["statuses"]), "the slice differs from the baseline's"
@@ -75,7 +77,7 @@ def test_maskbench_slice_ratchet() -> None:
     if ratchet.improvements or ratchet.not_in_baseline:
         print(f"NOTE: {len(ratchet.improvements)} improvements and "
               f"{len(ratchet.not_in_baseline)} schemas missing from the baseline; regenerate "
-              f"it with `{mb.BASELINE_COMMAND}`")
+              f"it with `{baseline['command']}`")
     problems = []
     if ratchet.broken:
         problems.append(f"{len(ratchet.broken)} schemas broken:\n  "
@@ -84,7 +86,7 @@ def test_maskbench_slice_ratchet() -> None:
         problems.append(f"{len(ratchet.lost_passes)} lost passes:\n" + "\n".join(
             f"  {key}: {was} -> {now}" for key, was, now in ratchet.lost_passes))
     assert not problems, "\n".join(problems)
-    assert statuses.count("pass") >= 600, "too few schemas pass for this test to mean much"
+    assert statuses.count("pass") >= 150, "too few schemas pass for this test to mean much"
 
 
 def test_compare_baseline_flags_each_kind_of_breakage() -> None:
