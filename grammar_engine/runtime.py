@@ -58,6 +58,10 @@ _KERNEL_ROUNDS = 4
 # GLR stacks as the kernels take them: padded states, lengths, the depth the pools allow.
 _StackArrays = tuple[NDArray[np.int32], NDArray[np.int32], np.int32]
 _WALK_ROWS = 64  # room for the undecided subtrees of a glr_mask walk (more: called again)
+# Tokens a walk may leave to Python one by one (a lexeme with several readings, stacks
+# past the pools); past this the state's masks are the table path's (a whole vocabulary
+# left so took seconds).
+_WALK_PYTHON_TOKENS = 512
 _EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime explores
 # glr_mask's first bytes to walk (256 bits in four words): every one, none.
 _EVERY_BYTE = read_only(np.full(4, ~np.uint64(0), dtype=np.uint64))
@@ -638,6 +642,8 @@ class GrammarRuntime:
                 # (read-only, as the constants: one kernel specialization)
                 walk_first = read_only(np.packbits(first, bitorder="little").view(np.uint64))
                 lo, hi = lo[~missing], hi[~missing]
+            if int((hi - lo).sum()) > _WALK_PYTHON_TOKENS:
+                return False  # the table path walks (and caches) such groups instead
             for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
                 check_deadline("mask computation")
                 for p in range(a, b):

@@ -581,6 +581,35 @@ def test_kernels_leave_lexemes_with_several_readings_to_python(limit: int) -> No
         assert a.is_accepting() and b.is_accepting()
 
 
+@pytest.mark.parametrize("limit", [0, 10**9], ids=["table", "python"])
+def test_walk_leaving_many_tokens_to_python_gives_way_to_the_table(
+        limit: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GLR walk that leaves more than ``_WALK_PYTHON_TOKENS`` tokens to Python (here
+    lexemes with several readings) gives the state to the table path, whose groups are
+    walked and cached (a whole vocabulary decided token by token took seconds under
+    Gemma 3); the masks are the same either way."""
+    import grammar_engine.runtime as runtime
+
+    monkeypatch.setattr(runtime, "_WALK_PYTHON_TOKENS", limit)
+    docs = ['["foo", "bar"]', '["foo", "bar", "baz"]', '["foo", "x", "baz"]']
+    pieces = {d.encode()[i:i + n] for d in docs for n in range(2, 9)
+              for i in range(len(d) - n + 1)}
+    toks = [bytes([i]) for i in range(256)] + sorted(pieces)
+    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
+                                  special_ids=[len(toks)])
+    fast = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
+    slow = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
+    assert runtime.runtime_for(fast).use_glr_kernel
+    runtime.runtime_for(slow).use_kernel = runtime.runtime_for(slow).use_glr_kernel = False
+    for doc in docs:
+        a, b = Matcher(fast), Matcher(slow)
+        for ch in doc:
+            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
+            assert a.consume_string(ch) and b.consume_string(ch)
+        assert a.is_accepting() and b.is_accepting()
+    assert bool(runtime.runtime_for(fast)._table_states) == (limit == 0)
+
+
 @pytest.mark.parametrize("name", ["json", "ambiguous"])
 def test_parser_rows_hold_every_action_and_goto_of_the_table(name: str,
                                                              vocab: Vocabulary) -> None:
