@@ -16,35 +16,19 @@ shows it); after one, regenerate the baseline from the repository root with
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.shared_data import REPO, hf_tokenizer, real_vocab, shared_path
+from tests.benchmark_modules import benchmark_module
+from tests.shared_data import hf_tokenizer, real_vocab, shared_path
 
 pytestmark = pytest.mark.real_tokenizer
 
 BASELINE = Path(__file__).parent / "data" / "json_schema_suite_baseline.json"
 
-
-def _suite_module() -> ModuleType:
-    """``benchmarks/json_schema_suite.py`` (benchmarks/ is not a package)."""
-    name = "json_schema_suite"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
-suite = _suite_module()
+suite = benchmark_module("json_schema_suite")
 
 
 @pytest.mark.parametrize("draft", suite.DRAFTS)

@@ -16,38 +16,23 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
 import json
 import signal
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-from tests.shared_data import REPO, shared_path, tokenizer_path
+from tests.benchmark_modules import benchmark_module
+from tests.shared_data import shared_path, tokenizer_path
 
 pytestmark = pytest.mark.real_tokenizer
 
 BASELINES = sorted((Path(__file__).parent / "data").glob("maskbench_slice_*.json"))
 
 
-def _maskbench() -> ModuleType:
-    """``benchmarks/maskbench.py`` (benchmarks/ is not a package)."""
-    name = "maskbench"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.parametrize("path", BASELINES, ids=[p.stem.split("_")[-1] for p in BASELINES])
 def test_maskbench_slice_ratchet(path: Path) -> None:
-    mb = _maskbench()
+    mb = benchmark_module("maskbench")
     baseline = json.loads(path.read_text(encoding="utf-8"))
     rows = mb.load_rows(baseline["subsets"], baseline["limit"], baseline["every"],
                         data=shared_path("data", "jsonschemabench"))
@@ -90,7 +75,7 @@ def test_maskbench_slice_ratchet(path: Path) -> None:
 
 
 def test_compare_baseline_flags_each_kind_of_breakage() -> None:
-    mb = _maskbench()
+    mb = benchmark_module("maskbench")
 
     def rec(key: str, status: str, **counts: int) -> dict[str, object]:
         return {"id": key, "status": status, "fp": 0, "unsound": 0, "disagreements": 0,

@@ -555,30 +555,43 @@ READINGS_SCHEMA = {"prefixItems": [{"const": "foo"}],
                    "unevaluatedItems": False}
 
 
-@pytest.mark.parametrize("limit", [0, 2048], ids=["walked", "straight"])
-def test_kernels_leave_lexemes_with_several_readings_to_python(limit: int) -> None:
-    """Masks with the resolve kernels equal those of the Python path where tokens end
-    lexemes that several terminals read (ids from the parser's end terminal on)."""
-    from grammar_engine.runtime import runtime_for
+READINGS_DOCS = ['["foo", "bar"]', '["foo", "bar", "baz"]', '["foo", "x", "baz"]']
 
-    docs = ['["foo", "bar"]', '["foo", "bar", "baz"]', '["foo", "x", "baz"]']
-    pieces = {d.encode()[i:i + n] for d in docs for n in range(2, 9)
+
+def _readings_pair() -> tuple[ge.CompiledGrammar, ge.CompiledGrammar]:
+    """READINGS_SCHEMA compiled twice over a vocabulary of bytes and pieces of its
+    documents."""
+    pieces = {d.encode()[i:i + n] for d in READINGS_DOCS for n in range(2, 9)
               for i in range(len(d) - n + 1)}
     toks = [bytes([i]) for i in range(256)] + sorted(pieces)
     vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
                                   special_ids=[len(toks)])
-    fast = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
-    slow = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
-    assert runtime_for(fast).use_kernel or runtime_for(fast).use_glr_kernel
-    assert runtime_for(fast).lexer.n_terminals == runtime_for(fast).parser.end
-    runtime_for(fast).direct_group_limit = limit
-    runtime_for(slow).use_kernel = runtime_for(slow).use_glr_kernel = False
+    return (ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False),
+            ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False))
+
+
+def _same_masks_along(docs: list[str], fast: ge.CompiledGrammar,
+                      slow: ge.CompiledGrammar) -> None:
     for doc in docs:
         a, b = Matcher(fast), Matcher(slow)
         for ch in doc:
             np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
             assert a.consume_string(ch) and b.consume_string(ch)
         assert a.is_accepting() and b.is_accepting()
+
+
+@pytest.mark.parametrize("limit", [0, 2048], ids=["walked", "straight"])
+def test_kernels_leave_lexemes_with_several_readings_to_python(limit: int) -> None:
+    """Masks with the resolve kernels equal those of the Python path where tokens end
+    lexemes that several terminals read (ids from the parser's end terminal on)."""
+    from grammar_engine.runtime import runtime_for
+
+    fast, slow = _readings_pair()
+    assert runtime_for(fast).use_kernel or runtime_for(fast).use_glr_kernel
+    assert runtime_for(fast).lexer.n_terminals == runtime_for(fast).parser.end
+    runtime_for(fast).direct_group_limit = limit
+    runtime_for(slow).use_kernel = runtime_for(slow).use_glr_kernel = False
+    _same_masks_along(READINGS_DOCS, fast, slow)
 
 
 @pytest.mark.parametrize("limit", [0, 10**9], ids=["table", "python"])
@@ -591,22 +604,10 @@ def test_walk_leaving_many_tokens_to_python_gives_way_to_the_table(
     import grammar_engine.runtime as runtime
 
     monkeypatch.setattr(runtime, "_WALK_PYTHON_TOKENS", limit)
-    docs = ['["foo", "bar"]', '["foo", "bar", "baz"]', '["foo", "x", "baz"]']
-    pieces = {d.encode()[i:i + n] for d in docs for n in range(2, 9)
-              for i in range(len(d) - n + 1)}
-    toks = [bytes([i]) for i in range(256)] + sorted(pieces)
-    vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
-                                  special_ids=[len(toks)])
-    fast = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
-    slow = ge.compile_json_schema(READINGS_SCHEMA, vocab, cache=False)
+    fast, slow = _readings_pair()
     assert runtime.runtime_for(fast).use_glr_kernel
     runtime.runtime_for(slow).use_kernel = runtime.runtime_for(slow).use_glr_kernel = False
-    for doc in docs:
-        a, b = Matcher(fast), Matcher(slow)
-        for ch in doc:
-            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
-            assert a.consume_string(ch) and b.consume_string(ch)
-        assert a.is_accepting() and b.is_accepting()
+    _same_masks_along(READINGS_DOCS, fast, slow)
     assert bool(runtime.runtime_for(fast)._table_states) == (limit == 0)
 
 
