@@ -22,6 +22,7 @@ from native.shift_kernels import merge_shift
 __all__ = ["ShiftClasses", "shift_classes"]
 
 _SEED_STATES = 4096  # states a shift is extended over from one seed (~100 string positions)
+_MAX_BACKOFF = 64  # calls to wait after a search that joined nothing, at most
 _MAX_STATES = 1 << 22  # states kept over all DFAs (4 bytes each) before the cache starts over
 
 
@@ -31,9 +32,8 @@ class ShiftClasses:
     def __init__(self, n_states: int, depth: int) -> None:
         self.depth = depth
         self.root: NDArray[np.int32] = np.arange(n_states, dtype=np.int32)
-        self._fruitless = False
         self._calls = 0
-        self._next_try = 0  # after a search that joined nothing: back off (doubling)
+        self._next_try = 0  # after a seed that joined nothing: back off (see add_seed)
         self._lock = threading.Lock()
 
     def rep(self, s: int) -> int:
@@ -43,13 +43,14 @@ class ShiftClasses:
     def add_seed(self, dfa: ByteDFA, s: int) -> int:
         """Try the shift from ``s`` to the successor that most bytes lead to (one more
         position along a chain), extended over a few thousand states; returns the new
-        :meth:`rep` of ``s``. When the chain ends within the depth, the DFA is not
-        searched again; when a search joins nothing for another reason (``s`` lies within
-        the depth of the string's minimum length), the next one waits for twice as many
-        calls."""
+        :meth:`rep` of ``s``. When the chain ends within the depth from ``s``, or a search
+        joins nothing (``s`` lies within the depth of the string's minimum length), the next
+        search waits for as many calls as were made, at most ``_MAX_BACKOFF``: the classes
+        are shared by every grammar of the process, so a seed that joins nothing must not
+        hold off for long those that would."""
         with self._lock:
             self._calls += 1
-            if self._fruitless or self.rep(s) != s or self._calls < self._next_try:
+            if self.rep(s) != s or self._calls < self._next_try:
                 return self.rep(s)
             trans = np.ascontiguousarray(dfa.trans, dtype=np.int32)
             row = trans[s]
@@ -58,7 +59,10 @@ class ShiftClasses:
                 return s
             image = int(targets[np.argmax(counts)])
             if _dies_within_depth(trans, s, int(np.flatnonzero(row == image)[0]), self.depth):
-                self._fruitless = True  # the chain ends before the depth: nothing to join
+                # The chain ends before the depth from here: nothing to join from this seed
+                # (a position near the string's end, or inside a character), which says
+                # nothing of the DFA's other positions.
+                self._next_try = self._calls + min(self._calls, _MAX_BACKOFF)
                 return s
             starts = class_starts(dfa.byte_class_of)
             root = self.root.copy()  # readers see the old classes or the new, whole
@@ -68,7 +72,7 @@ class ShiftClasses:
             if joined:
                 self.root = root
             else:
-                self._next_try = 2 * self._calls
+                self._next_try = self._calls + min(self._calls, _MAX_BACKOFF)
             return self.rep(s)
 
 

@@ -141,3 +141,20 @@ def test_a_cycle_never_dies_whatever_the_depth() -> None:
     chain[0, ord("a")], chain[1, ord("a")] = 1, 2
     assert _dies_within_depth(chain, 0, ord("a"), 1 << 30)
     assert not _dies_within_depth(chain, 0, ord("a"), 1)  # dies at the third byte
+
+
+def test_a_seed_near_the_end_does_not_stop_other_seeds() -> None:
+    """A seed whose chain ends within the depth (near the string's end) joins nothing;
+    a later seed far from the end still joins its positions (the classes are shared by
+    every grammar of a process: one such seed once stopped every later search)."""
+    from compilers.shift_classes import ShiftClasses
+
+    dfa = build_terminal_dfa('"[a-z]{0,300}"', lazy=False)
+    trans = np.asarray(dfa.trans)
+    at = [int(trans[0, ord('"')])]  # at[k]: after the quote and k letters
+    for _ in range(300):
+        at.append(int(trans[at[-1], ord("a")]))
+    classes = ShiftClasses(dfa.n_states, depth=8)
+    assert classes.add_seed(dfa, at[297]) == at[297]  # three letters left: nothing to join
+    classes.add_seed(dfa, at[10])
+    assert classes.rep(at[100]) < at[100]  # joined along the chain, down to at[10]'s class
