@@ -69,6 +69,9 @@ class StateTokens:
     # One entry per terminal a lexeme can end as: (terminal, positions of the tokens in the
     # vocabulary's sorted order (increasing), byte offsets where their rest starts).
     groups: Groups
+    # Per group, the byte each token's rest starts with (a walk of the group from a fresh
+    # state skips the tokens whose rest dies at once without reading them); may be empty.
+    group_firsts: tuple[NDArray[np.uint8], ...] = ()
 
     @property
     def has_first_dead(self) -> bool:
@@ -76,10 +79,14 @@ class StateTokens:
         empty ``first_dead`` is the shared all-zero array)."""
         return _empty_words.get(len(self.first_dead)) is not self.first_dead
 
+    def firsts(self, gi: int) -> NDArray[np.uint8]:
+        """The bytes group ``gi``'s rests start with (empty where not kept)."""
+        return self.group_firsts[gi] if self.group_firsts else _NO_FIRSTS
+
     @property
     def nbytes(self) -> int:
         return _own_nbytes(self.inside) + _own_nbytes(self.first_dead) + \
-            _groups_nbytes(self.groups)
+            _groups_nbytes(self.groups) + sum(f.nbytes for f in self.group_firsts)
 
 
 class GroupWalk(NamedTuple):
@@ -120,15 +127,15 @@ def _shared_if_empty(words: NDArray[np.uint32]) -> NDArray[np.uint32]:
     return zero
 
 
-def _grouped(labels: NDArray[np.int32], toks: NDArray[np.int32], offs: NDArray[np.int32]
-             ) -> list[tuple[int, NDArray[np.int32], NDArray[np.int32]]]:
-    """``(label, toks, offs)`` per distinct label, ascending, each keeping the order of
-    ``toks`` (one kernel call; most lists have one label, taken as they are)."""
+def _grouped(labels: NDArray[np.int32], *columns: NDArray[Any]
+             ) -> list[tuple[Any, ...]]:
+    """``(label, *columns)`` per distinct label, ascending, each column keeping its order
+    (one kernel call; most lists have one label, taken as they are)."""
     if labels[0] == labels[-1] and not np.count_nonzero(labels != labels[0]):
-        return [(int(labels[0]), _readonly(toks), _readonly(offs))]
+        return [(int(labels[0]), *(_readonly(c) for c in columns))]
     order, distinct, bounds = group_by_label(labels)
-    toks, offs = toks[order], offs[order]
-    return [(label, _readonly(toks[lo:hi]), _readonly(offs[lo:hi]))
+    columns = tuple(c[order] for c in columns)
+    return [(label, *(_readonly(c[lo:hi]) for c in columns))
             for label, lo, hi in zip(distinct.tolist(), bounds[:-1].tolist(),
                                      bounds[1:].tolist(), strict=True)]
 
@@ -136,6 +143,9 @@ def _grouped(labels: NDArray[np.int32], toks: NDArray[np.int32], offs: NDArray[n
 def _readonly(a: NDArray[Any]) -> NDArray[Any]:
     a.flags.writeable = False
     return a
+
+
+_NO_FIRSTS = _readonly(np.zeros(0, dtype=np.uint8))
 
 
 _layouts: dict[str, tuple[NDArray[np.int64], NDArray[np.uint8], NDArray[np.int64],
@@ -279,7 +289,8 @@ class TokenIndex:
         if canon is None:
             canon = self._build(q, terms, restart_to)
             shared_tables.put(key, canon, canon.nbytes)
-        return StateTokens(canon.inside, canon.first_dead, self._relabel(canon.groups, terms))
+        return StateTokens(canon.inside, canon.first_dead, self._relabel(canon.groups, terms),
+                           canon.group_firsts)
 
     def _table_key(self, sig: bytes, terms: tuple[int, ...], restart: bool) -> tuple[object, ...]:
         """Shared-cache key of a table: a restarting table also depends on which of the
@@ -308,7 +319,7 @@ class TokenIndex:
             # The slice's tokens stay inside (those that fit, in a string of bounded
             # length; the others die): walk only the rest of the vocabulary.
             tr = sl.rest_trie
-            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+            inside, first_dead, b_pos, b_off, b_term, b_byte = classify_tokens(
                 trans, top, np.int32(q), sl.rest_ids, sl.rest_bounds, self.vocab.n_words,
                 va.max_token_len, restarts, target, tr.tok_info, tr.nodes, closed,
                 tr.all_bits)
@@ -316,18 +327,20 @@ class TokenIndex:
             b_pos = sl.rest_pos[b_pos].astype(np.int32)
         else:
             tr = self.trie
-            inside, first_dead, b_pos, b_off, b_term = classify_tokens(
+            inside, first_dead, b_pos, b_off, b_term, b_byte = classify_tokens(
                 trans, top, np.int32(q), va.sorted_ids, self.first_byte_bounds,
                 self.vocab.n_words, va.max_token_len, restarts, target, tr.tok_info,
                 tr.nodes, closed, tr.all_bits)
-        groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32]]] = []
+        groups: list[tuple[Label, NDArray[np.int32], NDArray[np.int32], NDArray[np.uint8]]] = []
         if len(b_pos):
-            groups = [(self._label(term, terms), toks, offs)
-                      for term, toks, offs in _grouped(b_term, b_pos, b_off)]
+            groups = [(self._label(term, terms), toks, offs, firsts)
+                      for term, toks, offs, firsts in _grouped(b_term, b_pos, b_off, b_byte)]
             # In label order, the same in every grammar that shares the table.
             groups.sort(key=lambda g: (isinstance(g[0], tuple), g[0]))
         return StateTokens(inside=_shared_if_empty(inside),
-                           first_dead=_shared_if_empty(first_dead), groups=tuple(groups))
+                           first_dead=_shared_if_empty(first_dead),
+                           groups=tuple(g[:3] for g in groups),
+                           group_firsts=tuple(g[3] for g in groups))
 
     def _counted_slice(self, q: int) -> tuple[TokenSlice | None, NDArray[np.uint32] | None]:
         """For a state of a JSON string of bounded length (``quoted_repeat_dfa`` of any
@@ -416,8 +429,9 @@ class TokenIndex:
         ``restart_to``, see ``get``) from the fresh lexer state ``q2`` (cached across
         grammars by both states' signatures, except for a table into another state)."""
         if restart_to not in (-1, q) and self.lexer.ignored:
-            _, toks, offs = self.get(q, restart_to).groups[gi]
-            return self.walk(q2, toks, offs)
+            table = self.get(q, restart_to)
+            _, toks, offs = table.groups[gi]
+            return self.walk(q2, toks, offs, firsts=table.firsts(gi))
         restart = restart_to == q and bool(self.lexer.ignored)
         sig, terms = self.lexer.signature(q, self._depth)
         sig2, terms2 = self.lexer.signature(q2, self._depth)
@@ -425,21 +439,24 @@ class TokenIndex:
                self._table_key(sig2, terms2, True))
         canon: GroupWalk | None = shared_tables.get(key)
         if canon is None:
-            _, toks, offs = self.get(q, restart_to).groups[gi]
-            canon = self.walk(q2, toks, offs, terms2)
+            table = self.get(q, restart_to)
+            _, toks, offs = table.groups[gi]
+            canon = self.walk(q2, toks, offs, terms2, table.firsts(gi))
             shared_tables.put(key, canon, canon.nbytes)
         return canon._replace(crossing=self._relabel(canon.crossing, terms2))
 
     def walk(self, q: int, toks: NDArray[np.int32], offs: NDArray[np.int32],
-             terms: tuple[int, ...] | None = None) -> GroupWalk:
+             terms: tuple[int, ...] | None = None,
+             firsts: NDArray[np.uint8] = _NO_FIRSTS) -> GroupWalk:
         """Walk tokens (sorted positions) from byte ``offs`` in lexer state ``q``, the fresh
         state of the parser stacks the walk serves (so ignored lexemes restart in ``q``,
         see ``classify_tokens``); crossing groups are labelled by position in ``terms``
-        (by terminal id when None)."""
+        (by terminal id when None). ``firsts``: the byte at each offset, or empty (see
+        ``walk_tokens``)."""
         trans, top = self.lexer.arrays
         closed = self.lexer.closed_classes(BYTE_CLASSES)
         inside_pos, c_toks, c_at, c_terms = walk_tokens(
-            trans, top, np.int32(q), toks, offs, self.sorted_data, self.sorted_start,
+            trans, top, np.int32(q), toks, offs, firsts, self.sorted_data, self.sorted_start,
             self.sorted_len, self._restarts, self.trie.tok_info, self.trie.nodes, closed)
         # Left writable: set_bits reads these and the ids it gets elsewhere alike (one
         # kernel specialization).

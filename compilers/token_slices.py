@@ -241,7 +241,7 @@ def _slice(vocab: Vocabulary, text_dfa: NDArray[np.int32], max_len: int,
     # with no accepting state (a token is inside iff text_dfa reads all of it).
     trie = token_trie((vocab.fingerprint, 0), va.sorted_ids, va.lcp, sorted_len,
                       sorted_data, sorted_start, vocab.n_words)
-    read, _, _, _, _ = classify_tokens(
+    read, _, _, _, _, _ = classify_tokens(
         text_dfa, np.full(len(text_dfa), -1, dtype=np.int32), np.int32(0), va.sorted_ids,
         first_byte_bounds, vocab.n_words, va.max_token_len, NO_RESTARTS, np.int32(0),
         trie.tok_info, trie.nodes, np.zeros(len(text_dfa), dtype=np.uint16), trie.all_bits)

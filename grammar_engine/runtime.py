@@ -540,16 +540,16 @@ class GrammarRuntime:
                 q2 = self.lex_start(after)
                 if q2 != DEAD:
                     bits |= self.mask_words(MatchState(q2, after)) & table.first_dead
-        # Each boundary group: a small one straight to a resolve kernel (the GLR kernel
-        # takes them all in one call: it feeds each group's terminal itself); a large one
-        # walked first (a trie walk settles whole subtrees; the walk is cached across
-        # stacks), its crossing tokens then resolved per terminal.
+        # Each boundary group: a small one straight to a resolve kernel, all of them in one
+        # call (the kernel feeds each group's terminal itself); a large one walked first (a
+        # trie walk settles whole subtrees; the walk is cached across stacks), its
+        # crossing tokens then resolved per terminal.
         direct: list[tuple[int, NDArray[np.int32], NDArray[np.int32]]] = []
-        batch = self.use_glr_kernel and len(stacks) <= GLR_POOL
+        batch = self._batches(stacks)
         for gi, (term, toks, offs) in enumerate(table.groups):
             small = len(toks) <= self.direct_group_limit
-            # A reading (id >= n_terminals) the GLR kernel would leave to Python token by
-            # token: such a group is walked. The kernel feeds the group's terminal itself.
+            # A reading (id >= n_terminals) the kernels would leave to Python token by
+            # token: such a group is walked.
             if small and batch and term < self.n_terminals:
                 direct.append((term, toks, offs))
                 continue
@@ -564,8 +564,27 @@ class GrammarRuntime:
             else:
                 self._resolve((q, gi, restart_to), q2, after, toks, offs, bits)
         if direct:
-            self._resolve_with_glr(self.lex_start(stacks), stacks, tuple(direct), bits)
+            self._resolve_groups(self.lex_start(stacks), stacks, tuple(direct), bits)
         return bits
+
+    def _batches(self, stacks: Stacks) -> bool:
+        """Whether one resolve kernel call takes every boundary group after ``stacks``
+        (see :meth:`_resolve_groups`)."""
+        # (The LR kernel shifts past the depth limit, which the Python parser raises at:
+        # a stack near it feeds its groups' terminals in Python.)
+        return (self.use_kernel and len(stacks) == 1 and
+                stacks[0].depth + _LR_DEPTH_MARGIN <= self._max_stack_depth) or \
+            (self.use_glr_kernel and len(stacks) <= GLR_POOL)
+
+    def _resolve_groups(self, q: int, stacks: Stacks, groups: Groups,
+                        bits: NDArray[np.uint32]) -> None:
+        """Resolve boundary groups (each ending a lexeme as its terminal, none a reading)
+        after ``stacks``, whose fresh lexer state is ``q``, in one kernel call: the LR
+        kernel's or the GLR kernel's (see :meth:`_batches`)."""
+        if self.use_kernel:
+            self._resolve_with_lr(q, stacks, groups, bits)
+        else:
+            self._resolve_with_glr(q, stacks, groups, bits)
 
     def _walk_mask(self, state: MatchState) -> NDArray[np.uint32] | None:
         """The mask of ``state`` (GLR stacks) by one ``glr_mask`` walk of the vocabulary's
@@ -796,8 +815,9 @@ class GrammarRuntime:
             bits |= walk.inside_bits
         elif walk.inside_ids is not None and len(walk.inside_ids):
             set_bits(bits, walk.inside_ids)
-        if walk.crossing and self.use_glr_kernel and len(stacks) <= GLR_POOL:
-            self._resolve_with_glr(q, stacks, walk.crossing, bits)
+        if walk.crossing and self._batches(stacks) and \
+                all(term < self.n_terminals for term, _, _ in walk.crossing):
+            self._resolve_groups(q, stacks, walk.crossing, bits)
             return
         for term, sub_toks, sub_offs in walk.crossing:
             after = self.end_lexeme(stacks, term)
@@ -816,12 +836,7 @@ class GrammarRuntime:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
         one kernel call (LR simulation on a scratch stack); see :meth:`_kernel_rounds`."""
         idx = self.index
-        stack = self._lr_stack_cache.get(stacks[0])
-        if stack is None:
-            stack = np.array(stacks[0].states(), dtype=np.int32)
-            if len(self._lr_stack_cache) >= _CACHE_LIMIT:
-                self._lr_stack_cache = {}
-            self._lr_stack_cache[stacks[0]] = stack
+        stack = self._lr_stack(stacks[0])
         state = MatchState(q, stacks)
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
@@ -829,9 +844,9 @@ class GrammarRuntime:
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
             verdict: NDArray[np.int8] = resolve_with_parser(
-                trans, top, np.int32(q), toks, offs, idx.sorted_data, idx.sorted_start,
-                idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs, self.k_len,
-                self.k_ignored, np.int32(self.parser.end), keys, vals, need)
+                trans, top, np.int32(q), toks, offs, _NO_TERMS, idx.sorted_data,
+                idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
+                self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals, need)
             return verdict
 
         def finish(p: int, off: int, _: int) -> bool:
@@ -841,20 +856,43 @@ class GrammarRuntime:
 
         self._kernel_rounds(run, finish, toks, offs, None, bits)
 
-    def _resolve_with_glr(self, q: int, stacks: Stacks, crossing: Groups,
-                          bits: NDArray[np.uint32]) -> None:
-        """The general-path counterpart of :meth:`_resolve_in_kernel`: the groups of a walk
-        from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
-        followed through every further boundary by one ``resolve_with_glr`` call (the
-        kernel feeds each group's terminal itself); see :meth:`_kernel_rounds`."""
-        if len(crossing) == 1:
-            term, toks, offs = crossing[0]
-            firsts = np.full(len(toks), term, dtype=np.int32)
-        else:
-            toks = np.concatenate([g[1] for g in crossing])
-            offs = np.concatenate([g[2] for g in crossing])
-            firsts = np.repeat(np.array([g[0] for g in crossing], dtype=np.int32),
-                               [len(g[1]) for g in crossing])
+    def _lr_stack(self, node: StackNode) -> NDArray[np.int32]:
+        """A stack's states as the LR kernel reads them (cached)."""
+        stack = self._lr_stack_cache.get(node)
+        if stack is None:
+            stack = np.array(node.states(), dtype=np.int32)
+            if len(self._lr_stack_cache) >= _CACHE_LIMIT:
+                self._lr_stack_cache = {}
+            self._lr_stack_cache[node] = stack
+        return stack
+
+    def _resolve_with_lr(self, q: int, stacks: Stacks, groups: Groups,
+                         bits: NDArray[np.uint32]) -> None:
+        """:meth:`_resolve_in_kernel` for several groups at once, each ending a lexeme as
+        its terminal after ``stacks`` (one LR stack), whose fresh lexer state is ``q``:
+        the kernel shifts each group's terminal itself."""
+        toks, offs, firsts = _concatenated(groups)
+        stack = self._lr_stack(stacks[0])
+        idx = self.index
+
+        def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
+                firsts: NDArray[np.int32] | None, need: NDArray[np.uint64]
+                ) -> NDArray[np.int8]:
+            assert firsts is not None
+            keys, vals = self._start_arrays()
+            trans, top = self.lexer.arrays
+            verdict: NDArray[np.int8] = resolve_with_parser(
+                trans, top, np.int32(q), toks, offs, read_only(firsts), idx.sorted_data,
+                idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
+                self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals, need)
+            return verdict
+
+        self._kernel_rounds(run, self._finish_after(stacks), toks, offs, firsts, bits)
+
+    def _finish_after(self, stacks: Stacks) -> Callable[[int, int, int], bool]:
+        """Decide in Python a token remainder a batched resolve kernel left undecided:
+        (sorted position, offset, terminal of the lexeme before it) -> allowed after
+        ``stacks``."""
         idx = self.index
 
         def finish(p: int, off: int, first: int) -> bool:
@@ -864,8 +902,17 @@ class GrammarRuntime:
             start = int(idx.sorted_start[p]) + off
             return self._advance(MatchState(self.lex_start(after), after), idx.sorted_data,
                                  start, int(idx.sorted_len[p]) - off) is not None
+        return finish
 
-        self._kernel_rounds(self._glr_run(q, stacks), finish, toks, offs, firsts, bits)
+    def _resolve_with_glr(self, q: int, stacks: Stacks, crossing: Groups,
+                          bits: NDArray[np.uint32]) -> None:
+        """The general-path counterpart of :meth:`_resolve_in_kernel`: the groups of a walk
+        from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
+        followed through every further boundary by one ``resolve_with_glr`` call (the
+        kernel feeds each group's terminal itself); see :meth:`_kernel_rounds`."""
+        toks, offs, firsts = _concatenated(crossing)
+        self._kernel_rounds(self._glr_run(q, stacks), self._finish_after(stacks), toks, offs,
+                            firsts, bits)
 
     def _glr_run(self, q: int, stacks: Stacks) -> _KernelRun:
         """``resolve_with_glr`` bound to fresh state ``q`` and ``stacks``."""
@@ -940,16 +987,33 @@ class GrammarRuntime:
                     np.array([padded.shape[1]], dtype=np.int32))
         else:
             rows = [node.states() for node in stacks]
-            lengths = read_only(np.array([len(r) for r in rows], dtype=np.int32))
-            padded = np.zeros((len(rows), int(lengths.max())), dtype=np.int32)
-            for i, r in enumerate(rows):
-                padded[i, :len(r)] = r
+            sizes = [len(r) for r in rows]
+            width = max(sizes)
+            lengths = read_only(np.array(sizes, dtype=np.int32))
+            padded = np.array([r + [0] * (width - len(r)) for r in rows], dtype=np.int32)
         out = (padded, lengths,
                np.int32(min(padded.shape[1] + GLR_EXTRA_DEPTH, self._max_stack_depth)))
         if len(self._glr_stack_cache) >= _CACHE_LIMIT:
             self._glr_stack_cache = {}
         self._glr_stack_cache[stacks] = out
         return out
+
+
+def _concatenated(groups: Groups) -> tuple[NDArray[np.int32], NDArray[np.int32],
+                                          NDArray[np.int32]]:
+    """The groups' tokens, offsets and terminals (one per token), end to end."""
+    if len(groups) == 1:
+        term, toks, offs = groups[0]
+        return toks, offs, np.full(len(toks), term, dtype=np.int32)
+    return (np.concatenate([g[1] for g in groups]), np.concatenate([g[2] for g in groups]),
+            np.repeat(np.array([g[0] for g in groups], dtype=np.int32),
+                      [len(g[1]) for g in groups]))
+
+
+# Room below the stack depth limit for the LR kernel to shift a group's terminal itself.
+_LR_DEPTH_MARGIN = 64
+# The LR kernel's ``firsts`` where no lexeme comes before the tokens (read-only).
+_NO_TERMS = read_only(np.zeros(0, dtype=np.int32))
 
 
 def _never(p: int, off: int, first: int) -> bool:

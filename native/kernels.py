@@ -223,11 +223,13 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
       lexeme at once, ``first_dead`` is taken as the complement of the others within
       ``all_bits`` (the bits of ``sorted_ids``).
 
-    Returns ``(inside, first_dead, b_pos, b_off, b_term)``: ``inside`` has the bits of the
-    tokens that never leave the lexeme, ``first_dead`` of those whose first byte ends an
-    accepting lexeme at ``q``; ``b_*`` list the tokens ending a lexeme at byte ``b_off >= 1``
-    as terminal ``b_term``, by their position in sorted order (increasing), so that later
-    walks read the sorted token bytes sequentially.
+    Returns ``(inside, first_dead, b_pos, b_off, b_term, b_byte)``: ``inside`` has the
+    bits of the tokens that never leave the lexeme, ``first_dead`` of those whose first
+    byte ends an accepting lexeme at ``q``; ``b_*`` list the tokens ending a lexeme at byte
+    ``b_off >= 1`` as terminal ``b_term``, by their position in sorted order (increasing),
+    so that later walks read the sorted token bytes sequentially; ``b_byte`` is the byte
+    at ``b_off``, where the next lexeme begins (a walk from a fresh state skips the tokens
+    whose next lexeme cannot begin so without reading them: see :func:`walk_tokens`).
 
     ``restarts`` (bool per top value, or empty) marks lexemes that end *into*
     ``restart_to``, the fresh state of the parser stacks the table serves: a lexeme of an
@@ -244,6 +246,7 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
     b_tok = np.empty(n, np.int32)
     b_off = np.empty(n, np.int32)
     b_state = np.empty(n, np.int32)
+    b_byte = np.empty(n, np.uint8)
     nb = 0
     states = np.empty(max_len + 1, np.int32)
     states[0] = q
@@ -312,12 +315,14 @@ def classify_tokens(trans, top, q, sorted_ids, first_byte_bounds, n_words, max_l
                     b_tok[nb] = p
                     b_off[nb] = depth
                     b_state[nb] = t
+                    b_byte[nb] = byte
                     nb += 1
             i = int(end)  # its common prefix with token i is at most depth bytes
     if complement:
         for w in range(n_words):
             first_dead[w] = all_bits[w] & ~first_dead[w]
-    return inside, first_dead, b_tok[:nb].copy(), b_off[:nb].copy(), b_state[:nb].copy()
+    return (inside, first_dead, b_tok[:nb].copy(), b_off[:nb].copy(), b_state[:nb].copy(),
+            b_byte[:nb].copy())
 
 
 @njit(cache=True, nogil=True)
@@ -370,8 +375,8 @@ def _first_at_least(toks, i, end):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len, restarts,
-                tok_info, nodes, closed):  # pragma: no cover - compiled
+def walk_tokens(trans, top, q, toks, offs, firsts, sorted_data, sorted_start, sorted_len,
+                restarts, tok_info, nodes, closed):  # pragma: no cover - compiled
     """Walk each token ``toks[i]`` (a position in sorted order) from byte ``offs[i]``
     starting in lexer state ``q``; report the ones that do not die.
 
@@ -392,8 +397,15 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
 
     ``restarts`` marks the top values whose lexemes end back into ``q``, as in
     :func:`classify_tokens` (``q`` must be the fresh state of the parser stacks).
+
+    ``firsts`` (empty, or byte ``offs[i]`` of each token: ``classify_tokens``'s
+    ``b_byte``) lets the walk skip, reading nothing of them, the tokens that die at their
+    first byte from ``q``: most of a boundary group where the next lexeme cannot begin
+    as the rest of the token does (camel-case words after an identifier).
     """
     n = toks.shape[0]
+    # The first bytes that kill a token at once (q accepts nothing: no lexeme ends there).
+    skip_first = firsts.shape[0] > 0 and top[q] < 0
     inside = np.empty(n, np.int32)
     cross = np.empty(n, np.int32)
     cross_at = np.empty(n, np.int32)
@@ -406,6 +418,9 @@ def walk_tokens(trans, top, q, toks, offs, sorted_data, sorted_start, sorted_len
     valid = -1  # states[prev_off..valid] belong to the previous token's walk
     i = 0
     while i < n:
+        if skip_first and trans[q, firsts[i]] < 0:
+            i += 1
+            continue
         p = toks[i]
         off = offs[i]
         info = tok_info[p]
@@ -637,9 +652,9 @@ _LR_MEMO_NODES = 512  # paths of terminals remembered per resolve_with_parser ca
 
 
 @njit(cache=True, nogil=True)
-def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start, token_len,
-                        stack, act, goto, rule_lhs, rule_len, ignored, end_term, start_keys,
-                        start_vals, need):  # pragma: no cover - compiled
+def resolve_with_parser(trans, top, q_start, toks, offs, firsts, token_data, token_start,
+                        token_len, stack, act, goto, rule_lhs, rule_len, ignored, end_term,
+                        start_keys, start_vals, need):  # pragma: no cover - compiled
     """Verdict for each token remainder ``toks[i]`` from byte ``offs[i]``, starting in fresh
     lexer state ``q_start`` with LR stack ``stack`` (deterministic tables), following every
     lexeme boundary inside the token: 1 allowed, 0 rejected, 3 undecided until the lexer
@@ -651,6 +666,10 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     terminals that can be shifted next are collected as a bit set, and the fresh lexer
     state for that set is looked up in ``start_keys`` (sorted) / ``start_vals``.
     Reference: ``GrammarRuntime._advance`` in ``grammar_engine/runtime.py``.
+
+    ``firsts`` (empty, or a terminal per token): each token's remainder follows a lexeme
+    read as ``firsts[i]``, which the kernel shifts first (``q_start`` is then the fresh
+    state of ``stack`` itself), so that every boundary group of a mask goes in one call.
 
     As in ``resolve_with_glr``, two things are shared between tokens: the fresh state
     after each sequence of terminals (a trie, ``memo_child``; the scratch stack is rebuilt
@@ -684,12 +703,15 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
     prev_verdict = 1
     prev_need = np.uint64(0)
     sp = depth0
+    has_firsts = firsts.shape[0] > 0
     for i in range(n):
         tid = toks[i]
         start = token_start[tid] + offs[i]
         length = token_len[tid] - offs[i]
         shared = 0
         limit = min(length, prev_len)
+        if has_firsts and i > 0 and firsts[i] != firsts[i - 1]:
+            limit = 0  # another lexeme before it: nothing of its walk is shared
         while shared < limit and token_data[start + shared] == token_data[prev_start + shared]:
             shared += 1
         prev_start, prev_len = start, length
@@ -708,21 +730,26 @@ def resolve_with_parser(trans, top, q_start, toks, offs, token_data, token_start
         stale = True  # ``scratch`` does not hold the stack after ``path`` yet
         verdict = 1
         key = np.uint64(0)
-        while j < length:
-            nx = trans[q, token_data[start + j]]
-            if nx >= 0:
-                q = nx
-                j += 1
-                at_q[j], at_fresh[j], at_node[j], at_path[j] = q, q_fresh, node, n_path
-                continue
-            t = top[q]
-            if t < 0:
-                verdict = 0
-                break
-            if t >= end_term:  # a lexeme with several readings (their ids start at the
-                # end terminal, the table's last): decided in Python
-                verdict = 2
-                break
+        pending = firsts[i] if has_firsts and j == 0 else -1  # the lexeme before it
+        while j < length or pending >= 0:
+            if pending >= 0:
+                t = pending
+                pending = -1
+            else:
+                nx = trans[q, token_data[start + j]]
+                if nx >= 0:
+                    q = nx
+                    j += 1
+                    at_q[j], at_fresh[j], at_node[j], at_path[j] = q, q_fresh, node, n_path
+                    continue
+                t = top[q]
+                if t < 0:
+                    verdict = 0
+                    break
+                if t >= end_term:  # a lexeme with several readings (their ids start at
+                    # the end terminal, the table's last): decided in Python
+                    verdict = 2
+                    break
             if ignored[t]:  # the stack, so the fresh state, stays as it was
                 q = q_fresh
                 continue

@@ -66,6 +66,7 @@ def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts, restart_to
     bt: list[int] = []
     bo: list[int] = []
     bs: list[int] = []
+    bb: list[int] = []
     for i, (tid, data) in enumerate(zip(ids.tolist(), tokens, strict=True)):
         c = q
         kind, depth, st = KIND_INSIDE, len(data), -1
@@ -88,8 +89,9 @@ def classify_bytes_ref(trans, top, q, ids, tokens, n_words, restarts, restart_to
                 bt.append(i)
                 bo.append(depth)
                 bs.append(int(top[st]))
+                bb.append(data[depth])
     return (inside, first_dead, np.array(bt, np.int32), np.array(bo, np.int32),
-            np.array(bs, np.int32))
+            np.array(bs, np.int32), np.array(bb, np.uint8))
 
 
 def walk_bytes_ref(trans, top, q, data, start, offset, length):
@@ -106,9 +108,10 @@ def walk_token_ref(trans, top, q, token_data, token_start, token_len, token):
     return walk_bytes_ref(trans, top, q, token_data, token_start[token], 0, token_len[token])
 
 
-def walk_tokens_ref(trans, top, q, toks, offs, token_data, token_start,
+def walk_tokens_ref(trans, top, q, toks, offs, firsts, token_data, token_start,
                     token_len, restarts, tok_info=None, nodes=None, closed=None):
-    """Every token walked on its own (the trie and ``closed`` only speed up the kernel)."""
+    """Every token walked on its own (``firsts``, the trie and ``closed`` only speed up
+    the kernel)."""
     n = len(toks)
     kind = np.zeros(n, np.int8)
     pos = np.zeros(n, np.int32)

@@ -215,8 +215,8 @@ def test_classify_tokens_matches_reference(seed: int, restarting: bool) -> None:
         want = reference.classify_tokens_ref(trans, top, q, *args)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
-        g = sorted(zip(got[2].tolist(), got[3].tolist(), got[4].tolist()))
-        w = sorted(zip(want[2].tolist(), want[3].tolist(), want[4].tolist()))
+        g = sorted(zip(*(a.tolist() for a in got[2:]), strict=True))
+        w = sorted(zip(*(a.tolist() for a in want[2:]), strict=True))
         assert g == w
 
 
@@ -227,7 +227,8 @@ def test_walk_tokens_matches_reference(seed: int, restarting: bool) -> None:
     by the bytes up to it, as in the token index's groups): runs of tokens that die alike
     are skipped, and the verdicts equal the reference's (with lexemes of some top values
     restarting in ``q``, or not). States 4 and 5 are closed under runs of ``a``/``b``:
-    the tokens below a trie node reached there are inside at once."""
+    the tokens below a trie node reached there are inside at once. Given the bytes at the
+    offsets (``firsts``), the kernel skips the tokens that die there and finds the same."""
     rng = np.random.default_rng(100 + seed)
     trans, top = _lexer_with_closed_states(rng)
     top[:3] = -1  # states where a missing byte kills the token
@@ -242,18 +243,24 @@ def test_walk_tokens_matches_reference(seed: int, restarting: bool) -> None:
             toks.append(p)
             offs.append(hits[0])
     toks_a, offs_a = np.array(toks, np.int32), np.array(offs, np.int32)
+    firsts = s_data[s_starts[toks_a] + offs_a]
+    no_firsts = np.zeros(0, dtype=np.uint8)
     assert len(toks) > 100
     restarts = np.array([True, False, True], dtype=np.bool_) if restarting \
         else np.zeros(0, dtype=np.bool_)
     n_dead = 0
-    for q in range(7):
-        args = (toks_a, offs_a, s_data, s_starts, s_lens, restarts, *trie, closed)
+    n_skippable = 0
+    for q, given in itertools.product(range(7), (no_firsts, firsts)):
+        args = (toks_a, offs_a, given, s_data, s_starts, s_lens, restarts, *trie, closed)
         got = kernels.walk_tokens(trans, top, np.int32(q), *args)
         want = reference.walk_tokens_ref(trans, top, q, *args)
         for g, w in zip(got, want, strict=True):
             np.testing.assert_array_equal(g, w)
         n_dead += len(toks) - len(got[0]) - len(got[1])
+        if top[q] < 0:
+            n_skippable += int((trans[q, firsts] < 0).sum())
     assert n_dead > 100  # many dead tokens, most in runs
+    assert n_skippable > 100  # many of them skipped at their first byte
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -444,6 +444,7 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
     idx = rt.index
     n_sorted = len(idx.sorted_len)
     offs = np.zeros(n_sorted, dtype=np.int32)
+    no_terms = np.zeros(0, dtype=np.int32)
     checked = 0
     for text in SAMPLES[name]:
         m = Matcher(compiled)
@@ -464,7 +465,7 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
                         keys: np.ndarray = keys, vals: np.ndarray = vals,
                         trans: np.ndarray = trans, top: np.ndarray = top) -> np.ndarray:
                     return resolve_with_parser(
-                        trans, top, np.int32(q), positions, offs[:len(positions)],
+                        trans, top, np.int32(q), positions, offs[:len(positions)], no_terms,
                         idx.sorted_data, idx.sorted_start, idx.sorted_len, stack, rt.k_act,
                         rt.k_goto, rt.k_lhs, rt.k_len, rt.k_ignored,
                         np.int32(rt.parser.end), keys, vals,
@@ -478,6 +479,57 @@ def test_lr_kernel_batches_give_single_token_verdicts(name: str) -> None:
                 checked += 1
             assert m.consume_string(ch)
     assert checked > 5
+
+
+@pytest.mark.parametrize("name", ["json", "arithmetic", "sql"])
+def test_lr_kernel_shifts_each_tokens_first_lexeme_as_python_does(name: str) -> None:
+    """Given a terminal per token (``firsts``: the lexeme each token's bytes follow),
+    ``resolve_with_parser`` shifts it itself on the stack before them: over every token
+    after every terminal the parser allows, in one call, each verdict equals that of a
+    call per terminal on the stack Python's parser leaves after it, at every state of
+    the samples."""
+    from grammar_engine.runtime import runtime_for
+    from native.kernels import resolve_with_parser
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = pieces_vocab(name)
+    compiled = ge.compile_grammar(ALL[name], vocab, cache=False)
+    rt = runtime_for(compiled)
+    idx = rt.index
+    every = np.arange(len(idx.sorted_len), dtype=np.int32)
+    no_terms = np.zeros(0, dtype=np.int32)
+    checked = 0
+
+    def run(q: int, stack: np.ndarray, toks: np.ndarray, firsts: np.ndarray) -> np.ndarray:
+        keys, vals = rt._start_arrays()
+        trans, top = rt.lexer.arrays
+        return resolve_with_parser(
+            trans, top, np.int32(q), toks, np.zeros(len(toks), dtype=np.int32), firsts,
+            idx.sorted_data, idx.sorted_start, idx.sorted_len, stack, rt.k_act, rt.k_goto,
+            rt.k_lhs, rt.k_len, rt.k_ignored, np.int32(rt.parser.end), keys, vals,
+            np.empty(len(toks), dtype=np.uint64))
+
+    for text in SAMPLES[name]:
+        m = Matcher(compiled)
+        for ch in text:
+            stacks = m._state.stacks
+            terms = sorted(t for t in rt.parser.allowed(stacks) if t < rt.n_terminals)
+            want = []
+            for t in terms:  # (makes the fresh states both calls look up)
+                after = rt.end_lexeme(stacks, t)
+                assert after is not None and len(after) == 1
+                want.append((rt.lex_start(after), np.array(after[0].states(), np.int32)))
+            toks = np.tile(every, len(terms))
+            firsts = np.repeat(np.array(terms, dtype=np.int32), len(every))
+            got = run(rt.lex_start(stacks), np.array(stacks[0].states(), np.int32), toks,
+                      firsts)
+            for k, (q2, stack2) in enumerate(want):
+                alone = run(q2, stack2, every, no_terms)
+                np.testing.assert_array_equal(got[k * len(every):(k + 1) * len(every)],
+                                              alone, err_msg=f"{ch!r} {terms[k]}")
+                checked += int((alone == 1).sum())
+            assert m.consume_string(ch)
+    assert checked > 100
 
 
 def test_lr_kernel_names_the_fresh_states_it_lacks() -> None:
@@ -504,7 +556,7 @@ def test_lr_kernel_names_the_fresh_states_it_lacks() -> None:
         need = np.zeros(len(every), dtype=np.uint64)
         verdict = resolve_with_parser(
             trans, top, np.int32(q0), every, np.zeros(len(every), dtype=np.int32),
-            idx.sorted_data, idx.sorted_start, idx.sorted_len,
+            np.zeros(0, dtype=np.int32), idx.sorted_data, idx.sorted_start, idx.sorted_len,
             np.array(stacks[0].states(), dtype=np.int32), rt.k_act, rt.k_goto, rt.k_lhs,
             rt.k_len, rt.k_ignored, np.int32(rt.parser.end), no_keys, no_vals, need)
         for p in np.flatnonzero(verdict == 3).tolist():
