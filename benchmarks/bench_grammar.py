@@ -17,7 +17,9 @@ threads pinned to 1) measures, once per process:
 
 and then, for every grammar of ``tests.grammars.ALL``:
 
-* **compile** -- ours: ``compile_grammar(text, vocab, cache=False)``; llguidance:
+* **compile** -- ours: ``compile_grammar(text, vocab, cache=False)``, which builds the
+  token tables of the lexemes' start states ahead of time (``GrammarRuntime.prepare``;
+  engine ``ours-lazy``, not run by default, passes ``eager_tables=False``); llguidance:
   ``LLMatcher.grammar_from_lark(text)`` + ``LLMatcher(tokenizer, grammar)``; xgrammar:
   ``GrammarCompiler(info, max_threads=1, cache_enabled=False).compile_grammar(gbnf)``;
 * **first mask** -- a new matcher plus its first ``fill_next_token_bitmask``;
@@ -68,6 +70,7 @@ from common import load_hf_tokenizer  # noqa: E402
 
 TOKENIZERS = ("llama3", "qwen3", "gptoss", "gemma3")
 ENGINES = ("ours", "llguidance", "xgrammar")
+OPTIONAL_ENGINES = ("ours-lazy",)  # ours with every token table left to the masks
 PEERS = ("llguidance", "xgrammar")
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -113,7 +116,8 @@ def _tokenizer_folder(tok_dir: Path, name: str) -> Path:
     return folder
 
 
-def _engine_ours(folder: Path, timings: dict[str, float]) -> tuple[Engine, Any]:
+def _engine_ours(folder: Path, timings: dict[str, float], eager_tables: bool = True
+                 ) -> tuple[Engine, Any]:
     t0 = time.perf_counter()
     import grammar_engine as ge
     from grammar_engine import Matcher, Vocabulary
@@ -132,8 +136,10 @@ def _engine_ours(folder: Path, timings: dict[str, float]) -> tuple[Engine, Any]:
         m.fill_next_token_bitmask(b, 0)
 
     engine = Engine(
-        name="ours", vocab_size=vocab.size, eos_ids=list(vocab.eos_token_ids),
-        compile=lambda text: ge.compile_grammar(text, vocab, cache=False),
+        name="ours" if eager_tables else "ours-lazy", vocab_size=vocab.size,
+        eos_ids=list(vocab.eos_token_ids),
+        compile=lambda text: ge.compile_grammar(text, vocab, cache=False,
+                                                eager_tables=eager_tables),
         new_matcher=Matcher, fill=fill,
         consume=lambda m, t: bool(m.consume_token(t)),
         accepts_end=lambda m: bool(m.is_accepting()),
@@ -312,14 +318,15 @@ def run_worker(engine: str, tokenizer: str, grammars: Sequence[str], repeat: int
     folder = _tokenizer_folder(tok_dir, tokenizer)
     timings: dict[str, float] = {}
     makers = {"ours": _engine_ours, "llguidance": _engine_llguidance,
-              "xgrammar": _engine_xgrammar}
+              "xgrammar": _engine_xgrammar,
+              "ours-lazy": lambda f, t: _engine_ours(f, t, eager_tables=False)}
     eng, hf_tok = makers[engine](folder, timings)
     result: dict[str, Any] = {"engine": engine, "tokenizer": tokenizer, **timings,
                               "vocab_size": eng.vocab_size, "eos_ids": eng.eos_ids}
 
     warm = WARMUP_GBNF if engine == "xgrammar" else WARMUP_LARK
     t0 = time.perf_counter()
-    if engine == "ours":  # what a server does at start-up: load every numba kernel
+    if engine.startswith("ours"):  # what a server does at start-up: load every kernel
         import grammar_engine as ge
         ge.warm_up()
     m = eng.new_matcher(eng.compile(warm))
@@ -638,7 +645,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grammars", default=",".join(ALL),
                    help="comma-separated names from tests.grammars.ALL (default: all)")
     p.add_argument("--engines", default=",".join(ENGINES),
-                   help="comma-separated subset of ours,llguidance,xgrammar (default: all)")
+                   help="comma-separated subset of ours,llguidance,xgrammar (default: "
+                        "all three), or ours-lazy (no token tables ahead of time)")
     p.add_argument("--repeat", type=int, default=3,
                    help="passes over the samples, fresh matchers each; pass 1 is reported "
                         "as first-pass, the rest as steady state (default: 3)")
@@ -657,7 +665,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.grammar_list = [g for g in args.grammars.split(",") if g]
     args.engine_list = [e for e in args.engines.split(",") if e]
     unknown = ([g for g in args.grammar_list if g not in ALL]
-               + [e for e in args.engine_list if e not in ENGINES])
+               + [e for e in args.engine_list if e not in ENGINES + OPTIONAL_ENGINES])
     if unknown:
         p.error(f"unknown grammar or engine: {', '.join(unknown)}")
     if args.repeat < 1:

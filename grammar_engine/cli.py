@@ -129,7 +129,8 @@ def _cmd_compile(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 2
         else:
             text = path.read_text(encoding="utf-8")
-            compiled = compile_grammar(text, vocab, start=args.start, source=str(path))
+            compiled = compile_grammar(text, vocab, start=args.start, source=str(path),
+                                       eager_tables=False)  # (tables are not saved)
     stats = compiled.stats()
     progress.done(f"{stats['terminals']} terminals, {stats['parser_states']} parser states, "
                   f"{stats['parser']}")

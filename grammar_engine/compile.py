@@ -89,7 +89,7 @@ def clear_compile_cache() -> None:
 
 def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
                     limits: Limits | None = None, source: str = "<grammar>",
-                    cache: bool = True) -> CompiledGrammar:
+                    cache: bool = True, eager_tables: bool = True) -> CompiledGrammar:
     """Compile Lark grammar text for a vocabulary.
 
     Parameters
@@ -104,6 +104,11 @@ def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
         Name used in error messages (a file name).
     cache : bool
         Reuse an identical earlier compilation in this process.
+    eager_tables : bool
+        Build now the token tables of the lexemes' start states that the first parser
+        configurations reach (at most 64 configurations and about 15 ms), which the first
+        masks would otherwise build (default True). False leaves every table to the
+        first mask that needs it; :func:`precompute` builds all of them.
 
     Raises
     ------
@@ -119,9 +124,15 @@ def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
         return build_compiled_grammar(ir, v, options, kind="lark")
 
     if not cache:
-        return _budgeted(options.limits, build)
-    return _cached(("lark", grammar, options, v.fingerprint),
-                   lambda: _budgeted(options.limits, build))
+        compiled = _budgeted(options.limits, build)
+    else:
+        compiled = _cached(("lark", grammar, options, v.fingerprint),
+                           lambda: _budgeted(options.limits, build))
+    if eager_tables:
+        from grammar_engine.runtime import runtime_for
+
+        runtime_for(compiled).prepare()
+    return compiled
 
 
 def compile_regex(pattern: str, vocab: Any, *, limits: Limits | None = None,

@@ -62,6 +62,11 @@ _WALK_ROWS = 64  # room for the undecided subtrees of a glr_mask walk (more: cal
 # past the pools); past this the state's masks are the table path's (a whole vocabulary
 # left so took seconds).
 _WALK_PYTHON_TOKENS = 512
+# compile_grammar's default ahead-of-time work (see GrammarRuntime.prepare): the fresh
+# lexer states of this many parser configurations get their token tables, within this
+# many seconds (a few milliseconds for the grammars of the tests).
+PREPARED_CONFIGURATIONS = 64
+PREPARE_SECONDS = 0.015
 _EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime explores
 # glr_mask's first bytes to walk (256 bits in four words): every one, none.
 _EVERY_BYTE = read_only(np.full(4, ~np.uint64(0), dtype=np.uint64))
@@ -151,6 +156,7 @@ class GrammarRuntime:
         self._eos_bits = [(t >> 5, np.uint32(1 << (t & 31))) for t in self.vocab.eos_token_ids]
         self._mask_budget = lim.mask_time_budget
         self._lock = threading.Lock()
+        self._prepared = False  # (see prepare)
         self._setup_parser_kernel(compiled)
         self.initial = MatchState(self.lex_start(self.parser.initial), self.parser.initial)
         if self.use_glr_kernel:
@@ -436,6 +442,36 @@ class GrammarRuntime:
         return hit
 
     # -- ahead-of-time work ---------------------------------------------------------
+    def prepare(self, max_configurations: int = PREPARED_CONFIGURATIONS,
+                seconds: float = PREPARE_SECONDS) -> int:
+        """Build now the token tables of the fresh lexer states (a lexeme's start after
+        each allowed-terminal set) met in the first ``max_configurations`` parser
+        configurations, breadth first, then of the states one byte into their lexemes,
+        for about ``seconds`` at most: what ``compile_grammar`` does by default, so that
+        the first masks a matcher computes, which would otherwise build them, cost less.
+        Once per runtime (later calls return 0); a limit met on the way is left for the
+        mask that meets it. Returns the number of tables built."""
+        if self._prepared:
+            return 0
+        self._prepared = True
+        n_before = self.index.n_built
+        # (Under a budget of its own: the lexer's growth checks it, as in a mask.)
+        with contextlib.suppress(LimitExceededError), time_budget("mask_time_budget", seconds):
+            self._make_fresh_states(max_configurations)
+            fresh = sorted(set(self.lexer.starts.values()) - {DEAD})
+            for q in fresh:
+                check_deadline("token tables ahead of time")
+                self.index.get(q, restart_to=q)
+            # Then the states one byte into a lexeme (a string's or a name's inside, not
+            # whitespace, whose tables depend on the stacks): the next costliest visits.
+            trans = self.lexer.arrays[0]
+            inner = {q1 for q in fresh for q1 in np.unique(trans[q][trans[q] >= 0]).tolist()}
+            for q1 in sorted(inner - set(fresh)):
+                if not self._may_end_ignored(q1):
+                    check_deadline("token tables ahead of time")
+                    self.index.get(q1)
+        return self.index.n_built - n_before
+
     def precompute(self, max_configurations: int = 2000, stack_window: int = 8) -> int:
         """Build, now, the token tables that matchers would build on first visit.
 

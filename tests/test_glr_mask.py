@@ -44,9 +44,11 @@ def _sample_states(name: str, compiled: ge.CompiledGrammar, vocab: Vocabulary) -
 
 
 def _compile(name: str, vocab: Vocabulary) -> ge.CompiledGrammar:
+    """``name`` compiled with no token tables or fresh states made ahead of time but the
+    runtime's own early ones (the masks meet what is missing)."""
     from tests.grammars import ALL
 
-    return ge.compile_grammar(ALL[name], vocab, cache=False)
+    return ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
 
 
 @pytest.mark.parametrize("name", GLR_GRAMMARS)
@@ -221,13 +223,19 @@ def test_walk_with_room_for_one_row(name: str, monkeypatch: pytest.MonkeyPatch) 
 
 def test_runtime_makes_early_fresh_states_only_for_glr_grammars() -> None:
     """A GLR grammar's runtime has its first configurations' fresh lexer states made
-    before the first mask; an LALR(1) grammar's makes them on first use."""
+    before the first mask; an LALR(1) grammar's makes them on first use, unless compiled
+    with its tables ahead of time (the default), which makes them and their tables."""
     from tests.grammars import ALL
 
     vocab = _pieces_vocab("ambiguous")
     for name, early in (("ambiguous", True), ("arithmetic", False)):
-        rt = runtime_for(ge.compile_grammar(ALL[name], vocab, cache=False))
+        rt = runtime_for(_compile(name, vocab))
         assert (len(rt.lexer.starts) > 1) == early, name
+        assert rt.index.n_built == 0
+    rt = runtime_for(ge.compile_grammar(ALL["arithmetic"], vocab, cache=False))
+    fresh = set(rt.lexer.starts.values())
+    assert len(fresh) > 1
+    assert all(q in rt.index._restart_tables or q in rt.index._tables for q in fresh)
 
 
 def test_dead_start_in_a_grammar_with_conflicts() -> None:

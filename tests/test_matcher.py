@@ -338,7 +338,7 @@ def test_kernel_rounds_over_missing_lexer_states_change_no_mask(
 
     vocab = Vocabulary.from_tokenizer_json(tokenizer_dir("llama3"))
     def masks() -> list[np.ndarray]:
-        compiled = compile_grammar(ALL[grammar], vocab, cache=False)
+        compiled = compile_grammar(ALL[grammar], vocab, cache=False, eager_tables=False)
         out = []
         for text in SAMPLES[grammar]:
             m = Matcher(compiled)
@@ -757,7 +757,9 @@ def test_compiled_grammar_reports_the_bytes_it_holds() -> None:
     from tests.grammars import ALL, SAMPLES
 
     vocab = pieces_vocab("json")
-    compiled = ge.compile_grammar(ALL["json"], vocab, cache=False)
+    eager = ge.compile_grammar(ALL["json"], vocab, cache=False)  # tables ahead of time
+    assert eager.index.nbytes > 0 and eager.nbytes > eager.index.nbytes
+    compiled = ge.compile_grammar(ALL["json"], vocab, cache=False, eager_tables=False)
     automata = sum(d.nbytes for d in compiled.dfas)
     assert compiled.index.nbytes == 0
     before = compiled.nbytes
