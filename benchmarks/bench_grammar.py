@@ -17,9 +17,10 @@ threads pinned to 1) measures, once per process:
 
 and then, for every grammar of ``tests.grammars.ALL``:
 
-* **compile** -- ours: ``compile_grammar(text, vocab, cache=False)``, which builds the
-  token tables of the lexemes' start states ahead of time (``GrammarRuntime.prepare``;
-  engine ``ours-lazy``, not run by default, passes ``eager_tables=False``); llguidance:
+* **compile** -- ours: ``compile_grammar(text, vocab, cache=False)``, which builds some
+  token tables and the first parser configurations' masks ahead of time
+  (``GrammarRuntime.prepare``, 15 ms at most; engine ``ours-lazy``, not run by default,
+  passes ``eager_tables=False``); llguidance:
   ``LLMatcher.grammar_from_lark(text)`` + ``LLMatcher(tokenizer, grammar)``; xgrammar:
   ``GrammarCompiler(info, max_threads=1, cache_enabled=False).compile_grammar(gbnf)``;
 * **first mask** -- a new matcher plus its first ``fill_next_token_bitmask``;

@@ -105,10 +105,12 @@ def compile_grammar(grammar: str, vocab: Any, *, start: str = "start",
     cache : bool
         Reuse an identical earlier compilation in this process.
     eager_tables : bool
-        Build now the token tables of the lexemes' start states that the first parser
-        configurations reach (at most 64 configurations and about 15 ms), which the first
-        masks would otherwise build (default True). False leaves every table to the
-        first mask that needs it; :func:`precompute` builds all of them.
+        Do now some of what the first masks would do (default True): build the token
+        tables of the lexemes' start states that the first 64 parser configurations
+        reach and of the states one byte into those lexemes, and compute the first 16
+        configurations' masks at those states, within about 15 ms. False leaves every
+        table and mask to the first matcher that needs it; :func:`precompute` builds all
+        the tables it can reach.
 
     Raises
     ------

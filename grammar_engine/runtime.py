@@ -63,9 +63,11 @@ _WALK_ROWS = 64  # room for the undecided subtrees of a glr_mask walk (more: cal
 # left so took seconds).
 _WALK_PYTHON_TOKENS = 512
 # compile_grammar's default ahead-of-time work (see GrammarRuntime.prepare): the fresh
-# lexer states of this many parser configurations get their token tables, within this
-# many seconds (a few milliseconds for the grammars of the tests).
+# lexer states of this many parser configurations get their token tables, the first of
+# them their masks, within this many seconds (a few milliseconds for the grammars of the
+# tests).
 PREPARED_CONFIGURATIONS = 64
+PREPARED_MASK_CONFIGURATIONS = 16
 PREPARE_SECONDS = 0.015
 _EARLY_CONFIGURATIONS = 16  # parser configurations a GLR grammar's runtime explores
 # glr_mask's first bytes to walk (256 bits in four words): every one, none.
@@ -447,30 +449,42 @@ class GrammarRuntime:
         """Build now the token tables of the fresh lexer states (a lexeme's start after
         each allowed-terminal set) met in the first ``max_configurations`` parser
         configurations, breadth first, then of the states one byte into their lexemes,
-        for about ``seconds`` at most: what ``compile_grammar`` does by default, so that
-        the first masks a matcher computes, which would otherwise build them, cost less.
-        Once per runtime (later calls return 0); a limit met on the way is left for the
-        mask that meets it. Returns the number of tables built."""
+        then the masks of the first :data:`PREPARED_MASK_CONFIGURATIONS` configurations
+        at those states (a generation's first steps), for about ``seconds`` at most: what
+        ``compile_grammar`` does by default, so that the first masks a matcher computes,
+        which would otherwise build them, cost less. Once per runtime (later calls return
+        0); a limit met on the way is left for the mask that meets it. Returns the number
+        of tables built."""
         if self._prepared:
             return 0
         self._prepared = True
         n_before = self.index.n_built
         # (Under a budget of its own: the lexer's growth checks it, as in a mask.)
         with contextlib.suppress(LimitExceededError), time_budget("mask_time_budget", seconds):
-            self._make_fresh_states(max_configurations)
+            configurations = self._make_fresh_states(max_configurations)
             fresh = sorted(set(self.lexer.starts.values()) - {DEAD})
             for q in fresh:
                 check_deadline("token tables ahead of time")
                 self.index.get(q, restart_to=q)
             # Then the states one byte into a lexeme (a string's or a name's inside, not
             # whitespace, whose tables depend on the stacks): the next costliest visits.
-            trans = self.lexer.arrays[0]
-            inner = {q1 for q in fresh for q1 in np.unique(trans[q][trans[q] >= 0]).tolist()}
-            for q1 in sorted(inner - set(fresh)):
-                if not self._may_end_ignored(q1):
-                    check_deadline("token tables ahead of time")
-                    self.index.get(q1)
+            for q1 in sorted(set().union(*map(self._inner_states, fresh)) - set(fresh)):
+                check_deadline("token tables ahead of time")
+                self.index.get(q1)
+            for stacks in configurations[:PREPARED_MASK_CONFIGURATIONS]:
+                q0 = self.lex_start(stacks)
+                if q0 != DEAD:
+                    for q in (q0, *self._inner_states(q0)):
+                        check_deadline("masks ahead of time")
+                        self.fill_words(MatchState(q, stacks))
         return self.index.n_built - n_before
+
+    def _inner_states(self, q: int) -> list[int]:
+        """The lexer states one byte from fresh state ``q`` into a lexeme that is not
+        ignored (whitespace)."""
+        row = self.lexer.arrays[0][q]
+        return [q1 for q1 in np.unique(row[row >= 0]).tolist()
+                if q1 != q and not self._may_end_ignored(q1)]
 
     def precompute(self, max_configurations: int = 2000, stack_window: int = 8) -> int:
         """Build, now, the token tables that matchers would build on first visit.
@@ -486,24 +500,29 @@ class GrammarRuntime:
             self.index.get(q, restart_to=q if self.lexer.is_fresh(q) else -1)
         return self.index.n_built
 
-    def _make_fresh_states(self, max_configurations: int, stack_window: int = 8) -> None:
+    def _make_fresh_states(self, max_configurations: int, stack_window: int = 8
+                           ) -> list[Stacks]:
         """Create the lexer's fresh state for each set of allowed terminals met while
         exploring parser configurations breadth first from the start (feeding every
         terminal the parser can shift), configurations identified by their top
-        ``stack_window`` LR states, until ``max_configurations`` have been seen."""
+        ``stack_window`` LR states, until ``max_configurations`` have been seen. Returns
+        the stacks of each configuration, in the order met."""
         queue: deque[Stacks] = deque([self.parser.initial])
         seen: set[tuple[tuple[int, ...], ...]] = set()
+        explored: list[Stacks] = []
         while queue and len(seen) < max_configurations:
             stacks = queue.popleft()
             key = tuple(sorted(tuple(n.states()[-stack_window:]) for n in stacks))
             if key in seen:
                 continue
             seen.add(key)
+            explored.append(stacks)
             self.lex_start(stacks)
             for t in sorted(self.parser.allowed(stacks)):
                 after = self.end_lexeme(stacks, t)
                 if after is not None and after is not stacks:
                     queue.append(after)
+        return explored
 
     # -- masks -------------------------------------------------------------------------
     def mask_words(self, state: MatchState) -> NDArray[np.uint32]:

@@ -292,8 +292,9 @@ def test_parser_kernel_matches_python_path(name: str, kernel_name: str,
     ]
     vocab = Vocabulary.from_bytes([*toks, b""], eos_token_ids=[len(toks)],
                                   special_ids=[len(toks)])
-    with_kernel = ge.compile_grammar(ALL[name], vocab, cache=False)
-    without = ge.compile_grammar(ALL[name], vocab, cache=False)
+    # (Nothing ahead of time: every mask is computed by the path under test.)
+    with_kernel = ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
+    without = ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
     fast = runtime_for(with_kernel)
     assert fast.use_kernel or fast.use_glr_kernel
     assert fast.use_glr_kernel == (name in ("c_like", "ambiguous"))
@@ -386,7 +387,8 @@ def test_glr_kernel_meets_the_stack_limit_as_the_python_path_does(max_stacks: in
 
     def run(use_kernel: bool) -> list[object]:
         g = ge.compile_grammar('start: e\ne: e "+" e | e "*" e | "x"\n', vocab,
-                               limits=Limits(max_parser_stacks=max_stacks), cache=False)
+                               limits=Limits(max_parser_stacks=max_stacks), cache=False,
+                               eager_tables=False)
         runtime_for(g).use_glr_kernel = use_kernel
         if not walk:
             runtime_for(g).walk_visits = 0
@@ -588,8 +590,8 @@ def test_groups_sent_straight_to_the_kernels_give_the_walked_masks(name: str) ->
     from tests.grammars import ALL, SAMPLES
 
     vocab = pieces_vocab(name)
-    direct = ge.compile_grammar(ALL[name], vocab, cache=False)
-    walked = ge.compile_grammar(ALL[name], vocab, cache=False)
+    direct = ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
+    walked = ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
     runtime_for(walked).direct_group_limit = 0
     for text in SAMPLES[name]:
         a, b = Matcher(direct), Matcher(walked)
@@ -747,6 +749,30 @@ def test_process_wide_memos_stay_in_the_oldest_generation(vocab: Vocabulary) -> 
     plain = dict(lexer_module._canonical_of)
     gc.collect()
     assert not gc.is_tracked(plain)  # what the memo's type prevents
+
+
+@pytest.mark.parametrize("name", ["json", "sql", "ambiguous"])
+def test_work_done_ahead_of_time_gives_the_masks_of_the_first_visits(name: str) -> None:
+    """``compile_grammar`` builds tables and the first configurations' masks ahead of time
+    (``GrammarRuntime.prepare``): a new matcher's first mask is then already there, and
+    along the samples every mask equals that of a grammar compiled with nothing ahead of
+    time."""
+    from grammar_engine.runtime import runtime_for
+    from tests.grammars import ALL, SAMPLES
+
+    vocab = pieces_vocab(name)
+    eager = ge.compile_grammar(ALL[name], vocab, cache=False)
+    lazy = ge.compile_grammar(ALL[name], vocab, cache=False, eager_tables=False)
+    rt = runtime_for(eager)
+    assert rt.initial in rt.fill_cache and rt.index.n_built > 0
+    assert runtime_for(lazy).index.n_built == 0 and not runtime_for(lazy).fill_cache
+    assert rt.prepare() == 0  # once per runtime
+    for text in SAMPLES[name]:
+        a, b = Matcher(eager), Matcher(lazy)
+        for ch in text:
+            np.testing.assert_array_equal(a.next_token_bitmask(), b.next_token_bitmask())
+            assert a.consume_string(ch) and b.consume_string(ch)
+        assert a.is_accepting() and b.is_accepting()
 
 
 def test_compiled_grammar_reports_the_bytes_it_holds() -> None:
