@@ -891,25 +891,14 @@ class GrammarRuntime:
         """Like :meth:`_resolve`, but every further boundary of each token is followed in
         one kernel call (LR simulation on a scratch stack); see :meth:`_kernel_rounds`."""
         idx = self.index
-        stack = self._lr_stack(stacks[0])
         state = MatchState(q, stacks)
-
-        def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
-                _: NDArray[np.int32] | None, need: NDArray[np.uint64]) -> NDArray[np.int8]:
-            keys, vals = self._start_arrays()
-            trans, top = self.lexer.arrays
-            verdict: NDArray[np.int8] = resolve_with_parser(
-                trans, top, np.int32(q), toks, offs, _NO_TERMS, idx.sorted_data,
-                idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
-                self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals, need)
-            return verdict
 
         def finish(p: int, off: int, _: int) -> bool:
             start = int(idx.sorted_start[p]) + off
             return self._advance(state, idx.sorted_data, start,
                                  int(idx.sorted_len[p]) - off) is not None
 
-        self._kernel_rounds(run, finish, toks, offs, None, bits)
+        self._kernel_rounds(self._lr_run(q, stacks), finish, toks, offs, None, bits)
 
     def _lr_stack(self, node: StackNode) -> NDArray[np.int32]:
         """A stack's states as the LR kernel reads them (cached)."""
@@ -927,22 +916,27 @@ class GrammarRuntime:
         its terminal after ``stacks`` (one LR stack), whose fresh lexer state is ``q``:
         the kernel shifts each group's terminal itself."""
         toks, offs, firsts = _concatenated(groups)
+        self._kernel_rounds(self._lr_run(q, stacks), self._finish_after(stacks), toks, offs,
+                            firsts, bits)
+
+    def _lr_run(self, q: int, stacks: Stacks) -> _KernelRun:
+        """``resolve_with_parser`` bound to fresh state ``q`` and ``stacks`` (one LR
+        stack); its tokens follow a lexeme of their ``firsts`` terminal, or none."""
         stack = self._lr_stack(stacks[0])
         idx = self.index
 
         def run(toks: NDArray[np.int32], offs: NDArray[np.int32],
                 firsts: NDArray[np.int32] | None, need: NDArray[np.uint64]
                 ) -> NDArray[np.int8]:
-            assert firsts is not None
             keys, vals = self._start_arrays()
             trans, top = self.lexer.arrays
             verdict: NDArray[np.int8] = resolve_with_parser(
-                trans, top, np.int32(q), toks, offs, read_only(firsts), idx.sorted_data,
+                trans, top, np.int32(q), toks, offs,
+                _NO_TERMS if firsts is None else read_only(firsts), idx.sorted_data,
                 idx.sorted_start, idx.sorted_len, stack, self.k_act, self.k_goto, self.k_lhs,
                 self.k_len, self.k_ignored, np.int32(self.parser.end), keys, vals, need)
             return verdict
-
-        self._kernel_rounds(run, self._finish_after(stacks), toks, offs, firsts, bits)
+        return run
 
     def _finish_after(self, stacks: Stacks) -> Callable[[int, int, int], bool]:
         """Decide in Python a token remainder a batched resolve kernel left undecided:
