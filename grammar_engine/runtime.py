@@ -634,12 +634,13 @@ class GrammarRuntime:
     def _resolve_groups(self, q: int, stacks: Stacks, groups: Groups,
                         bits: NDArray[np.uint32]) -> None:
         """Resolve boundary groups (each ending a lexeme as its terminal, none a reading)
-        after ``stacks``, whose fresh lexer state is ``q``, in one kernel call: the LR
-        kernel's or the GLR kernel's (see :meth:`_batches`)."""
-        if self.use_kernel:
-            self._resolve_with_lr(q, stacks, groups, bits)
-        else:
-            self._resolve_with_glr(q, stacks, groups, bits)
+        after ``stacks``, whose fresh lexer state is ``q``, in one kernel call (see
+        :meth:`_batches`): the LR kernel's or the GLR kernel's, each shifting a token's
+        group terminal itself and following every further boundary, as
+        :meth:`_resolve_in_kernel` does for one group; see :meth:`_kernel_rounds`."""
+        toks, offs, firsts = _concatenated(groups)
+        run = self._lr_run(q, stacks) if self.use_kernel else self._glr_run(q, stacks)
+        self._kernel_rounds(run, self._finish_after(stacks), toks, offs, firsts, bits)
 
     def _walk_mask(self, state: MatchState) -> NDArray[np.uint32] | None:
         """The mask of ``state`` (GLR stacks) by one ``glr_mask`` walk of the vocabulary's
@@ -910,15 +911,6 @@ class GrammarRuntime:
             self._lr_stack_cache[node] = stack
         return stack
 
-    def _resolve_with_lr(self, q: int, stacks: Stacks, groups: Groups,
-                         bits: NDArray[np.uint32]) -> None:
-        """:meth:`_resolve_in_kernel` for several groups at once, each ending a lexeme as
-        its terminal after ``stacks`` (one LR stack), whose fresh lexer state is ``q``:
-        the kernel shifts each group's terminal itself."""
-        toks, offs, firsts = _concatenated(groups)
-        self._kernel_rounds(self._lr_run(q, stacks), self._finish_after(stacks), toks, offs,
-                            firsts, bits)
-
     def _lr_run(self, q: int, stacks: Stacks) -> _KernelRun:
         """``resolve_with_parser`` bound to fresh state ``q`` and ``stacks`` (one LR
         stack); its tokens follow a lexeme of their ``firsts`` terminal, or none."""
@@ -952,16 +944,6 @@ class GrammarRuntime:
             return self._advance(MatchState(self.lex_start(after), after), idx.sorted_data,
                                  start, int(idx.sorted_len[p]) - off) is not None
         return finish
-
-    def _resolve_with_glr(self, q: int, stacks: Stacks, crossing: Groups,
-                          bits: NDArray[np.uint32]) -> None:
-        """The general-path counterpart of :meth:`_resolve_in_kernel`: the groups of a walk
-        from fresh state ``q`` (after ``stacks``), each ending a lexeme as its terminal,
-        followed through every further boundary by one ``resolve_with_glr`` call (the
-        kernel feeds each group's terminal itself); see :meth:`_kernel_rounds`."""
-        toks, offs, firsts = _concatenated(crossing)
-        self._kernel_rounds(self._glr_run(q, stacks), self._finish_after(stacks), toks, offs,
-                            firsts, bits)
 
     def _glr_run(self, q: int, stacks: Stacks) -> _KernelRun:
         """``resolve_with_glr`` bound to fresh state ``q`` and ``stacks``."""
